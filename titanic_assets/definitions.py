@@ -1,0 +1,43 @@
+"""The code location: every asset, check, job and resource in one Definitions.
+
+Which storage backs the resources is chosen by the TITANIC_PROFILE environment variable,
+from the mapping below; asset code never looks at the environment itself.
+"""
+
+import os
+
+import dagster as dg
+
+from titanic_assets import checks
+from titanic_assets.assets import ingestion, preparation, training
+from titanic_assets.resources import LocalLandingArea
+
+PROFILE = os.getenv("TITANIC_PROFILE", "local")
+
+
+def local_resources() -> dict:
+    """Everything on this machine: a landing folder and pickles under the instance's storage."""
+    return {
+        "landing_area": LocalLandingArea(
+            directory=os.getenv("TITANIC_LANDING_DIR", "data/landing")
+        ),
+        "io_manager": dg.FilesystemIOManager(),
+    }
+
+
+RESOURCES_BY_PROFILE = {"local": local_resources}
+
+all_assets = dg.load_assets_from_modules([ingestion, preparation, training])
+
+model_training_job = dg.define_asset_job(
+    "model_training",
+    selection=dg.AssetSelection.all(),
+    description="Rematerialize the chain from the raw passengers to the evaluated model.",
+)
+
+defs = dg.Definitions(
+    assets=all_assets,
+    asset_checks=dg.load_asset_checks_from_modules([checks]),
+    jobs=[model_training_job],
+    resources=RESOURCES_BY_PROFILE[PROFILE](),
+)

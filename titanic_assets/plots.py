@@ -1,0 +1,86 @@
+"""Evaluation plots as Markdown images, so they render inside the Dagster UI."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+def _image(title: str, draw: Callable[[Axes], None]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(4.5, 3.5), dpi=90)
+    draw(axes)
+    axes.set_title(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f"![{title}](data:image/png;base64,{encoded})"
+
+
+def roc_curve(labels: np.ndarray, probabilities: np.ndarray, auc: float) -> str:
+    from sklearn.metrics import roc_curve as curve
+
+    fpr, tpr, _ = curve(labels, probabilities)
+
+    def draw(axes: Axes) -> None:
+        axes.plot(fpr, tpr, label=f"AUC {auc:.3f}")
+        axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
+        axes.set_xlabel("False positive rate")
+        axes.set_ylabel("True positive rate")
+        axes.legend(loc="lower right")
+
+    return _image("ROC curve", draw)
+
+
+def precision_recall_curve(labels: np.ndarray, probabilities: np.ndarray, ap: float) -> str:
+    from sklearn.metrics import precision_recall_curve as curve
+
+    precision, recall, _ = curve(labels, probabilities)
+
+    def draw(axes: Axes) -> None:
+        axes.plot(recall, precision, label=f"AP {ap:.3f}")
+        axes.axhline(labels.mean(), linestyle="--", color="grey")
+        axes.set_xlabel("Recall")
+        axes.set_ylabel("Precision")
+        axes.legend(loc="lower left")
+
+    return _image("Precision-recall curve", draw)
+
+
+def confusion_matrix(confusion: list[list[int]]) -> str:
+    matrix = np.asarray(confusion)
+
+    def draw(axes: Axes) -> None:
+        axes.imshow(matrix, cmap="Blues")
+        for (row, col), count in np.ndenumerate(matrix):
+            colour = "white" if count > matrix.max() / 2 else "black"
+            axes.text(col, row, str(count), ha="center", va="center", color=colour)
+        axes.set_xticks([0, 1], ["died", "survived"])
+        axes.set_yticks([0, 1], ["died", "survived"])
+        axes.set_xlabel("Predicted")
+        axes.set_ylabel("Actual")
+
+    return _image("Confusion matrix", draw)
+
+
+def feature_importance(importance: dict[str, float]) -> str:
+    ranked = sorted(importance.items(), key=lambda item: item[1])
+
+    def draw(axes: Axes) -> None:
+        axes.barh([name for name, _ in ranked], [value for _, value in ranked])
+        axes.set_xlabel("Share of total gain")
+
+    return _image("Feature importance", draw)
