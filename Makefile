@@ -1,0 +1,28 @@
+# Two commands: `make dev` brings the system up, `make test` runs the whole test suite.
+# Each bootstraps what it needs: uv (via pip, if missing), then the locked environment.
+
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# The instance lives in this repository: dagster.yaml here, state under .dagster/.
+export DAGSTER_HOME := $(CURDIR)
+
+.PHONY: install dev test materialize lint bench
+
+install:  ## The locked environment in .venv (installs uv with pip if it is missing)
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+dev: install  ## Dagster webserver and daemon on http://localhost:3000
+	$(UV) run --frozen dagster dev --host 127.0.0.1 --port 3000
+
+test: install  ## The whole test suite
+	$(UV) run --frozen pytest
+
+materialize: install  ## Materialize the whole graph headless, with its checks
+	$(UV) run --frozen dagster asset materialize --select '*' -m titanic_assets.definitions
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+bench: install  ## Performance figures for the README
+	$(UV) run --frozen python benchmarks/pipeline.py
