@@ -25,7 +25,32 @@ def local_resources() -> dict:
     }
 
 
-RESOURCES_BY_PROFILE = {"local": local_resources}
+def gcp_resources() -> dict:
+    """A GCP deployment: batches land under a bucket prefix, asset values are pickles beside them.
+
+    Credentials are Google's application default credentials (no key in this repository);
+    with STORAGE_EMULATOR_HOST set, the client talks to that emulator anonymously instead.
+    """
+    from dagster_gcp import GCSPickleIOManager, GCSResource
+
+    from titanic_assets.resources import GCSLandingArea
+
+    bucket = os.getenv("TITANIC_GCS_BUCKET")
+    if not bucket:
+        raise ValueError("TITANIC_PROFILE=gcp needs TITANIC_GCS_BUCKET, the bucket's name.")
+    gcs = GCSResource(project=os.getenv("GOOGLE_CLOUD_PROJECT"))
+    return {
+        "gcs": gcs,
+        "landing_area": GCSLandingArea(
+            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_LANDING_PREFIX", "landing")
+        ),
+        "io_manager": GCSPickleIOManager(
+            gcs=gcs, gcs_bucket=bucket, gcs_prefix=os.getenv("TITANIC_GCS_IO_PREFIX", "dagster")
+        ),
+    }
+
+
+RESOURCES_BY_PROFILE = {"local": local_resources, "gcp": gcp_resources}
 
 all_assets = dg.load_assets_from_modules([ingestion, preparation, training])
 

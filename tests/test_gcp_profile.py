@@ -1,0 +1,170 @@
+"""The gcp profile against a real GCS emulator: batches read from a bucket prefix, asset values
+pickled into the bucket, every check passing, with the resources definitions.py builds."""
+
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from titanic_assets.definitions import RESOURCES_BY_PROFILE, defs
+from titanic_assets.resources import SHIPPED_PASSENGERS, GCSLandingArea
+
+BUCKET = "titanic-landing-test"
+LANDING_PREFIX = "landing"
+IO_PREFIX = "assets"
+SECOND_BATCH_ROWS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A gcp-storage-emulator process on a free loopback port; yields its host for the client."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("gcs") / "emulator.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "gcp-storage-emulator"),
+                "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"GCS emulator did not start:\n{log.read_text()}")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def gcp_env(emulator: str) -> Iterator[None]:
+    """The documented environment of the gcp profile, pointed at the emulator."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORAGE_EMULATOR_HOST", emulator)
+        patch.setenv("TITANIC_PROFILE", "gcp")
+        patch.setenv("TITANIC_GCS_BUCKET", BUCKET)
+        patch.setenv("TITANIC_GCS_LANDING_PREFIX", LANDING_PREFIX)
+        patch.setenv("TITANIC_GCS_IO_PREFIX", IO_PREFIX)
+        patch.setenv("GOOGLE_CLOUD_PROJECT", "titanic-test")
+        yield
+
+
+def second_batch() -> pd.DataFrame:
+    """New labelled passengers: shipped rows one year older, under new ids."""
+    shipped = pd.read_csv(SHIPPED_PASSENGERS)
+    batch = shipped.sample(SECOND_BATCH_ROWS, random_state=5).reset_index(drop=True)
+    batch["PassengerId"] = range(10_001, 10_001 + len(batch))
+    batch["Age"] = batch["Age"] + 1
+    return batch
+
+
+@dataclass
+class GcpRun:
+    result: dg.ExecuteInProcessResult
+    resources: dict
+    objects: dict[str, bytes]
+
+
+@pytest.fixture(scope="module")
+def gcp_run(gcp_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcpRun]:
+    """The whole graph with its checks, materialized once in the gcp profile."""
+    resources = RESOURCES_BY_PROFILE[os.environ["TITANIC_PROFILE"]]()
+    bucket = resources["gcs"].get_client().create_bucket(BUCKET)
+    bucket.blob(f"{LANDING_PREFIX}/titanic.csv").upload_from_filename(str(SHIPPED_PASSENGERS))
+    bucket.blob(f"{LANDING_PREFIX}/batch-2.csv").upload_from_string(
+        second_batch().to_csv(index=False), content_type="text/csv"
+    )
+    # Neither a nested folder nor a non-CSV object is part of the landing area.
+    bucket.blob(f"{LANDING_PREFIX}/archive/old.csv").upload_from_string("not,a,batch\n")
+    bucket.blob(f"{LANDING_PREFIX}/README.txt").upload_from_string("batches land here\n")
+
+    root = tmp_path_factory.mktemp("gcp-instance")
+    with dg.instance_for_test(temp_dir=str(root)) as instance:
+        result = dg.materialize(
+            [*defs.assets, *defs.asset_checks], instance=instance, resources=resources
+        )
+        objects = {b.name: b.download_as_bytes() for b in bucket.list_blobs(prefix=IO_PREFIX)}
+        yield GcpRun(result, resources, objects)
+
+
+def test_raw_passengers_hold_every_csv_batch_in_the_landing_prefix(gcp_run: GcpRun) -> None:
+    raw = gcp_run.result.asset_value("raw_passengers")
+    counts = raw["source_file"].value_counts().to_dict()
+    shipped_rows = len(pd.read_csv(SHIPPED_PASSENGERS))
+    assert counts == {
+        f"{LANDING_PREFIX}/titanic.csv": shipped_rows,
+        f"{LANDING_PREFIX}/batch-2.csv": SECOND_BATCH_ROWS,
+    }
+    assert raw["PassengerId"].is_unique
+
+
+def test_raw_passengers_metadata_names_the_bucket_prefix(gcp_run: GcpRun) -> None:
+    [event] = [
+        e
+        for e in gcp_run.result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("raw_passengers")
+    ]
+    metadata = event.materialization.metadata
+    assert metadata["landing_area"].value == f"gs://{BUCKET}/{LANDING_PREFIX}/"
+    assert metadata["file_count"].value == 2
+
+
+def test_every_asset_value_is_a_pickle_in_the_bucket(gcp_run: GcpRun) -> None:
+    asset_keys = {key for asset in defs.assets for key in asset.keys}
+    assert set(gcp_run.objects) == {f"{IO_PREFIX}/{'/'.join(key.path)}" for key in asset_keys}
+    stored_raw = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/raw_passengers"])
+    pd.testing.assert_frame_equal(stored_raw, gcp_run.result.asset_value("raw_passengers"))
+    stored_model = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/survival_model"])
+    assert stored_model.threshold == gcp_run.result.asset_value("survival_model").threshold
+
+
+def test_every_check_passes_in_the_gcp_profile(gcp_run: GcpRun) -> None:
+    evaluations = gcp_run.result.get_asset_check_evaluations()
+    check_keys = {key for checks in defs.asset_checks for key in checks.check_keys}
+    assert {e.asset_check_key for e in evaluations} == check_keys
+    assert [e.check_name for e in evaluations if not e.passed] == []
+
+
+def test_a_missing_landing_bucket_fails_with_its_name(gcp_env: None) -> None:
+    gcs = RESOURCES_BY_PROFILE["gcp"]()["gcs"]
+    landing = GCSLandingArea(gcs=gcs, bucket="no-such-bucket")
+    with pytest.raises(dg.Failure, match="gs://no-such-bucket does not exist"):
+        landing.csv_files()
+
+
+def test_gcp_profile_without_a_bucket_says_which_variable_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TITANIC_GCS_BUCKET", raising=False)
+    with pytest.raises(ValueError, match="TITANIC_GCS_BUCKET"):
+        RESOURCES_BY_PROFILE["gcp"]()
+
+
+def test_landing_file_reads_back_byte_for_byte(gcp_run: GcpRun) -> None:
+    landing: GCSLandingArea = gcp_run.resources["landing_area"]
+    with landing.open(f"{LANDING_PREFIX}/titanic.csv") as handle:
+        assert handle.read() == SHIPPED_PASSENGERS.read_bytes()
