@@ -39,7 +39,12 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "gcp-storage-emulator"),
-                "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--in-memory",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
