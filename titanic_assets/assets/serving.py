@@ -1,0 +1,147 @@
+"""Serving: the evaluated model registered in the BentoML model store, promoted or not."""
+
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+
+def code_version() -> str:
+    """The git commit of this checkout ("-dirty" when it has local changes), else the
+    installed package version."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=root, capture_output=True, text=True, check=True, timeout=5,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "titanic_assets"],
+            cwd=root, capture_output=True, text=True, check=True, timeout=5,
+        ).stdout.strip()
+        return f"git:{commit}{'-dirty' if dirty else ''}"
+    except (OSError, subprocess.SubprocessError):
+        from importlib.metadata import version
+
+        return f"package:{version('titanic-assets')}"
+
+
+def reference_summary(reference: Any) -> dict[str, Any]:
+    """What the training inputs looked like, per raw field: the drift reference in brief."""
+    summary: dict[str, Any] = {"rows": len(reference), "columns": {}}
+    for column in reference.columns:
+        values = reference[column]
+        entry: dict[str, Any] = {"missing_rate": float(values.isna().mean())}
+        if column in ("Name", "Cabin"):
+            entry["distinct"] = int(values.nunique())
+        elif values.dtype.kind in "if" and column != "Pclass":
+            quantiles = values.quantile([0.05, 0.25, 0.5, 0.75, 0.95])
+            entry.update(
+                mean=float(values.mean()),
+                std=float(values.std()),
+                quantiles={str(q): float(v) for q, v in quantiles.items()},
+            )
+        else:
+            entry["frequencies"] = {
+                str(k): float(v) for k, v in values.value_counts(normalize=True).items()
+            }
+        summary["columns"][column] = entry
+    return summary
+
+
+def raw_data_version(context: dg.AssetExecutionContext) -> str:
+    """The data version of the raw passengers this model was trained on."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("raw_passengers"))
+    if event is None or event.asset_materialization is None:
+        return "unknown"
+    entry = event.asset_materialization.metadata.get("data_version")
+    return str(entry.value) if entry is not None else "unknown"
+
+
+@dg.asset(group_name="serving", kinds={"bentoml"})
+def serving_model(
+    context: dg.AssetExecutionContext, survival_model, model_evaluation, passengers
+) -> dg.MaterializeResult:
+    """The model that passed the quality gate, saved in the BentoML model store.
+
+    One versioned model holds the pipeline (feature code included), threshold, input
+    schema, training and held-out metrics, and the training rows' raw inputs as the drift
+    reference. The promotion policy (titanic_assets/promotion.py) decides whether it becomes
+    `titanic_survival` (served) or stays a `titanic_survival_candidate`; the metadata says
+    which and why.
+    """
+    from titanic_assets import promotion, registry
+    from titanic_assets.features import CATEGORICAL_FEATURES, FEATURES, RAW_INPUTS
+
+    held_out = {name: float(value) for name, value in model_evaluation.metrics.items()}
+    serving_before = registry.serving_tag()
+    decision = promotion.decide_promotion(held_out, registry.serving_metrics())
+
+    reference = (
+        passengers.set_index("PassengerId")
+        .loc[survival_model.train_ids, list(RAW_INPUTS)]
+        .reset_index()
+    )
+    data_version = raw_data_version(context)
+    versions = {"data_version": data_version, "code_version": code_version()}
+    metadata = {
+        "threshold": float(survival_model.threshold),
+        "input_schema": {c: str(t) for c, t in reference[list(RAW_INPUTS)].dtypes.items()},
+        "raw_inputs": list(RAW_INPUTS),
+        "features": list(FEATURES),
+        "categorical_features": list(CATEGORICAL_FEATURES),
+        "metrics": {
+            "cross_validation": {
+                "roc_auc": survival_model.cv_roc_auc,
+                "oof_accuracy": survival_model.oof_accuracy,
+            },
+            "held_out": held_out,
+        },
+        "hyperparameters": survival_model.best_params,
+        "train_rows": len(survival_model.train_ids),
+        "test_rows": len(survival_model.test_ids),
+        "trained_at": _now(),
+        "dagster_run_id": context.run.run_id,
+        "promotion": {"promoted": decision.promote, "reason": decision.reason},
+        **versions,
+    }
+    name = registry.SERVING_MODEL if decision.promote else registry.CANDIDATE_MODEL
+    tag = registry.save(
+        name,
+        pipeline=survival_model.pipeline,
+        reference=reference,
+        reference_summary=reference_summary(reference[list(RAW_INPUTS)]),
+        metadata=metadata,
+        labels={**versions, "stage": "serving" if decision.promote else "candidate"},
+    )
+    context.log.info(f"Saved {tag}: {decision.reason}")
+    return dg.MaterializeResult(
+        metadata={
+            "bentoml_tag": tag,
+            "model_version": tag.split(":", 1)[1],
+            "stage": "serving" if decision.promote else "candidate",
+            "promoted": decision.promote,
+            "promotion_reason": decision.reason,
+            "promotion_policy": dg.MetadataValue.md(
+                f"Promote when every held-out metric in {list(promotion.PROMOTION_METRICS)} "
+                f"is at least the serving model's minus {promotion.TOLERANCE}."
+            ),
+            "comparison": dg.MetadataValue.json(decision.comparison),
+            "serving_model": (
+                tag if decision.promote else (serving_before or "none")
+            ),
+            "previous_serving_model": serving_before or "none",
+            "threshold": float(survival_model.threshold),
+            **{f"held_out/{k}": v for k, v in held_out.items()},
+            "reference_rows": len(reference),
+            **versions,
+        }
+    )
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()
