@@ -84,3 +84,49 @@ def feature_importance(importance: dict[str, float]) -> str:
         axes.set_xlabel("Share of total gain")
 
     return _image("Feature importance", draw)
+
+
+def numeric_drift(
+    feature: str, reference: np.ndarray, current: np.ndarray, edges: np.ndarray
+) -> str:
+    """Reference vs current histogram (shares of rows) on the reference's bins."""
+    ref, cur = reference[~np.isnan(reference)], current[~np.isnan(current)]
+    present = np.concatenate([ref, cur])
+    low, high = (present.min(), present.max()) if present.size else (0.0, 1.0)
+    # The reference's decile edges, widened to cover both samples; at least a few bins.
+    bins = np.unique(np.concatenate([[low], edges[(edges > low) & (edges < high)], [high]]))
+    if bins.size < 4:
+        bins = np.linspace(low, high if high > low else low + 1, 11)
+
+    def draw(axes: Axes) -> None:
+        for values, label in ((ref, "reference"), (cur, "current")):
+            weights = np.full(values.size, 1 / values.size) if values.size else None
+            axes.hist(values, bins=bins, weights=weights, alpha=0.5, label=label)
+        axes.set_xlabel(
+            f"{feature} (missing: {np.isnan(reference).mean():.0%} reference, "
+            f"{np.isnan(current).mean():.0%} current)"
+        )
+        axes.set_ylabel("Share of rows")
+        axes.legend()
+
+    return _image(f"{feature}: reference vs current", draw)
+
+
+def categorical_drift(feature: str, reference: np.ndarray, current: np.ndarray) -> str:
+    """Reference vs current share of each category, side by side."""
+    categories = sorted(set(reference.tolist()) | set(current.tolist()), key=str)
+    shares = {
+        label: [float(np.mean(values == c)) if values.size else 0.0 for c in categories]
+        for values, label in ((reference, "reference"), (current, "current"))
+    }
+    positions = np.arange(len(categories))
+
+    def draw(axes: Axes) -> None:
+        axes.bar(positions - 0.2, shares["reference"], width=0.4, label="reference")
+        axes.bar(positions + 0.2, shares["current"], width=0.4, label="current")
+        axes.set_xticks(positions, [str(c) for c in categories])
+        axes.set_xlabel(feature)
+        axes.set_ylabel("Share of rows")
+        axes.legend()
+
+    return _image(f"{feature}: reference vs current", draw)
