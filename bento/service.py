@@ -1,0 +1,385 @@
+"""The survival model as an HTTP service: BentoML 1.4, one class, thin API methods.
+
+The model is whatever the pipeline last promoted, `titanic_survival:latest` in the BentoML
+model store (see titanic_assets/registry.py). The service starts without one (readiness is
+false until a model is loaded) and every worker polls the store, so a newly promoted model
+serves within TITANIC_MODEL_POLL_SECONDS (default 10 s) with no restart. A model is swapped
+as one immutable object, and each request reads it exactly once: no request fails or mixes
+two models, and each response names the version that answered.
+
+Scoring never builds a DataFrame: request bodies become a dict of columns, the shared
+feature code makes a numpy matrix, and the LightGBM booster scores it on one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import bentoml
+import numpy as np
+from prometheus_client import Counter, Gauge
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from titanic_assets import registry
+from titanic_assets.features import FEATURES, RAW_INPUTS, feature_matrix
+from titanic_assets.prediction_log import PredictionLogWriter
+
+MAX_BATCH = 1000
+POLL_SECONDS = float(os.getenv("TITANIC_MODEL_POLL_SECONDS", "10"))
+WORKERS = int(os.getenv("TITANIC_SERVING_WORKERS", "2"))
+API_PATHS = ("/predict", "/predict_batch", "/explain")
+
+logger = logging.getLogger("bentoml.service.titanic")
+
+PREDICTIONS = Counter(
+    "titanic_predictions", "Passengers scored, by predicted outcome and endpoint.",
+    ["outcome", "endpoint"],
+)
+REJECTED = Counter(
+    "titanic_rejected_inputs", "Requests rejected as invalid, by reason.", ["reason", "endpoint"]
+)
+SERVING_VERSION = Gauge(
+    "titanic_serving_model", "1 for the model version a worker serves, 0 for versions it left.",
+    ["version"], multiprocess_mode="livemax",
+)
+
+EXAMPLE = {
+    "Pclass": 3, "Sex": "male", "Age": 22.0, "SibSp": 1, "Parch": 0, "Fare": 7.25,
+    "Embarked": "S", "Name": "Braund, Mr. Owen Harris", "Cabin": None,
+}
+
+
+class Passenger(BaseModel):
+    """One passenger's raw fields, as in the training data; unknown fields are rejected."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+
+    Pclass: int = Field(strict=True, ge=1, le=3, description="Ticket class: 1, 2 or 3.")
+    Sex: Literal["male", "female"]
+    Age: float | None = Field(
+        None, ge=0, le=120, allow_inf_nan=False, description="Years; null when unknown."
+    )
+    SibSp: int = Field(strict=True, ge=0, description="Siblings and spouses aboard.")
+    Parch: int = Field(strict=True, ge=0, description="Parents and children aboard.")
+    Fare: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Ticket fare; null when unknown."
+    )
+    Embarked: Literal["S", "C", "Q"] | None = Field(
+        None, description="Port: S(outhampton), C(herbourg), Q(ueenstown); null when unknown."
+    )
+    Name: str | None = Field(
+        None, max_length=200, description="'Surname, Title. Given names'; gives the title."
+    )
+    Cabin: str | None = Field(None, max_length=100, description="Cabin(s); gives the deck.")
+
+
+Passengers = Annotated[
+    list[Passenger],
+    Field(min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} passengers."),
+]
+
+
+class Prediction(BaseModel):
+    survived: bool
+    probability: float = Field(description="Predicted probability of survival.")
+    threshold: float = Field(description="survived = probability >= threshold.")
+    model_version: str
+    request_id: str
+
+
+class Outcome(BaseModel):
+    survived: bool
+    probability: float
+
+
+class BatchPrediction(BaseModel):
+    predictions: list[Outcome] = Field(description="One per passenger, in request order.")
+    threshold: float
+    model_version: str
+    request_id: str
+
+
+class Explanation(BaseModel):
+    contributions: dict[str, float] = Field(
+        description="Per-feature contributions (LightGBM pred_contrib) to the raw score."
+    )
+    bias: float = Field(description="The expected raw score, the contributions' baseline.")
+    raw_score: float = Field(description="Log-odds of survival: bias + sum(contributions).")
+    feature_values: dict[str, float | None]
+    probability: float
+    survived: bool
+    threshold: float
+    model_version: str
+    request_id: str
+
+
+class ModelInfo(BaseModel):
+    model_version: str
+    tag: str
+    registered_at: str
+    trained_at: str | None
+    data_version: str
+    code_version: str
+    train_rows: int
+    threshold: float
+    metrics: dict[str, Any]
+    raw_inputs: list[str]
+    features: list[str]
+    max_batch: int
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """What a request needs from a model, resolved once at load time."""
+
+    version: str
+    booster: Any
+    threshold: float
+    info: ModelInfo
+
+    @classmethod
+    def load(cls, tag: str) -> ServingModel:
+        model = registry.load(tag)
+        meta = model.metadata
+        return cls(
+            version=model.version,
+            booster=model.booster,
+            threshold=model.threshold,
+            info=ModelInfo(
+                model_version=model.version,
+                tag=model.tag,
+                registered_at=model.created_at,
+                trained_at=meta.get("trained_at"),
+                data_version=meta.get("data_version", "unknown"),
+                code_version=meta.get("code_version", "unknown"),
+                train_rows=int(meta.get("train_rows", 0)),
+                threshold=model.threshold,
+                metrics=meta.get("metrics", {}),
+                raw_inputs=list(RAW_INPUTS),
+                features=list(FEATURES),
+                max_batch=MAX_BATCH,
+            ),
+        )
+
+    def probabilities(self, columns: dict[str, list[Any]]) -> np.ndarray:
+        return self.booster.predict(feature_matrix(columns), num_threads=1)
+
+
+def _columns(passengers: list[Passenger]) -> dict[str, list[Any]]:
+    return {name: [getattr(p, name) for p in passengers] for name in RAW_INPUTS}
+
+
+def rejection_reason(error_type: str, location: list[Any]) -> str:
+    """A pydantic error type, as the reason label of the rejected-inputs metric."""
+    if error_type == "json_invalid":
+        return "malformed_json"
+    if error_type == "extra_forbidden":
+        return "unknown_field"
+    if error_type == "missing":
+        return "missing_field"
+    if error_type in ("too_long", "too_short") and location == ["root"]:
+        return "batch_size"
+    if error_type in ("literal_error", "enum"):
+        return "not_allowed_value"
+    if error_type in ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
+                      "finite_number", "string_too_long"):
+        return "out_of_range"
+    if error_type.endswith("_type") or error_type.endswith("_parsing"):
+        return "wrong_type"
+    return "other"
+
+
+class RejectionMetrics:
+    """ASGI middleware: counts the 400s BentoML's input validation answers, by reason.
+
+    Validation happens before the API method runs, so this is where a rejection is seen;
+    only error bodies are parsed, never a successful response.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path not in API_PATHS:
+            await self.app(scope, receive, send)
+            return
+        status = 0
+        body = bytearray()
+
+        async def watch(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and 400 <= status < 500:
+                body.extend(message.get("body", b""))
+                if not message.get("more_body"):
+                    for reason in self._reasons(bytes(body)):
+                        REJECTED.labels(reason=reason, endpoint=path.lstrip("/")).inc()
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
+    @staticmethod
+    def _reasons(body: bytes) -> set[str]:
+        try:
+            details = json.loads(body).get("detail")
+        except (ValueError, AttributeError):
+            return {"other"}
+        if not isinstance(details, list) or not details:
+            return {"other"}
+        return {rejection_reason(d.get("type", ""), d.get("loc", [])) for d in details}
+
+
+@bentoml.service(
+    workers=WORKERS,
+    traffic={"timeout": 30},
+    endpoints={"livez": "/livez", "readyz": "/readyz"},
+)
+class TitanicSurvival:
+    """Survival predictions for Titanic passengers from the last promoted model."""
+
+    def __init__(self) -> None:
+        self._model: ServingModel | None = None
+        self._log = PredictionLogWriter()
+        self._refresh()
+        threading.Thread(target=self._watch, name="model-watcher", daemon=True).start()
+
+    # --- model updates -------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        """Load the serving model if it differs from the one in use; keep serving on error."""
+        try:
+            tag = registry.serving_tag()
+            current = self._model
+            if tag is None or (current is not None and tag.endswith(":" + current.version)):
+                return
+            loaded = ServingModel.load(tag)
+        except Exception:  # a half-written store entry: try again at the next poll
+            logger.exception("Could not load the serving model; keeping the current one")
+            return
+        self._model = loaded  # one reference assignment: requests see old or new, whole
+        if current is not None:
+            SERVING_VERSION.labels(version=current.version).set(0)
+        SERVING_VERSION.labels(version=loaded.version).set(1)
+        logger.info("Serving model %s", loaded.info.tag)
+
+    def _watch(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(POLL_SECONDS):
+            self._refresh()
+
+    def _serving(self) -> ServingModel:
+        model = self._model
+        if model is None:
+            raise bentoml.exceptions.ServiceUnavailable(
+                "No model has been promoted yet: materialize the serving_model asset."
+            )
+        return model
+
+    def __is_ready__(self) -> bool:
+        return self._model is not None
+
+    # --- API -----------------------------------------------------------------------------
+
+    def _score(
+        self, endpoint: str, passengers: list[Passenger]
+    ) -> tuple[ServingModel, str, np.ndarray, np.ndarray]:
+        model = self._serving()
+        columns = _columns(passengers)
+        probabilities = model.probabilities(columns)
+        survived = probabilities >= model.threshold
+        request_id = uuid.uuid4().hex
+        self._log.write(request_id, endpoint, model.version, columns, probabilities, survived)
+        alive = int(survived.sum())
+        PREDICTIONS.labels(outcome="survived", endpoint=endpoint).inc(alive)
+        PREDICTIONS.labels(outcome="died", endpoint=endpoint).inc(len(survived) - alive)
+        return model, request_id, probabilities, survived
+
+    @bentoml.api
+    def predict(self, passenger: Passenger, /) -> Prediction:
+        """Whether one passenger survives, the probability, and the threshold used."""
+        model, request_id, probabilities, survived = self._score("predict", [passenger])
+        return Prediction(
+            survived=bool(survived[0]),
+            probability=float(probabilities[0]),
+            threshold=model.threshold,
+            model_version=model.version,
+            request_id=request_id,
+        )
+
+    @bentoml.api
+    def predict_batch(self, passengers: Passengers, /) -> BatchPrediction:
+        """One prediction per passenger, in order; at most MAX_BATCH (1,000) per request."""
+        model, request_id, probabilities, survived = self._score("predict_batch", passengers)
+        return BatchPrediction(
+            predictions=[
+                Outcome(survived=s, probability=p)
+                for s, p in zip(survived.tolist(), probabilities.tolist(), strict=True)
+            ],
+            threshold=model.threshold,
+            model_version=model.version,
+            request_id=request_id,
+        )
+
+    @bentoml.api
+    def explain(self, passenger: Passenger, /) -> Explanation:
+        """Per-feature contributions to the raw score (log-odds); they add up to it."""
+        model = self._serving()
+        columns = _columns([passenger])
+        matrix = feature_matrix(columns)
+        contributions = model.booster.predict(matrix, pred_contrib=True, num_threads=1)[0]
+        raw_score = float(contributions.sum())
+        probability = 1.0 / (1.0 + math.exp(-raw_score))
+        survived = probability >= model.threshold
+        request_id = uuid.uuid4().hex
+        self._log.write(request_id, "explain", model.version, columns, [probability], [survived])
+        PREDICTIONS.labels(outcome="survived" if survived else "died", endpoint="explain").inc()
+        return Explanation(
+            contributions={n: float(c) for n, c in zip(FEATURES, contributions[:-1], strict=True)},
+            bias=float(contributions[-1]),
+            raw_score=raw_score,
+            feature_values={
+                n: None if math.isnan(v) else float(v)
+                for n, v in zip(FEATURES, matrix[0], strict=True)
+            },
+            probability=probability,
+            survived=survived,
+            threshold=model.threshold,
+            model_version=model.version,
+            request_id=request_id,
+        )
+
+    def model_info(self) -> ModelInfo | None:
+        """The serving model's description, None before the first model is loaded."""
+        model = self._model
+        return None if model is None else model.info
+
+
+async def model_info_view(request: Request) -> Response:
+    """GET /model_info: version, training time and data, metrics, features, threshold."""
+    info = bentoml.get_current_service().model_info()
+    if info is None:
+        return JSONResponse(
+            {"error": "No model has been promoted yet: materialize the serving_model asset."},
+            status_code=503,
+        )
+    return Response(info.model_dump_json(), media_type="application/json")
+
+
+# BentoML API methods answer POST only; this GET route is mounted beside them.
+TitanicSurvival.mount_asgi_app(
+    Starlette(routes=[Route("/model_info", model_info_view, methods=["GET"])]), path="/"
+)
+TitanicSurvival.add_asgi_middleware(RejectionMetrics)
