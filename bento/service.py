@@ -63,7 +63,7 @@ EXAMPLE = {
 class Passenger(BaseModel):
     """One passenger's raw fields, as in the training data; unknown fields are rejected."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": EXAMPLE})
 
     Pclass: int = Field(strict=True, ge=1, le=3, description="Ticket class: 1, 2 or 3.")
     Sex: Literal["male", "female"]
