@@ -22,44 +22,77 @@ QUALITY_FLOORS: dict[str, float] = {"accuracy": 0.78, "roc_auc": 0.82}
 SAMPLE_ROWS = 10
 
 
-def contract_result(table: pd.DataFrame, contract: Any) -> dg.AssetCheckResult:
-    """Validate a table against a Pandera contract, naming every failing column and row."""
+def _failure_cases(table: pd.DataFrame, contract: Any) -> pd.DataFrame | None:
+    """Pandera's failure cases for the table, or None when it satisfies the contract.
+
+    A table read from several files is validated file by file, on the columns each file
+    really had, so a batch missing a column fails even when other batches have it.
+    """
     import pandas as pd
     import pandera.errors
 
-    try:
-        contract.validate(table, lazy=True)
-    except pandera.errors.SchemaErrors as errors:
-        cases = errors.failure_cases
-        cases["column"] = cases["column"].fillna(cases["schema_context"]).astype(str)
-        summary = (
-            cases.groupby(["column", "check"], sort=False)
-            .agg(failures=("failure_case", "size"),
-                 examples=("failure_case", lambda v: ", ".join(map(str, v.unique()[:5]))))
-            .reset_index()
-        )
-        row_index = pd.to_numeric(cases["index"], errors="coerce").dropna().astype(int).unique()
-        offending = table.loc[table.index.intersection(row_index)]
-        failing_columns = sorted(summary["column"].unique())
+    columns_by_file = table.attrs.get("columns_by_file") or {None: list(table.columns)}
+    found = []
+    for name, columns in columns_by_file.items():
+        part = table if name is None else table.loc[table["source_file"] == name, columns]
+        try:
+            contract.validate(part, lazy=True)
+        except pandera.errors.SchemaErrors as errors:
+            cases = errors.failure_cases.copy()
+            # A missing column concerns every row of the file that lacks it.
+            missing = cases["check"] == "column_in_dataframe"
+            every_row = cases[missing].drop(columns="index").merge(
+                pd.DataFrame({"index": part.index}), how="cross"
+            )
+            cases = pd.concat([cases[~missing], every_row])
+            if name is not None:
+                cases["file"] = name
+            found.append(cases)
+    return pd.concat(found, ignore_index=True) if found else None
+
+
+def contract_result(table: pd.DataFrame, contract: Any) -> dg.AssetCheckResult:
+    """Validate a table against a Pandera contract, naming every failing column and row."""
+    import pandas as pd
+
+    cases = _failure_cases(table, contract)
+    if cases is None:
         return dg.AssetCheckResult(
-            passed=False,
-            severity=dg.AssetCheckSeverity.ERROR,
-            description=(
-                f"{contract.__name__} failed on {len(offending)} row(s): "
-                + "; ".join(f"{r.column}: {r.check}" for r in summary.itertuples())
-            ),
-            metadata={
-                "failing_columns": ", ".join(failing_columns),
-                "failures": dg.MetadataValue.md(summary.to_markdown(index=False)),
-                "offending_row_count": len(offending),
-                "offending_rows": markdown_table(offending, SAMPLE_ROWS),
-                "offending_row_index": dg.MetadataValue.json(
-                    [int(i) for i in row_index[:100]]
-                ),
-            },
+            passed=True, metadata={"rows_validated": len(table), "contract": contract.__name__}
         )
+    cases["failure_case"] = cases["failure_case"].astype(str)
+    # For a missing or unexpected column Pandera names the schema as the "column" and puts
+    # the column's name in failure_case.
+    about_a_column = cases["check"].astype(str).str.startswith("column_in_")
+    cases["column"] = cases["column"].where(~about_a_column, cases["failure_case"]).astype(str)
+    keys = ["file", "column", "check"] if "file" in cases else ["column", "check"]
+    summary = (
+        cases.groupby(keys, sort=False)
+        .agg(
+            failures=("index", "nunique"),
+            examples=("failure_case", lambda v: ", ".join(v.unique()[:5])),
+        )
+        .reset_index()
+    )
+    row_index = pd.to_numeric(cases["index"], errors="coerce").dropna().astype(int).unique()
+    offending = table.loc[table.index.intersection(row_index)]
     return dg.AssetCheckResult(
-        passed=True, metadata={"rows_validated": len(table), "contract": contract.__name__}
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{contract.__name__} failed: "
+            + "; ".join(f"{r.column}: {r.check}" for r in summary.itertuples())
+        ),
+        metadata={
+            "failing_columns": ", ".join(sorted(summary["column"].unique())),
+            "failures": dg.MetadataValue.md(summary.to_markdown(index=False)),
+            "offending_row_count": len(offending),
+            "offending_rows": markdown_table(offending, SAMPLE_ROWS),
+            "offending_row_index": dg.MetadataValue.json([int(i) for i in row_index[:100]]),
+            "offending_passenger_ids": dg.MetadataValue.json(
+                offending["PassengerId"].head(100).tolist() if "PassengerId" in offending else []
+            ),
+        },
     )
 
 
