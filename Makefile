@@ -4,15 +4,22 @@
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 # The instance lives in this repository: dagster.yaml here, state under .dagster/.
 export DAGSTER_HOME := $(CURDIR)
+# The BentoML model store (registered models, built bentos) too, unless set: .bentoml/.
+export BENTOML_HOME ?= $(CURDIR)/.bentoml
 
-.PHONY: install dev test materialize lint bench
+.PHONY: install dev serve test materialize lint bench
 
 install:  ## The locked environment in .venv (installs uv with pip if it is missing)
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-dev: install  ## Dagster webserver and daemon on http://localhost:3000
+dev: install  ## Dagster on http://localhost:3000, the model service on :3001; Ctrl-C stops both
+	@$(UV) run --frozen bentoml serve bento.service:TitanicSurvival --host 127.0.0.1 --port 3001 & \
+	service=$$!; trap 'kill $$service 2>/dev/null' EXIT INT TERM; \
 	$(UV) run --frozen dagster dev --host 127.0.0.1 --port 3000
+
+serve: install  ## The model service alone on http://localhost:3001 (ready once a model is promoted)
+	$(UV) run --frozen bentoml serve bento.service:TitanicSurvival --host 127.0.0.1 --port 3001
 
 test: install  ## The whole test suite
 	$(UV) run --frozen pytest
