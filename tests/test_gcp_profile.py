@@ -73,7 +73,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def gcp_env(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def gcp_env(emulator: str) -> Iterator[None]:
     """The documented environment of the gcp profile, pointed at the emulator."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STORAGE_EMULATOR_HOST", emulator)
@@ -82,8 +82,6 @@ def gcp_env(emulator: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         patch.setenv("TITANIC_GCS_LANDING_PREFIX", LANDING_PREFIX)
         patch.setenv("TITANIC_GCS_IO_PREFIX", IO_PREFIX)
         patch.setenv("GOOGLE_CLOUD_PROJECT", "titanic-test")
-        # The serving asset saves models in BentoML's store: keep them out of the user's.
-        patch.setenv("BENTOML_HOME", str(tmp_path_factory.mktemp("bentoml")))
         yield
 
 

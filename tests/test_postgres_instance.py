@@ -111,8 +111,6 @@ def instance(
         patch.setenv("DAGSTER_PG_DB", DATABASE)
         patch.setenv("DAGSTER_PG_USERNAME", USER)
         patch.setenv("DAGSTER_PG_PASSWORD", PASSWORD)
-        # The serving asset saves models in BentoML's store: keep them out of the user's.
-        patch.setenv("BENTOML_HOME", str(tmp_path_factory.mktemp("bentoml")))
         with dg.DagsterInstance.get() as instance:
             yield instance
 
