@@ -9,7 +9,7 @@ import os
 import dagster as dg
 
 from titanic_assets import checks
-from titanic_assets.assets import ingestion, preparation, serving, training
+from titanic_assets.assets import distribution, ingestion, preparation, serving, training
 from titanic_assets.resources import LocalLandingArea
 
 PROFILE = os.getenv("TITANIC_PROFILE", "local")
@@ -52,7 +52,7 @@ def gcp_resources() -> dict:
 
 RESOURCES_BY_PROFILE = {"local": local_resources, "gcp": gcp_resources}
 
-all_assets = dg.load_assets_from_modules([ingestion, preparation, training, serving])
+all_assets = dg.load_assets_from_modules([ingestion, preparation, training, serving, distribution])
 
 model_training_job = dg.define_asset_job(
     "model_training",

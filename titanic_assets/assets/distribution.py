@@ -1,0 +1,23 @@
+"""Distribution: the serving model packed for services on other machines."""
+
+import dagster as dg
+
+
+@dg.asset(group_name="serving", kinds={"bentoml"}, deps=["serving_model"])
+def serving_model_archive() -> dg.Output:
+    """The serving model as a portable BentoML archive, for a service on another machine.
+
+    The profile's IO manager stores it: in the gcp profile, an object in the bucket that
+    `python -m titanic_assets.model_sync` imports into the serving machine's model store.
+    """
+    from titanic_assets import registry
+    from titanic_assets.model_sync import export_archive
+
+    tag = registry.serving_tag()
+    if tag is None:
+        raise dg.Failure("No model has been promoted to serving, so there is none to export.")
+    model = export_archive(tag)
+    return dg.Output(
+        model,
+        metadata={"bentoml_tag": model.tag, "archive_bytes": len(model.archive)},
+    )
