@@ -5,7 +5,6 @@ The reference is the one stored with the serving model (its training rows' raw i
 a retrained model brings its own reference and the next report compares against it.
 """
 
-
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
