@@ -8,8 +8,15 @@ import os
 
 import dagster as dg
 
-from titanic_assets import checks
-from titanic_assets.assets import distribution, ingestion, preparation, serving, training
+from titanic_assets import checks, sensors
+from titanic_assets.assets import (
+    distribution,
+    ingestion,
+    monitoring,
+    preparation,
+    serving,
+    training,
+)
 from titanic_assets.resources import LocalLandingArea
 
 PROFILE = os.getenv("TITANIC_PROFILE", "local")
@@ -52,17 +59,20 @@ def gcp_resources() -> dict:
 
 RESOURCES_BY_PROFILE = {"local": local_resources, "gcp": gcp_resources}
 
-all_assets = dg.load_assets_from_modules([ingestion, preparation, training, serving, distribution])
+all_assets = dg.load_assets_from_modules(
+    [ingestion, preparation, training, serving, distribution, monitoring]
+)
 
 model_training_job = dg.define_asset_job(
     "model_training",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("monitoring"),
     description="Rematerialize the chain from the raw passengers to the evaluated model.",
 )
 
 defs = dg.Definitions(
     assets=all_assets,
-    asset_checks=dg.load_asset_checks_from_modules([checks]),
-    jobs=[model_training_job],
+    asset_checks=dg.load_asset_checks_from_modules([checks, monitoring]),
+    jobs=[model_training_job, sensors.drift_monitoring_job],
+    sensors=[sensors.drift_report_on_new_traffic, sensors.retrain_on_drift],
     resources=RESOURCES_BY_PROFILE[PROFILE](),
 )
