@@ -1,21 +1,22 @@
 """The gcp profile against a real GCS emulator: batches read from a bucket prefix, asset values
-pickled into the bucket, every check passing, with the resources definitions.py builds."""
+pickled into the bucket, every check passing, with the resources definitions.py builds; and
+the exported serving model picked up from the bucket by a service with its own model store."""
 
 import os
 import pickle
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pandas as pd
 import pytest
 
+from tests.processes import BIN, free_port, poll, running, survival_service
 from titanic_assets.definitions import RESOURCES_BY_PROFILE, defs
+from titanic_assets.model_sync import ModelArchive
 from titanic_assets.resources import SHIPPED_PASSENGERS, GCSLandingArea
 
 BUCKET = "titanic-landing-test"
@@ -31,45 +32,17 @@ TABLES_AND_MODEL = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A gcp-storage-emulator process on a free loopback port; yields its host for the client."""
+    """A gcp-storage-emulator process on a free loopback port; yields its URL for the client."""
     port = free_port()
+    command = [str(BIN / "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
+               "--port", str(port), "--in-memory"]  # fmt: skip
     log = tmp_path_factory.mktemp("gcs") / "emulator.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "gcp-storage-emulator"),
-                "start",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--in-memory",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"GCS emulator did not start:\n{log.read_text()}")
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running(command, log, dict(os.environ)):
+        url = f"http://127.0.0.1:{port}"
+        poll("the GCS emulator to answer", lambda: httpx.get(url).status_code > 0)
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +154,43 @@ def test_landing_file_reads_back_byte_for_byte(gcp_run: GcpRun) -> None:
     landing: GCSLandingArea = gcp_run.resources["landing_area"]
     with landing.open(f"{LANDING_PREFIX}/titanic.csv") as handle:
         assert handle.read() == SHIPPED_PASSENGERS.read_bytes()
+
+
+def test_a_service_with_its_own_store_serves_the_model_exported_to_the_bucket(
+    gcp_run: GcpRun, emulator: str, tmp_path: Path
+) -> None:
+    exported = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/serving_model_archive"])
+    assert isinstance(exported, ModelArchive)
+    assert exported.tag == gcp_run.result.asset_value("serving_model_archive").tag
+    version = exported.tag.split(":", 1)[1]
+    env = {
+        "STORAGE_EMULATOR_HOST": emulator,
+        "TITANIC_GCS_BUCKET": BUCKET,
+        "TITANIC_GCS_IO_PREFIX": IO_PREFIX,
+        "TITANIC_MODEL_POLL_SECONDS": "1",
+        "BENTOML_HOME": str(tmp_path / "bentoml"),  # not the store the pipeline wrote to
+    }
+    sync = [sys.executable, "-m", "titanic_assets.model_sync"]
+    with (
+        survival_service(tmp_path, env) as url,
+        running(sync, tmp_path / "model_sync.log", {**os.environ, **env}),
+    ):
+        info = poll(
+            "the service to serve the exported model",
+            lambda: (
+                (answer := httpx.get(f"{url}/model_info")).is_success
+                and (answer.json() or {}).get("tag") == exported.tag
+                and answer.json()
+            ),
+        )
+        assert info["model_version"] == version
+        passenger = pd.read_csv(SHIPPED_PASSENGERS).iloc[0]
+        body = {
+            "Pclass": int(passenger["Pclass"]), "Sex": passenger["Sex"],
+            "Age": float(passenger["Age"]), "SibSp": int(passenger["SibSp"]),
+            "Parch": int(passenger["Parch"]), "Fare": float(passenger["Fare"]),
+            "Embarked": passenger["Embarked"], "Name": passenger["Name"], "Cabin": None,
+        }  # fmt: skip
+        prediction = httpx.post(f"{url}/predict", json=body)
+        assert prediction.status_code == 200, prediction.text
+        assert prediction.json()["model_version"] == version
