@@ -84,10 +84,18 @@ class Passenger(BaseModel):
     Cabin: str | None = Field(None, max_length=100, description="Cabin(s); gives the deck.")
 
 
-Passengers = Annotated[
-    list[Passenger],
-    Field(min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} passengers."),
-]
+class PassengerBatch(BaseModel):
+    """The body of /predict_batch. (An object, not a bare JSON array: BentoML 1.4 answers
+    a malformed bare array with a 500, an object with a 400.)"""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"example": {"passengers": [EXAMPLE]}}
+    )
+
+    passengers: Annotated[
+        list[Passenger],
+        Field(min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} passengers."),
+    ]
 
 
 class Prediction(BaseModel):
@@ -188,7 +196,7 @@ def rejection_reason(error_type: str, location: list[Any]) -> str:
         return "unknown_field"
     if error_type == "missing":
         return "missing_field"
-    if error_type in ("too_long", "too_short") and location == ["root"]:
+    if error_type in ("too_long", "too_short") and location == ["passengers"]:
         return "batch_size"
     if error_type in ("literal_error", "enum"):
         return "not_allowed_value"
@@ -319,8 +327,8 @@ class TitanicSurvival:
             request_id=request_id,
         )
 
-    @bentoml.api
-    def predict_batch(self, passengers: Passengers, /) -> BatchPrediction:
+    @bentoml.api(input_spec=PassengerBatch)
+    def predict_batch(self, passengers: list[Passenger]) -> BatchPrediction:
         """One prediction per passenger, in order; at most MAX_BATCH (1,000) per request."""
         model, request_id, probabilities, survived = self._score("predict_batch", passengers)
         return BatchPrediction(

@@ -1,0 +1,426 @@
+"""The BentoML service over real HTTP: a `bentoml serve` process started here, with two
+workers, its own model store and prediction log, fed by models promoted while it runs.
+
+The tests run in file order against one server: readiness before any model, then model A
+(every endpoint, every invalid input, the log, the metrics), then the switch to model B
+under load.
+"""
+
+import math
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from titanic_assets.features import RAW_INPUTS, feature_matrix
+from titanic_assets.prediction_log import read_prediction_log
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_BATCH = 1000
+SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
+PASSENGER = {
+    "Pclass": 1, "Sex": "female", "Age": 38.0, "SibSp": 1, "Parch": 0, "Fare": 71.2833,
+    "Embarked": "C", "Name": "Cumings, Mrs. John Bradley", "Cabin": "C85",
+}
+# Writes one model into the service's store, as the serving_model asset does.
+PROMOTE = """
+import pickle, sys
+from titanic_assets import registry
+print(registry.save(**pickle.load(open(sys.argv[1], "rb"))))
+"""
+
+
+def wait_for(condition: Callable[[], bool], deadline: float, what: str) -> None:
+    """Poll `condition` until it holds; fail with `what` when `deadline` seconds pass."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"within {deadline:.0f} s: {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    store: Path
+    log: Path
+    client: httpx.Client
+    versions: dict[str, float] = field(default_factory=dict)  # promoted version -> threshold
+
+    def post(self, path: str, body=None, content: bytes | None = None) -> httpx.Response:
+        if content is not None:
+            return self.client.post(
+                self.url + path, content=content, headers={"content-type": "application/json"}
+            )
+        return self.client.post(self.url + path, json=body)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.client.get(self.url + path)
+
+    def promote(self, pipeline, threshold: float, tmp: Path) -> str:
+        """Save a model as `titanic_survival:<new version>` in the service's store."""
+        payload = tmp / f"model-{len(self.versions)}.pkl"
+        reference = pd.DataFrame({name: [] for name in RAW_INPUTS})
+        payload.write_bytes(pickle.dumps({
+            "name": "titanic_survival",
+            "pipeline": pipeline,
+            "reference": reference,
+            "reference_summary": {"rows": 0, "columns": {}},
+            "metadata": {
+                "threshold": threshold,
+                "metrics": {"held_out": {"roc_auc": 0.87, "accuracy": 0.83}},
+                "train_rows": 712, "trained_at": "2026-01-01T00:00:00+00:00",
+                "data_version": "test-data", "code_version": "test-code",
+            },
+            "labels": {"data_version": "test-data", "code_version": "test-code"},
+        }))
+        saved = subprocess.run(
+            [sys.executable, "-c", PROMOTE, str(payload)],
+            env={**os.environ, "BENTOML_HOME": str(self.store)},
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        )
+        version = saved.stdout.strip().rsplit(":", 1)[1]
+        self.versions[version] = threshold
+        return version
+
+    def serves_everywhere(self, version: str, probes: int = 20) -> bool:
+        """`probes` consecutive answers (spread over the workers) all came from `version`."""
+        for _ in range(probes):
+            response = self.post("/predict", PASSENGER)
+            if response.status_code != 200 or response.json()["model_version"] != version:
+                return False
+        return True
+
+
+@pytest.fixture(scope="module")
+def trained(materialized_graph):
+    return materialized_graph.value("survival_model")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[Server]:
+    """`bentoml serve` on a free port, two workers, an empty store, a 1 s model poll."""
+    tmp = tmp_path_factory.mktemp("service")
+    port = free_port()
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(tmp / "bentoml"),
+        "TITANIC_PREDICTION_LOG": str(tmp / "prediction_log"),
+        "TITANIC_MODEL_POLL_SECONDS": "1",
+        "TITANIC_SERVING_WORKERS": "2",
+        "BENTOML_DO_NOT_TRACK": "true",
+    }
+    with (tmp / "server.log").open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bentoml", "serve", "bento.service:TitanicSurvival",
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    client = httpx.Client(timeout=30)
+    server = Server(f"http://127.0.0.1:{port}", tmp / "bentoml", tmp / "prediction_log", client)
+
+    def alive() -> bool:
+        try:
+            return server.get("/livez").status_code == 200
+        except httpx.TransportError:
+            assert process.poll() is None, (tmp / "server.log").read_text()[-3000:]
+            return False
+
+    try:
+        wait_for(alive, 90, "the server answers /livez")
+        yield server
+    finally:
+        client.close()
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def model_a(server, trained, tmp_path_factory) -> str:
+    """The first promoted model, served by every worker."""
+    version = server.promote(trained.pipeline, trained.threshold, tmp_path_factory.mktemp("a"))
+    wait_for(lambda: server.serves_everywhere(version), SWITCH_DEADLINE,
+             f"every worker serves the first promoted model {version}")
+    return version
+
+
+def local_probability(trained, passengers: list[dict]) -> np.ndarray:
+    """What the trained pipeline says, the training way: through a pandas DataFrame."""
+    return trained.predict_proba(pd.DataFrame(passengers, columns=list(RAW_INPUTS)))
+
+
+# --- before any model ------------------------------------------------------------------
+
+
+def test_service_is_live_but_not_ready_and_refuses_predictions_before_a_model_exists(server):
+    assert server.get("/livez").status_code == 200
+    assert server.get("/readyz").status_code == 503
+    assert server.post("/predict", PASSENGER).status_code == 503
+    assert server.get("/model_info").status_code == 503
+
+
+def test_service_becomes_ready_with_the_first_promoted_model(server, model_a):
+    wait_for(lambda: server.get("/readyz").status_code == 200, SWITCH_DEADLINE, "ready")
+
+
+# --- predictions -----------------------------------------------------------------------
+
+
+def test_predict_returns_survival_probability_threshold_and_model_version(
+    server, model_a, trained
+):
+    response = server.post("/predict", PASSENGER)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == model_a
+    assert body["threshold"] == pytest.approx(trained.threshold)
+    assert body["probability"] == pytest.approx(local_probability(trained, [PASSENGER])[0])
+    assert body["survived"] is (body["probability"] >= body["threshold"])
+
+
+def test_missing_optional_fields_are_scored_as_missing(server, model_a, trained):
+    sparse = {"Pclass": 3, "Sex": "male", "SibSp": 0, "Parch": 0}
+    response = server.post("/predict", sparse)
+    assert response.status_code == 200
+    expected = local_probability(trained, [dict.fromkeys(RAW_INPUTS) | sparse])[0]
+    assert response.json()["probability"] == pytest.approx(expected)
+
+
+def test_predict_batch_returns_one_prediction_per_passenger_in_order(
+    server, model_a, trained, shipped_passengers
+):
+    rows = shipped_passengers[list(RAW_INPUTS)].head(200)
+    passengers = [
+        {k: (None if pd.isna(v) else v) for k, v in row.items()}
+        for row in rows.to_dict("records")
+    ]
+    response = server.post("/predict_batch", {"passengers": passengers})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == model_a
+    probabilities = [p["probability"] for p in body["predictions"]]
+    np.testing.assert_allclose(probabilities, local_probability(trained, passengers))
+    assert [p["survived"] for p in body["predictions"]] == [
+        p >= body["threshold"] for p in probabilities
+    ]
+
+
+def test_batch_of_the_maximum_size_is_accepted_and_one_more_is_rejected(server, model_a):
+    assert server.post("/predict_batch", {"passengers": [PASSENGER] * MAX_BATCH}).status_code == 200
+    oversized = server.post("/predict_batch", {"passengers": [PASSENGER] * (MAX_BATCH + 1)})
+    assert oversized.status_code == 400
+    [error] = oversized.json()["detail"]
+    assert error["type"] == "too_long" and f"at most {MAX_BATCH}" in error["msg"]
+
+
+def test_explain_contributions_add_up_to_the_raw_score(server, model_a, trained):
+    response = server.post("/explain", PASSENGER)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == model_a
+    assert sum(body["contributions"].values()) + body["bias"] == pytest.approx(body["raw_score"])
+    booster = trained.classifier.booster_
+    columns = {name: [PASSENGER[name]] for name in RAW_INPUTS}
+    assert body["raw_score"] == pytest.approx(
+        booster.predict(feature_matrix(columns), raw_score=True)[0]
+    )
+    predicted = server.post("/predict", PASSENGER).json()["probability"]
+    assert 1 / (1 + math.exp(-body["raw_score"])) == pytest.approx(predicted)
+    assert body["contributions"]["sex"] > 0  # a woman's sex raises her odds
+
+
+def test_model_info_describes_the_serving_model(server, model_a, trained):
+    response = server.get("/model_info")
+    assert response.status_code == 200
+    info = response.json()
+    assert info["model_version"] == model_a
+    assert info["tag"] == f"titanic_survival:{model_a}"
+    assert info["threshold"] == pytest.approx(trained.threshold)
+    assert info["data_version"] == "test-data" and info["code_version"] == "test-code"
+    assert info["trained_at"] and info["registered_at"]
+    assert info["metrics"]["held_out"]["roc_auc"] == 0.87
+    assert info["raw_inputs"] == list(RAW_INPUTS)
+    assert "fare_per_person" in info["features"]
+    assert info["max_batch"] == MAX_BATCH
+
+
+# --- invalid input: always a 4xx naming the field and the reason -------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "error_type"),
+    [
+        ({"Pclass": "1"}, "Pclass", "int_type"),
+        ({"Pclass": 4}, "Pclass", "less_than_equal"),
+        ({"Pclass": 0}, "Pclass", "greater_than_equal"),
+        ({"Sex": "M"}, "Sex", "literal_error"),
+        ({"Age": -1}, "Age", "greater_than_equal"),
+        ({"Age": 121}, "Age", "less_than_equal"),
+        ({"Age": "old"}, "Age", "float_parsing"),
+        ({"SibSp": -1}, "SibSp", "greater_than_equal"),
+        ({"Parch": 1.5}, "Parch", "int_type"),
+        ({"Fare": -3.0}, "Fare", "greater_than_equal"),
+        ({"Embarked": "X"}, "Embarked", "literal_error"),
+        ({"Name": 42}, "Name", "string_type"),
+        ({"Cabin": ["C85"]}, "Cabin", "string_type"),
+        ({"Ticket": "PC 17599"}, "Ticket", "extra_forbidden"),
+        ({"Sex": None}, "Sex", "literal_error"),
+    ],
+)
+@pytest.mark.parametrize("endpoint", ["/predict", "/explain"])
+def test_invalid_field_is_rejected_with_a_4xx_naming_field_and_reason(
+    server, model_a, endpoint, change, field, error_type
+):
+    response = server.post(endpoint, PASSENGER | change)
+    assert 400 <= response.status_code < 500
+    [error] = response.json()["detail"]
+    assert error["loc"] == [field]
+    assert error["type"] == error_type
+    assert error["msg"]
+
+
+def test_missing_required_field_is_named(server, model_a):
+    body = {k: v for k, v in PASSENGER.items() if k != "Sex"}
+    response = server.post("/predict", body)
+    assert response.status_code == 400
+    assert [(e["loc"], e["type"]) for e in response.json()["detail"]] == [(["Sex"], "missing")]
+
+
+def test_invalid_passenger_in_a_batch_is_named_by_position_and_field(server, model_a):
+    response = server.post("/predict_batch", {"passengers": [PASSENGER, PASSENGER | {"Fare": -1}]})
+    assert response.status_code == 400
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["passengers", 1, "Fare"]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "content", "error_type"),
+    [
+        ("/predict", b'{"Pclass": 1, "Sex": "female"', "json_invalid"),
+        ("/predict", b"", "missing"),  # an empty body is an empty passenger
+        ("/predict", b'{"Pclass": 1, "Age": NaN, "Sex": "female", "SibSp": 0, "Parch": 0}',
+         "finite_number"),
+        ("/predict", b"[]", "model_type"),
+        ("/predict_batch", b'{"passengers": [{', "json_invalid"),
+        ("/predict_batch", b"[{", "json_invalid"),
+        ("/predict_batch", b'{"passengers": []}', "too_short"),
+        ("/predict_batch", b'{"passengers": {}}', "list_type"),
+        ("/predict_batch", b'{"passengers": [], "extra": 1}', "extra_forbidden"),
+        ("/predict_batch", b"[]", "model_type"),
+    ],
+)
+def test_malformed_body_is_rejected_with_a_4xx(server, model_a, endpoint, content, error_type):
+    response = server.post(endpoint, content=content)
+    assert 400 <= response.status_code < 500
+    assert error_type in {e["type"] for e in response.json()["detail"]}
+
+
+# --- what the service records ----------------------------------------------------------
+
+
+def test_prediction_log_receives_every_prediction_with_inputs_and_outputs(server, model_a):
+    started = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
+    single = server.post("/predict", PASSENGER).json()
+    batch = server.post(
+        "/predict_batch", {"passengers": [PASSENGER, PASSENGER | {"Age": None}]}
+    ).json()
+
+    log = read_prediction_log(server.log, since=started.to_pydatetime())
+    assert str(log["timestamp"].dtype) == "datetime64[ns, UTC]"
+    row = log[log["request_id"] == single["request_id"]].iloc[0]
+    assert row["endpoint"] == "predict" and row["model_version"] == model_a
+    assert {name: row[name] for name in RAW_INPUTS} == PASSENGER
+    assert row["probability"] == pytest.approx(single["probability"], abs=1e-6)
+    assert row["survived"] == single["survived"]
+    rows = log[log["request_id"] == batch["request_id"]]
+    assert len(rows) == 2 and rows["endpoint"].eq("predict_batch").all()
+    assert rows["Age"].iloc[0] == PASSENGER["Age"] and pd.isna(rows["Age"].iloc[1])
+
+
+def test_metrics_expose_predictions_rejections_model_version_and_request_counts(
+    server, model_a
+):
+    server.post("/predict", PASSENGER | {"Age": 500})
+    server.post("/predict", PASSENGER | {"Deck": "C"})
+    text = server.get("/metrics").text
+    assert 'titanic_predictions_total{endpoint="predict",outcome="survived"}' in text
+    assert 'titanic_rejected_inputs_total{endpoint="predict",reason="out_of_range"}' in text
+    assert 'titanic_rejected_inputs_total{endpoint="predict",reason="unknown_field"}' in text
+    assert f'titanic_serving_model{{version="{model_a}"}} 1.0' in text
+    assert 'bentoml_service_request_total{endpoint="/predict",http_response_code="400"' in text
+
+
+# --- model updates ---------------------------------------------------------------------
+
+
+def test_newly_promoted_model_takes_over_in_every_worker_without_failed_or_mixed_requests(
+    server, model_a, trained, tmp_path
+):
+    # Model B is the same pipeline with another threshold, so each answer shows which
+    # model made it: its threshold and decision must match its model_version, whole.
+    threshold_b = round(trained.threshold / 2, 3)
+    answers: list[tuple[int, dict | None]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                response = client.post(server.url + "/predict", json=PASSENGER)
+                answers.append((response.status_code, response.json()))
+
+    clients = [threading.Thread(target=load) for _ in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        wait_for(lambda: len(answers) > 20, 30, "requests are in flight")
+        version_b = server.promote(trained.pipeline, threshold_b, tmp_path)
+        wait_for(lambda: server.serves_everywhere(version_b, probes=40), SWITCH_DEADLINE,
+                 f"every worker serves the newly promoted model {version_b}")
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+
+    assert {status for status, _ in answers} == {200}
+    assert {body["model_version"] for _, body in answers} == {model_a, version_b}
+    for _, body in answers:
+        assert body["threshold"] == pytest.approx(server.versions[body["model_version"]])
+        assert body["survived"] is (body["probability"] >= body["threshold"])
+    text = server.get("/metrics").text
+    assert f'titanic_serving_model{{version="{model_a}"}} 0.0' in text
+    assert f'titanic_serving_model{{version="{version_b}"}} 1.0' in text
+    assert server.get("/model_info").json()["model_version"] == version_b
+
+
+def test_no_request_in_this_module_produced_a_server_error(server, model_a):
+    text = server.get("/metrics").text
+    server_errors = [
+        line for line in text.splitlines()
+        if line.startswith("bentoml_service_request_total")
+        and 'http_response_code="5' in line and 'endpoint="/readyz"' not in line
+        and not line.endswith(" 0.0")
+    ]
+    # The only 5xx allowed are the 503s answered before any model existed.
+    assert all('http_response_code="503"' in line for line in server_errors), server_errors
