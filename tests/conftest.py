@@ -10,11 +10,10 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-# No test touches the user's own stores: BentoML's home defaults to a session directory
-# (tests that need their own store set BENTOML_HOME for the process they start).
-os.environ.setdefault(
-    "BENTOML_HOME", str(Path(tempfile.mkdtemp(prefix="titanic-tests-")) / "bentoml")
-)
+# No test touches the user's own stores (`make` exports BENTOML_HOME=.bentoml): BentoML's
+# home is a session directory (tests that need their own store set BENTOML_HOME for the
+# process they start).
+os.environ["BENTOML_HOME"] = str(Path(tempfile.mkdtemp(prefix="titanic-tests-")) / "bentoml")
 
 from titanic_assets.definitions import defs  # noqa: E402
 from titanic_assets.resources import SHIPPED_PASSENGERS, LocalLandingArea  # noqa: E402
