@@ -1,7 +1,9 @@
 """The production instance (deploy/postgres/dagster.yaml) on a real PostgreSQL server: the graph
-materializes on it, and the run history is read back from Postgres, through Dagster and in SQL."""
+materializes on it, a real daemon ticks the sensors on it, and the run and tick history is read
+back from Postgres, through Dagster and in SQL."""
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -15,6 +17,7 @@ import dagster as dg
 import psycopg2
 import pytest
 
+from tests.processes import BIN, poll, running
 from titanic_assets.definitions import defs
 from titanic_assets.resources import LocalLandingArea
 
@@ -190,3 +193,37 @@ def test_run_history_is_in_postgres_tables(
         stored = {row[0] for row in cursor.fetchall()}
     expected = {key.to_string() for asset in defs.assets for key in asset.keys}
     assert stored == expected
+
+
+def test_the_daemon_ticks_every_sensor_and_the_ticks_are_in_postgres(
+    postgres: Server, instance: dg.DagsterInstance, graph_run: dg.ExecuteInProcessResult,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    sensors = {sensor.name for sensor in defs.sensors}
+    assert sensors, "definitions.py defines sensors"
+    env = {
+        **os.environ,  # DAGSTER_HOME and the DAGSTER_PG_* settings of the instance fixture
+        "TITANIC_LANDING_DIR": str(tmp_path / "landing"),
+        "TITANIC_PREDICTION_LOG": str(tmp_path / "prediction_log"),
+    }
+    daemon = [str(BIN / "dagster-daemon"), "run", "-m", "titanic_assets.definitions"]
+
+    def ticks_in_postgres() -> dict[str, tuple[str, str, str]]:
+        with postgres.connect() as connection, connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT job_origin_id, selector_id, status, tick_body FROM job_ticks"
+                " WHERE type = 'SENSOR' AND status <> 'STARTED'"
+            )
+            rows = cursor.fetchall()
+        connection.close()
+        # TickData is stored with its older field names: the sensor's name is "job_name".
+        ticked = {json.loads(body)["job_name"]: (o, s, st) for o, s, st, body in rows}
+        return ticked if sensors <= set(ticked) else {}
+
+    with running(daemon, tmp_path / "daemon.log", env):
+        ticked = poll("a finished daemon tick of every sensor in Postgres", ticks_in_postgres, 120)
+
+    for name, (origin_id, selector_id, status) in ticked.items():
+        assert status in {"SKIPPED", "SUCCESS"}, (name, status)
+        [tick, *_] = instance.get_ticks(origin_id, selector_id)
+        assert tick.instigator_name == name
