@@ -1,18 +1,24 @@
 """deploy/prometheus on a real Prometheus: it scrapes a running survival service and the
-project's own series arrive, and it loads every alert rule."""
+instance metrics exporter, the project's own series arrive, every alert rule loads, and a
+failed drift check recorded on the Dagster instance fires the drift alert."""
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import dagster as dg
 import httpx
 import pytest
 import yaml
 
 from tests.processes import ROOT, free_port, poll, running, survival_service
+from titanic_assets.sensors import DRIFT_CHECK_KEY
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 JOB = "titanic-survival-service"
+INSTANCE_JOB = "titanic-dagster-instance"
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +30,42 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def prometheus(service: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Prometheus with the shipped configuration and rules, its target set to the service."""
+def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty local instance (SQLite), as a fresh deployment's."""
+    home = tmp_path_factory.mktemp("dagster-home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+@pytest.fixture(scope="module")
+def instance_metrics(dagster_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The instance metrics exporter on a free port, reading `dagster_home`; yields host:port."""
+    port = free_port()
+    command = [sys.executable, "-m", "titanic_assets.instance_metrics", "--port", str(port)]
+    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
+    log = tmp_path_factory.mktemp("instance-metrics") / "exporter.log"
+    with running(command, log, env):
+        url = f"http://127.0.0.1:{port}"
+        poll("the instance metrics to answer", lambda: httpx.get(f"{url}/metrics").is_success)
+        yield url.removeprefix("http://")
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    service: str, instance_metrics: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Prometheus with the shipped configuration and rules, its targets set to the service
+    and the instance metrics exporter started here."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.skip("The prometheus binary is not installed (Debian package `prometheus`)")
     work = tmp_path_factory.mktemp("prometheus")
     config = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())
-    config["global"]["scrape_interval"] = "1s"
-    [job] = [job for job in config["scrape_configs"] if job["job_name"] == JOB]
-    job["static_configs"] = [{"targets": [service.removeprefix("http://")]}]
+    config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "1s"
+    targets = {JOB: service.removeprefix("http://"), INSTANCE_JOB: instance_metrics}
+    for job in config["scrape_configs"]:
+        job["static_configs"] = [{"targets": [targets.pop(job["job_name"])]}]
+    assert not targets, f"no scrape job for {targets}"
     (work / "prometheus.yml").write_text(yaml.safe_dump(config))
     shutil.copy(DEPLOY / "alerts.yml", work / "alerts.yml")
     port = free_port()
@@ -87,4 +119,31 @@ def test_prometheus_loads_every_alert_rule(prometheus: str) -> None:
         for rule in group["rules"]
     }
     assert loaded == shipped
-    assert {"TitanicServerErrorRate", "TitanicPredictLatencyHigh"} <= loaded
+    assert {
+        "TitanicServerErrorRate",
+        "TitanicPredictLatencyHigh",
+        "TitanicDriftCheckFailed",
+    } <= loaded
+
+
+def test_a_failed_drift_check_on_the_instance_fires_the_drift_alert(
+    prometheus: str, dagster_home: Path
+) -> None:
+    poll(
+        "the instance target to be up",
+        lambda: query(prometheus, f'up{{job="{INSTANCE_JOB}"}} == 1'),
+    )
+    assert query(prometheus, "titanic_drift_check_passed") == []  # no evaluation yet
+
+    check = DRIFT_CHECK_KEY
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(asset_key=check.asset_key, check_name=check.name, passed=False)
+        )
+
+    def firing() -> list[dict]:
+        alerts = httpx.get(f"{prometheus}/api/v1/alerts").json()["data"]["alerts"]
+        return [a for a in alerts if a["labels"]["alertname"] == "TitanicDriftCheckFailed"
+                and a["state"] == "firing"]  # fmt: skip
+
+    poll("TitanicDriftCheckFailed to fire", firing)

@@ -1,0 +1,71 @@
+"""The Dagster instance's monitoring state as Prometheus metrics, for alerting.
+
+The drift check runs in Dagster, not in the service, so Prometheus cannot see it on the
+service's /metrics. `python -m titanic_assets.instance_metrics --port 9464`, run beside the
+daemon with the same DAGSTER_HOME (SQLite locally, Postgres in production), answers each
+scrape with the latest drift check evaluation read from the instance:
+
+- `titanic_drift_check_passed`: 1 when the latest evaluation passed, 0 when it failed;
+  absent before the first evaluation.
+- `titanic_drift_check_timestamp_seconds`: when that evaluation was recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import dagster as dg
+
+from titanic_assets.sensors import DRIFT_CHECK_KEY
+
+
+class DriftCheckCollector:
+    """A prometheus_client collector: reads the instance at scrape time, holds no state."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        self.instance = instance
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        passed = GaugeMetricFamily(
+            "titanic_drift_check_passed",
+            "1 when the latest drift check evaluation passed, 0 when it failed.",
+        )
+        recorded = GaugeMetricFamily(
+            "titanic_drift_check_timestamp_seconds",
+            "When the latest drift check evaluation was recorded (Unix time).",
+        )
+        record = self.instance.get_latest_asset_check_evaluation_record(DRIFT_CHECK_KEY)
+        # A planned evaluation (its run still going) is not a result yet.
+        if (
+            record is not None
+            and record.event is not None
+            and record.event.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ):
+            evaluation = record.event.dagster_event.event_specific_data
+            passed.add_metric([], 1.0 if evaluation.passed else 0.0)
+            recorded.add_metric([], record.event.timestamp)
+        yield passed
+        yield recorded
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the metrics on host:port until stopped."""
+    from prometheus_client import REGISTRY, start_http_server
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9464)
+    args = parser.parse_args(argv)
+    with dg.DagsterInstance.get() as instance:
+        REGISTRY.register(DriftCheckCollector(instance))
+        start_http_server(args.port, addr=args.host)
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
