@@ -2,6 +2,7 @@
 instance metrics exporter, the project's own series arrive, every alert rule loads, and a
 failed drift check recorded on the Dagster instance fires the drift alert."""
 
+import json
 import os
 import shutil
 import sys
@@ -147,3 +148,17 @@ def test_a_failed_drift_check_on_the_instance_fires_the_drift_alert(
                 and a["state"] == "firing"]  # fmt: skip
 
     poll("TitanicDriftCheckFailed to fire", firing)
+
+
+def test_every_grafana_panel_query_runs_on_prometheus(service: str, prometheus: str) -> None:
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "titanic-service.json").read_text())
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert expressions
+    for expression in expressions:
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": expression}).json()
+        assert answer["status"] == "success", (expression, answer)
+    httpx.post(f"{service}/predict", json={})
+    poll(
+        "the request rate panel to return series",
+        lambda: query(prometheus, expressions[0]),
+    )
