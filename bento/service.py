@@ -8,7 +8,9 @@ as one immutable object, and each request reads it exactly once: no request fail
 two models, and each response names the version that answered.
 
 Scoring never builds a DataFrame: request bodies become a dict of columns, the shared
-feature code makes a numpy matrix, and the LightGBM booster scores it on one thread.
+feature code makes a numpy matrix, and the LightGBM booster scores it on one thread. The API
+methods are `async` although they do not await: scoring takes ~0.1 ms, far less than the
+hop to BentoML's thread pool that a sync method costs (p50 0.7 ms async vs 2.7 ms sync).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from typing_extensions import TypedDict
 
 from titanic_assets import registry
 from titanic_assets.features import FEATURES, RAW_INPUTS, feature_matrix
@@ -106,7 +109,9 @@ class Prediction(BaseModel):
     request_id: str
 
 
-class Outcome(BaseModel):
+class Outcome(TypedDict):
+    """One passenger of a batch (a TypedDict: plain dicts, cheap for 1,000 rows)."""
+
     survived: bool
     probability: float
 
@@ -316,7 +321,7 @@ class TitanicSurvival:
         return model, request_id, probabilities, survived
 
     @bentoml.api
-    def predict(self, passenger: Passenger, /) -> Prediction:
+    async def predict(self, passenger: Passenger, /) -> Prediction:
         """Whether one passenger survives, the probability, and the threshold used."""
         model, request_id, probabilities, survived = self._score("predict", [passenger])
         return Prediction(
@@ -328,12 +333,14 @@ class TitanicSurvival:
         )
 
     @bentoml.api(input_spec=PassengerBatch)
-    def predict_batch(self, passengers: list[Passenger]) -> BatchPrediction:
+    async def predict_batch(self, passengers: list[Passenger]) -> BatchPrediction:
         """One prediction per passenger, in order; at most MAX_BATCH (1,000) per request."""
         model, request_id, probabilities, survived = self._score("predict_batch", passengers)
-        return BatchPrediction(
+        # Built from values already typed: validating 1,000 outcomes again took longer
+        # than scoring them.
+        return BatchPrediction.model_construct(
             predictions=[
-                Outcome(survived=s, probability=p)
+                {"survived": s, "probability": p}
                 for s, p in zip(survived.tolist(), probabilities.tolist(), strict=True)
             ],
             threshold=model.threshold,
@@ -342,7 +349,7 @@ class TitanicSurvival:
         )
 
     @bentoml.api
-    def explain(self, passenger: Passenger, /) -> Explanation:
+    async def explain(self, passenger: Passenger, /) -> Explanation:
         """Per-feature contributions to the raw score (log-odds); they add up to it."""
         model = self._serving()
         columns = _columns([passenger])

@@ -1,0 +1,222 @@
+"""Service figures for the README: the BentoML service against a Flask baseline, under wrk.
+
+Trains the model once, registers it in a temporary BentoML store, then for each server in
+turn (the real `bentoml serve` service, and benchmarks/flask_baseline.py under gunicorn, both
+with 2 worker processes on loopback): time from start to ready, single-prediction
+throughput and p50/p99 latency at concurrency 1, 8 and 32, error counts, rows/s for
+1,000-passenger batches, and resident memory per process. A few seconds per level.
+
+Needs wrk (`apt-get install wrk`). Run with `uv run python benchmarks/service.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+WORKERS = 2
+SECONDS = 5
+CONCURRENCY = (1, 8, 32)
+BATCH = 1000
+PASSENGER = {
+    "Pclass": 3, "Sex": "male", "Age": 22.0, "SibSp": 1, "Parch": 0, "Fare": 7.25,
+    "Embarked": "S", "Name": "Braund, Mr. Owen Harris", "Cabin": None,
+}
+LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("{body}", "rb")
+wrk.body = f:read("*all")
+f:close()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def train_and_register(work: Path) -> tuple[Path, float]:
+    """Train on the shipped data, save as the serving model; the pipeline file and threshold."""
+    import pandas as pd
+
+    from titanic_assets import modeling, registry
+    from titanic_assets.cleaning import build_feature_table, clean_passengers
+    from titanic_assets.features import RAW_INPUTS
+    from titanic_assets.resources import SHIPPED_PASSENGERS
+
+    passengers, _ = clean_passengers(pd.read_csv(SHIPPED_PASSENGERS).assign(source_file="x"))
+    model = modeling.train_survival_model(build_feature_table(passengers))
+    evaluation = modeling.evaluate(model, build_feature_table(passengers))
+    tag = registry.save(
+        registry.SERVING_MODEL,
+        pipeline=model.pipeline,
+        reference=passengers[list(RAW_INPUTS)],
+        reference_summary={},
+        metadata={"threshold": model.threshold, "metrics": {"held_out": evaluation.metrics},
+                  "train_rows": len(model.train_ids)},
+        labels={"data_version": "benchmark", "code_version": "benchmark"},
+    )
+    import bentoml
+
+    return Path(bentoml.models.get(tag).path_of(registry.PIPELINE_FILE)), model.threshold
+
+
+def start(command: list[str], env: dict[str, str], ready_url: str, log: Path):
+    """Start a server; return the process and the seconds until ready_url answered 200."""
+    import httpx
+
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    while time.perf_counter() - started < 120:
+        try:
+            if httpx.get(ready_url, timeout=2).status_code == 200:
+                return process, time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[0]} exited: {log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    raise RuntimeError(f"{command} not ready in 120 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _milliseconds(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def wrk(url: str, body_file: Path, connections: int, seconds: int = SECONDS) -> dict:
+    """One wrk run: requests/s, p50/p99 latency (ms), errors (non-2xx + socket errors)."""
+    script = body_file.with_suffix(".lua")
+    script.write_text(LUA.format(body=body_file))
+    output = subprocess.run(
+        ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency",
+         "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", output, re.MULTILINE))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                        output)
+    return {
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50_ms": _milliseconds(percentiles["50"]),
+        "p99_ms": _milliseconds(percentiles["99"]),
+        "errors": (int(non_2xx.group(1)) if non_2xx else 0)
+        + (sum(map(int, sockets.groups())) if sockets else 0),
+    }
+
+
+def memory_mib(process: subprocess.Popen) -> list[float]:
+    """Resident memory of the server's processes (main process first), MiB."""
+    import psutil
+
+    root = psutil.Process(process.pid)
+    tree = [root, *root.children(recursive=True)]
+    return [round(p.memory_info().rss / 2**20, 1) for p in tree if p.is_running()]
+
+
+def measure(name: str, process, ready_seconds: float, url: str, work: Path) -> dict:
+    single, batch = work / f"{name}-single.json", work / f"{name}-batch.json"
+    single.write_text(json.dumps(PASSENGER))
+    batch.write_text(json.dumps({"passengers": [PASSENGER] * BATCH}))
+    wrk(f"{url}/predict", single, 8, seconds=2)  # warm-up
+    figures = {"ready_seconds": round(ready_seconds, 2)}
+    for connections in CONCURRENCY:
+        figures[f"c{connections}"] = wrk(f"{url}/predict", single, connections)
+    batched = wrk(f"{url}/predict_batch", batch, WORKERS)
+    figures["batch_rows_per_second"] = round(batched["requests_per_second"] * BATCH)
+    figures["batch_p50_ms"] = batched["p50_ms"]
+    figures["batch_errors"] = batched["errors"]
+    figures["memory_mib"] = memory_mib(process)
+    return figures
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    work = Path(tempfile.mkdtemp(prefix="titanic-service-bench-"))
+    os.environ["BENTOML_HOME"] = str(work / "bentoml")
+    os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+    pipeline_file, threshold = train_and_register(work)
+    results = {}
+
+    port = free_port()
+    env = {**os.environ, "TITANIC_PREDICTION_LOG": str(work / "prediction_log"),
+           "TITANIC_SERVING_WORKERS": str(WORKERS)}
+    process, ready = start(
+        [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+         "--host", "127.0.0.1", "--port", str(port)],
+        env, f"http://127.0.0.1:{port}/readyz", work / "bentoml.log",
+    )
+    try:
+        results["bentoml"] = measure("bentoml", process, ready, f"http://127.0.0.1:{port}", work)
+    finally:
+        stop(process)
+
+    port = free_port()
+    env = {**os.environ, "TITANIC_PIPELINE": str(pipeline_file),
+           "TITANIC_THRESHOLD": str(threshold)}
+    process, ready = start(
+        [str(BIN / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
+         "benchmarks.flask_baseline:app"],
+        env, f"http://127.0.0.1:{port}/health", work / "flask.log",
+    )
+    try:
+        results["flask"] = measure("flask", process, ready, f"http://127.0.0.1:{port}", work)
+    finally:
+        stop(process)
+
+    report(results)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def report(results: dict) -> None:
+    print(json.dumps(results, indent=2))
+    rows = [
+        ("time to ready (s)", lambda r: f"{r['ready_seconds']:.1f}"),
+        *[
+            (f"c={c}: req/s, p50/p99 ms, errors",
+             lambda r, c=c: f"{r[f'c{c}']['requests_per_second']:.0f}, "
+             f"{r[f'c{c}']['p50_ms']:.2f}/{r[f'c{c}']['p99_ms']:.2f}, {r[f'c{c}']['errors']}")
+            for c in CONCURRENCY
+        ],
+        (f"{BATCH}-passenger batches: rows/s (errors)",
+         lambda r: f"{r['batch_rows_per_second']:,} ({r['batch_errors']})"),
+        ("memory per process (MiB, main first)", lambda r: ", ".join(map(str, r["memory_mib"]))),
+    ]
+    print("\n| figure | BentoML service | Flask + pandas baseline |\n| --- | --- | --- |")
+    for label, cell in rows:
+        print(f"| {label} | {cell(results['bentoml'])} | {cell(results['flask'])} |")
+    speedup = (results["bentoml"]["c32"]["requests_per_second"]
+               / results["flask"]["c32"]["requests_per_second"])
+    print(f"\nThroughput at concurrency 32: {speedup:.1f}x the Flask baseline.")
+
+
+if __name__ == "__main__":
+    main()
