@@ -9,13 +9,10 @@ under load.
 import math
 import os
 import pickle
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.processes import ROOT, poll, survival_service
 from titanic_assets.features import RAW_INPUTS, feature_matrix
 from titanic_assets.prediction_log import read_prediction_log
 
-ROOT = Path(__file__).resolve().parents[1]
 MAX_BATCH = 1000
 SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
 PASSENGER = {
@@ -40,22 +37,6 @@ import pickle, sys
 from titanic_assets import registry
 print(registry.save(**pickle.load(open(sys.argv[1], "rb"))))
 """
-
-
-def wait_for(condition: Callable[[], bool], deadline: float, what: str) -> None:
-    """Poll `condition` until it holds; fail with `what` when `deadline` seconds pass."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"within {deadline:.0f} s: {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -118,51 +99,19 @@ def trained(materialized_graph):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    """`bentoml serve` on a free port, two workers, an empty store, a 1 s model poll."""
-    tmp = tmp_path_factory.mktemp("service")
-    port = free_port()
-    env = {
-        **os.environ,
-        "BENTOML_HOME": str(tmp / "bentoml"),
-        "TITANIC_PREDICTION_LOG": str(tmp / "prediction_log"),
-        "TITANIC_MODEL_POLL_SECONDS": "1",
-        "TITANIC_SERVING_WORKERS": "2",
-        "BENTOML_DO_NOT_TRACK": "true",
-    }
-    with (tmp / "server.log").open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bentoml", "serve", "bento.service:TitanicSurvival",
-             "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    client = httpx.Client(timeout=30)
-    server = Server(f"http://127.0.0.1:{port}", tmp / "bentoml", tmp / "prediction_log", client)
-
-    def alive() -> bool:
-        try:
-            return server.get("/livez").status_code == 200
-        except httpx.TransportError:
-            assert process.poll() is None, (tmp / "server.log").read_text()[-3000:]
-            return False
-
-    try:
-        wait_for(alive, 90, "the server answers /livez")
-        yield server
-    finally:
-        client.close()
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    """`bentoml serve` as `make serve` runs it: two workers, an empty store, a 1 s poll."""
+    work = tmp_path_factory.mktemp("service")
+    env = {"TITANIC_MODEL_POLL_SECONDS": "1", "TITANIC_SERVING_WORKERS": "2"}
+    with survival_service(work, env) as url, httpx.Client(timeout=30) as client:
+        yield Server(url, work / "bentoml", work / "prediction_log", client)
 
 
 @pytest.fixture(scope="module")
 def model_a(server, trained, tmp_path_factory) -> str:
     """The first promoted model, served by every worker."""
     version = server.promote(trained.pipeline, trained.threshold, tmp_path_factory.mktemp("a"))
-    wait_for(lambda: server.serves_everywhere(version), SWITCH_DEADLINE,
-             f"every worker serves the first promoted model {version}")
+    poll(f"every worker to serve the first promoted model {version}",
+         lambda: server.serves_everywhere(version), SWITCH_DEADLINE)
     return version
 
 
@@ -182,7 +131,7 @@ def test_service_is_live_but_not_ready_and_refuses_predictions_before_a_model_ex
 
 
 def test_service_becomes_ready_with_the_first_promoted_model(server, model_a):
-    wait_for(lambda: server.get("/readyz").status_code == 200, SWITCH_DEADLINE, "ready")
+    poll("readiness", lambda: server.get("/readyz").status_code == 200, SWITCH_DEADLINE)
 
 
 # --- predictions -----------------------------------------------------------------------
@@ -394,10 +343,10 @@ def test_newly_promoted_model_takes_over_in_every_worker_without_failed_or_mixed
     for client in clients:
         client.start()
     try:
-        wait_for(lambda: len(answers) > 20, 30, "requests are in flight")
+        poll("requests in flight", lambda: len(answers) > 20, 30)
         version_b = server.promote(trained.pipeline, threshold_b, tmp_path)
-        wait_for(lambda: server.serves_everywhere(version_b, probes=40), SWITCH_DEADLINE,
-                 f"every worker serves the newly promoted model {version_b}")
+        poll(f"every worker to serve the newly promoted model {version_b}",
+             lambda: server.serves_everywhere(version_b, probes=40), SWITCH_DEADLINE)
     finally:
         stop.set()
         for client in clients:
