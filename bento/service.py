@@ -26,12 +26,9 @@ from typing import Annotated, Any, Literal
 
 import bentoml
 import numpy as np
+from fastapi import FastAPI, HTTPException
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from typing_extensions import TypedDict
 
 from titanic_assets import registry
@@ -255,6 +252,10 @@ class RejectionMetrics:
         return {rejection_reason(d.get("type", ""), d.get("loc", [])) for d in details}
 
 
+info_app = FastAPI()
+
+
+@bentoml.asgi_app(info_app, path="/")
 @bentoml.service(
     workers=WORKERS,
     traffic={"timeout": 30},
@@ -376,25 +377,14 @@ class TitanicSurvival:
             request_id=request_id,
         )
 
-    def model_info(self) -> ModelInfo | None:
-        """The serving model's description, None before the first model is loaded."""
+    @info_app.get("/model_info", response_model=ModelInfo, tags=["Service APIs"])
+    def model_info(self) -> ModelInfo:
+        """The serving model: version, when and on what data it was trained, metrics,
+        features, threshold. (GET, so it is mounted beside BentoML's POST-only APIs.)"""
         model = self._model
-        return None if model is None else model.info
+        if model is None:
+            raise HTTPException(503, "No model has been promoted yet.")
+        return model.info
 
 
-async def model_info_view(request: Request) -> Response:
-    """GET /model_info: version, training time and data, metrics, features, threshold."""
-    info = bentoml.get_current_service().model_info()
-    if info is None:
-        return JSONResponse(
-            {"error": "No model has been promoted yet: materialize the serving_model asset."},
-            status_code=503,
-        )
-    return Response(info.model_dump_json(), media_type="application/json")
-
-
-# BentoML API methods answer POST only; this GET route is mounted beside them.
-TitanicSurvival.mount_asgi_app(
-    Starlette(routes=[Route("/model_info", model_info_view, methods=["GET"])]), path="/"
-)
 TitanicSurvival.add_asgi_middleware(RejectionMetrics)
