@@ -300,19 +300,28 @@ class _Prepared:
     columns: dict[str, tuple[np.ndarray, np.ndarray]]  # feature -> (reference, current)
 
 
-def _prepare(reference: pd.DataFrame, current: pd.DataFrame) -> _Prepared:
+def _read(
+    feature: MonitoredFeature, reference: pd.DataFrame, current: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """One feature of both samples: floats with NaN, or category labels with MISSING."""
+    if feature.numeric:
+        return (
+            _numbers(reference, feature.column, "reference"),
+            _numbers(current, feature.column, "current"),
+        )
+    return _labels(reference, feature), _labels(current, feature)
 
+
+def _prepare(reference: pd.DataFrame, current: pd.DataFrame) -> _Prepared:
     columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     test_reference, test_current = [], []
     for feature in MONITORED:
+        ref, cur = _read(feature, reference, current)
         if feature.numeric:
-            ref = _numbers(reference, feature.column, "reference")
-            cur = _numbers(current, feature.column, "current")
             # Missing sorts below every number, so the KS test sees changes in missingness.
             test_reference.append(np.where(np.isnan(ref), -np.inf, ref))
             test_current.append(np.where(np.isnan(cur), -np.inf, cur))
         else:
-            ref, cur = _labels(reference, feature), _labels(current, feature)
             kept = _common_categories(ref, min(len(ref), len(cur)))
             test_reference.append(_category_codes(ref, kept))
             test_current.append(_category_codes(cur, kept))
@@ -410,16 +419,13 @@ def drift_plots(
     wanted = report.drifted_features if features is None else list(features)
     if not wanted:
         return {}
-    prepared = _prepare(reference, current)
     images = {}
     for feature in MONITORED:
         if feature.name not in wanted:
             continue
-        ref, cur = prepared.columns[feature.name]
+        ref, cur = _read(feature, reference, current)
         if feature.numeric:
-            images[feature.name] = plots.numeric_drift(
-                feature.name, ref, cur, numeric_bins(ref)
-            )
+            images[feature.name] = plots.numeric_drift(feature.name, ref, cur)
         else:
             images[feature.name] = plots.categorical_drift(feature.name, ref, cur)
     return images

@@ -86,17 +86,13 @@ def feature_importance(importance: dict[str, float]) -> str:
     return _image("Feature importance", draw)
 
 
-def numeric_drift(
-    feature: str, reference: np.ndarray, current: np.ndarray, edges: np.ndarray
-) -> str:
-    """Reference vs current histogram (shares of rows) on the reference's bins."""
+def numeric_drift(feature: str, reference: np.ndarray, current: np.ndarray) -> str:
+    """Reference vs current histogram (share of rows per bin), missing shares in the label."""
     ref, cur = reference[~np.isnan(reference)], current[~np.isnan(current)]
     present = np.concatenate([ref, cur])
-    low, high = (present.min(), present.max()) if present.size else (0.0, 1.0)
-    # The reference's decile edges, widened to cover both samples; at least a few bins.
-    bins = np.unique(np.concatenate([[low], edges[(edges > low) & (edges < high)], [high]]))
-    if bins.size < 4:
-        bins = np.linspace(low, high if high > low else low + 1, 11)
+    low, high = (float(present.min()), float(present.max())) if present.size else (0.0, 1.0)
+    # Equal widths over both samples, so bar heights compare at a glance.
+    bins = np.linspace(low, high if high > low else low + 1.0, 21)
 
     def draw(axes: Axes) -> None:
         for values, label in ((ref, "reference"), (cur, "current")):
@@ -114,11 +110,14 @@ def numeric_drift(
 
 def categorical_drift(feature: str, reference: np.ndarray, current: np.ndarray) -> str:
     """Reference vs current share of each category, side by side."""
-    categories = sorted(set(reference.tolist()) | set(current.tolist()), key=str)
-    shares = {
-        label: [float(np.mean(values == c)) if values.size else 0.0 for c in categories]
+    import pandas as pd
+
+    counts = {
+        label: pd.Series(values).value_counts(normalize=True)
         for values, label in ((reference, "reference"), (current, "current"))
     }
+    categories = sorted(set(counts["reference"].index) | set(counts["current"].index), key=str)
+    shares = {label: [float(c.get(k, 0.0)) for k in categories] for label, c in counts.items()}
     positions = np.arange(len(categories))
 
     def draw(axes: Axes) -> None:
