@@ -215,6 +215,40 @@ def test_model_info_describes_the_serving_model(server, model_a, trained):
     assert info["max_batch"] == MAX_BATCH
 
 
+def test_openapi_page_documents_every_endpoint_and_the_input_contract(server, model_a):
+    spec = server.get("/docs.json").json()
+    assert {"/predict", "/predict_batch", "/explain", "/model_info", "/readyz", "/livez",
+            "/metrics"} <= set(spec["paths"])
+    passengers = [  # one schema per endpoint that takes passengers
+        schema for schema in spec["components"]["schemas"].values()
+        if "Pclass" in schema.get("properties", {})
+    ]
+    assert passengers
+    for passenger in passengers:
+        fields = passenger["properties"]
+        assert (fields["Pclass"]["minimum"], fields["Pclass"]["maximum"]) == (1, 3)
+        assert fields["Sex"]["enum"] == ["male", "female"]
+        assert passenger["additionalProperties"] is False
+        assert passenger["example"]["Name"]
+
+
+def test_bentoml_build_packs_the_service_the_feature_code_and_the_serving_model(
+    server, model_a
+):
+    built = subprocess.run(
+        [str(Path(sys.executable).parent / "bentoml"), "build", "-f", "bento/bentofile.yaml",
+         ".", "--output", "tag"],
+        env={**os.environ, "BENTOML_HOME": str(server.store), "BENTOML_DO_NOT_TRACK": "true"},
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
+    name, version = tag.split(":")
+    bento = server.store / "bentos" / name / version
+    assert (bento / "src" / "bento" / "service.py").exists()
+    assert (bento / "src" / "titanic_assets" / "features.py").exists()
+    assert f"tag: titanic_survival:{model_a}" in (bento / "bento.yaml").read_text()
+
+
 # --- invalid input: always a 4xx naming the field and the reason -------------------------
 
 
