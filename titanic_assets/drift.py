@@ -19,8 +19,8 @@ Choices, and why:
   both shares are reported.
 - Rare categories are pooled for the chi-squared test (fewer than MIN_EXPECTED expected
   rows in the smaller sample), as are categories the reference never had: without this,
-  one passenger from deck T in a window of 50 is "drift" (15% false alarms at 50 rows,
-  see benchmarks/drift.py). The PSI and the plots keep every category.
+  one passenger from deck T in a window of 50 is "drift" (3 false alarms in 20 windows
+  of 50 rows in a first benchmark run). The PSI and the plots keep every category.
 - Bonferroni, not FDR: the features are correlated (class, fare, deck), a real shift
   moves several of them, and one per-feature threshold (0.05 / 9) is easy to read.
 - Below MIN_ROWS logged rows no test is run: the report says "not enough traffic" and is
@@ -52,8 +52,6 @@ MISSING = "missing"
 # Chi-squared's rule of thumb: categories expected fewer times than this in the smaller
 # sample are pooled into one, or a single rare title or deck in 50 rows raises an alarm.
 MIN_EXPECTED = 5
-# Reference bins beyond which a category counts as "unseen" in the PSI.
-UNSEEN = "unseen"
 PSI_BINS = 10
 # Shares are floored at this before taking logs, so an empty bin gives a large, finite PSI.
 PSI_FLOOR = 1e-4
