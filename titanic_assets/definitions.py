@@ -14,6 +14,7 @@ from titanic_assets.assets import (
     ingestion,
     monitoring,
     preparation,
+    scoring,
     serving,
     training,
 )
@@ -27,6 +28,10 @@ def local_resources() -> dict:
     return {
         "landing_area": LocalLandingArea(
             directory=os.getenv("TITANIC_LANDING_DIR", "data/landing")
+        ),
+        "scoring_inbox": LocalLandingArea(
+            directory=os.getenv("TITANIC_INBOX_DIR", "data/inbox"),
+            seed_with_shipped_passengers=False,
         ),
         "io_manager": dg.FilesystemIOManager(),
     }
@@ -51,6 +56,9 @@ def gcp_resources() -> dict:
         "landing_area": GCSLandingArea(
             gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_LANDING_PREFIX", "landing")
         ),
+        "scoring_inbox": GCSLandingArea(
+            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_INBOX_PREFIX", "inbox")
+        ),
         "io_manager": GCSPickleIOManager(
             gcs=gcs, gcs_bucket=bucket, gcs_prefix=os.getenv("TITANIC_GCS_IO_PREFIX", "dagster")
         ),
@@ -60,19 +68,23 @@ def gcp_resources() -> dict:
 RESOURCES_BY_PROFILE = {"local": local_resources, "gcp": gcp_resources}
 
 all_assets = dg.load_assets_from_modules(
-    [ingestion, preparation, training, serving, distribution, monitoring]
+    [ingestion, preparation, training, serving, distribution, monitoring, scoring]
 )
 
 model_training_job = dg.define_asset_job(
     "model_training",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("monitoring"),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("monitoring", "scoring"),
     description="Rematerialize the chain from the raw passengers to the evaluated model.",
 )
 
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=dg.load_asset_checks_from_modules([checks, monitoring]),
-    jobs=[model_training_job, sensors.drift_monitoring_job],
-    sensors=[sensors.drift_report_on_new_traffic, sensors.retrain_on_drift],
+    jobs=[model_training_job, sensors.drift_monitoring_job, scoring.batch_scoring_job],
+    sensors=[
+        sensors.drift_report_on_new_traffic,
+        sensors.retrain_on_drift,
+        scoring.batch_scoring_on_new_files,
+    ],
     resources=RESOURCES_BY_PROFILE[PROFILE](),
 )

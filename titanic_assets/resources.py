@@ -1,14 +1,18 @@
-"""Where the labelled passengers come from.
+"""Where passenger files arrive: the labelled batches, and the unlabelled ones to score.
 
-The landing area is a resource, so which storage holds it (a local folder, a bucket prefix)
-is configuration, never a branch inside an asset.
+A landing area is a resource, so which storage holds it (a local folder, a bucket prefix)
+is configuration, never a branch inside an asset. The same classes serve the scoring inbox,
+where batch predictions are also written back (under subfolders, which `csv_files` skips).
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
+import os
 import shutil
+import tempfile
 from abc import abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -60,18 +64,32 @@ class LandingArea(dg.ConfigurableResource):
     def location(self) -> str:
         """Where the landing area is, for people reading the metadata."""
 
+    @abstractmethod
+    def location_of(self, relative: str) -> str:
+        """Where a file written by `writer(relative)` is, as a path or gs:// URL."""
+
+    @abstractmethod
+    def writer(self, relative: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """A file at `relative` (e.g. "predictions/a.csv") under the area, opened for writing.
+
+        It appears whole when the block exits without error, never half-written.
+        """
+
 
 class LocalLandingArea(LandingArea):
-    """A landing area in a local folder, seeded with the shipped Titanic CSV on first use."""
+    """A landing area in a local folder; a missing folder is created, seeded with the
+    shipped Titanic CSV when `seed_with_shipped_passengers` (the labelled landing area)."""
 
     directory: str
+    seed_with_shipped_passengers: bool = True
 
     @property
     def _path(self) -> Path:
         path = Path(self.directory).expanduser()
         if not path.exists():
             path.mkdir(parents=True)
-            shutil.copy(SHIPPED_PASSENGERS, path / SHIPPED_PASSENGERS.name)
+            if self.seed_with_shipped_passengers:
+                shutil.copy(SHIPPED_PASSENGERS, path / SHIPPED_PASSENGERS.name)
         return path
 
     @property
@@ -83,6 +101,21 @@ class LocalLandingArea(LandingArea):
 
     def open(self, name: str) -> IO[bytes]:
         return (self._path / name).open("rb")
+
+    def location_of(self, relative: str) -> str:
+        return str((self._path / relative).resolve())
+
+    @contextlib.contextmanager
+    def writer(self, relative: str) -> Iterator[IO[bytes]]:
+        target = self._path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with partial.open("wb") as handle:
+                yield handle
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
 
 
 class GCSLandingArea(LandingArea):
@@ -120,4 +153,20 @@ class GCSLandingArea(LandingArea):
         return sorted(blob.name for blob in blobs if blob.name.endswith(".csv"))
 
     def open(self, name: str) -> IO[bytes]:
-        return io.BytesIO(self._bucket().blob(name).download_as_bytes())
+        # Downloaded into a temporary file, not memory: an inbox file may be large.
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
+        self._bucket().blob(name).download_to_file(spool)
+        spool.seek(0)
+        return spool
+
+    def location_of(self, relative: str) -> str:
+        return f"gs://{self.bucket}/{self._prefix}{relative}"
+
+    @contextlib.contextmanager
+    def writer(self, relative: str) -> Iterator[IO[bytes]]:
+        # Spooled to a local temporary file, then uploaded in one go: memory stays flat and
+        # the object appears whole.
+        with tempfile.TemporaryFile() as spool:
+            yield spool
+            spool.seek(0)
+            self._bucket().blob(self._prefix + relative).upload_from_file(spool)

@@ -1,0 +1,164 @@
+"""Batch scoring: the input contract per row, and the batch_predictions asset on a real instance
+scoring inbox files with the serving model registered by the session's materialization."""
+
+import io
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from titanic_assets import registry
+from titanic_assets.assets.scoring import (
+    BatchScoringConfig,
+    batch_predictions,
+    batch_scoring_on_new_files,
+)
+from titanic_assets.resources import LocalLandingArea
+from titanic_assets.scoring import invalid_rows, score_file
+
+VALID = {
+    "PassengerId": "1", "Pclass": "3", "Sex": "male", "Age": "22", "SibSp": "1", "Parch": "0",
+    "Fare": "7.25", "Embarked": "S", "Name": "Braund, Mr. Owen Harris", "Cabin": np.nan,
+}  # fmt: skip
+BROKEN = {  # one broken field per row, and the reason it must give
+    "Pclass": ("4", "Pclass not 1, 2 or 3"),
+    "Sex": ("unknown", "Sex not male or female"),
+    "Age": ("200", "Age not in 0-120"),
+    "SibSp": ("-1", "SibSp not a whole number >= 0"),
+    "Parch": ("1.5", "Parch not a whole number >= 0"),
+    "Fare": ("abc", "Fare not a number >= 0"),
+    "Embarked": ("Z", "Embarked not S, C or Q"),
+    "PassengerId": (np.nan, "PassengerId missing"),
+}
+
+
+def unlabelled(passengers: pd.DataFrame) -> pd.DataFrame:
+    return passengers.drop(columns=["Survived"])
+
+
+def test_invalid_rows_gives_each_broken_field_its_reason_and_passes_missing_optionals():
+    rows = [VALID, {**VALID, "Age": np.nan, "Fare": np.nan, "Embarked": np.nan}]
+    rows += [{**VALID, column: value} for column, (value, _) in BROKEN.items()]
+    rows.append({**VALID, "Pclass": "0", "Sex": "f"})
+    reasons = invalid_rows(pd.DataFrame(rows, dtype=object))
+    assert list(reasons[:2]) == ["", ""]
+    assert list(reasons[2:-1]) == [reason for _, reason in BROKEN.values()]
+    assert reasons.iloc[-1] == "Pclass not 1, 2 or 3; Sex not male or female"
+
+
+def test_invalid_rows_accepts_files_without_optional_columns():
+    required = ("PassengerId", "Pclass", "Sex", "SibSp", "Parch")
+    frame = pd.DataFrame([{k: VALID[k] for k in required}])
+    assert list(invalid_rows(frame)) == [""]
+
+
+def test_score_file_keeps_memory_chunked_and_scores_like_the_model(
+    materialized_graph, shipped_passengers: pd.DataFrame
+):
+    model = registry.load(f"{registry.SERVING_MODEL}:latest")
+    source = io.BytesIO(unlabelled(shipped_passengers).to_csv(index=False).encode())
+    predictions, rejects = io.BytesIO(), io.BytesIO()
+    summary = score_file(source, model, predictions, rejects, chunk_rows=100)
+    scored = pd.read_csv(io.BytesIO(predictions.getvalue()))
+    assert summary.rows == summary.scored == len(scored) == len(shipped_passengers)
+    assert summary.rejected == 0
+    assert list(scored["PassengerId"]) == list(shipped_passengers["PassengerId"])
+    expected = model.pipeline.predict_proba(shipped_passengers)[:, 1]
+    np.testing.assert_allclose(scored["probability"], expected, atol=1e-6)
+    assert list(scored["survived"]) == list((expected >= model.threshold).astype(int))
+    assert set(scored["model_version"].astype(str)) == {model.version}
+
+
+@pytest.fixture
+def inbox(tmp_path: Path, shipped_passengers: pd.DataFrame) -> Path:
+    """An inbox with a clean file and a file of which a few rows break the contract."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    passengers = unlabelled(shipped_passengers).astype(object)
+    passengers.head(300).to_csv(folder / "clean.csv", index=False)
+    mixed = passengers.iloc[300:400].reset_index(drop=True)
+    for row, (column, (value, _)) in enumerate(BROKEN.items()):
+        mixed.loc[row * 10, column] = value
+    mixed.to_csv(folder / "mixed.csv", index=False)
+    return folder
+
+
+def test_batch_predictions_scores_valid_rows_and_rejects_the_rest_with_reasons(
+    materialized_graph, inbox: Path
+):
+    result = dg.materialize(
+        [batch_predictions],
+        instance=materialized_graph.instance,
+        resources={
+            "scoring_inbox": LocalLandingArea(
+                directory=str(inbox), seed_with_shipped_passengers=False
+            )
+        },
+    )
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+
+    clean = pd.read_csv(inbox / "predictions" / "clean.csv")
+    assert len(clean) == 300 and pd.read_csv(inbox / "rejects" / "clean.csv").empty
+    mixed_in = pd.read_csv(inbox / "mixed.csv", dtype=str)
+    mixed = pd.read_csv(inbox / "predictions" / "mixed.csv", dtype=str)
+    rejects = pd.read_csv(inbox / "rejects" / "mixed.csv", dtype=str)
+    assert list(rejects["reason"]) == [reason for _, reason in BROKEN.values()]
+    assert list(rejects["row"].astype(int)) == [row * 10 + 1 for row in range(len(BROKEN))]
+    # Nothing is lost: every input row is either predicted or rejected, as it was.
+    assert len(mixed) + len(rejects) == len(mixed_in) == 100
+    kept = mixed_in.drop(index=[row * 10 for row in range(len(BROKEN))])
+    assert list(mixed["PassengerId"]) == list(kept["PassengerId"])
+    pd.testing.assert_frame_equal(
+        rejects[list(mixed_in.columns)].reset_index(drop=True),
+        mixed_in.iloc[[row * 10 for row in range(len(BROKEN))]].reset_index(drop=True),
+    )
+
+    serving = registry.load(f"{registry.SERVING_MODEL}:latest")
+    assert set(mixed["model_version"]) == {serving.version}
+    assert metadata["rows_scored"] == metadata["dagster/row_count"] == 300 + 100 - len(BROKEN)
+    assert metadata["rows_rejected"] == len(BROKEN)
+    assert metadata["rejection_reasons"] == {reason: 1 for _, reason in BROKEN.values()}
+    survived = pd.concat([clean["survived"], mixed["survived"].astype(int)])
+    assert metadata["predicted_survival_rate"] == pytest.approx(survived.mean())
+    assert metadata["output_files"]["mixed.csv"]["rejects"] == str(inbox / "rejects" / "mixed.csv")
+    assert metadata["model_version"] == serving.version
+
+
+def test_batch_predictions_names_files_that_are_not_in_the_inbox(materialized_graph, inbox):
+    result = dg.materialize(
+        [batch_predictions],
+        instance=materialized_graph.instance,
+        resources={"scoring_inbox": LocalLandingArea(directory=str(inbox))},
+        run_config=dg.RunConfig(ops={"batch_predictions": BatchScoringConfig(files=["gone.csv"])}),
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "gone.csv" in failure.step_failure_data.error.message
+
+
+def test_sensor_requests_one_run_per_set_of_new_files(inbox: Path):
+    area = LocalLandingArea(directory=str(inbox), seed_with_shipped_passengers=False)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"scoring_inbox": area})
+        first = batch_scoring_on_new_files(context)
+        assert isinstance(first, dg.RunRequest)
+        assert first.run_config["ops"]["batch_predictions"]["config"]["files"] == [
+            "clean.csv", "mixed.csv",
+        ]  # fmt: skip
+        again = dg.build_sensor_context(
+            instance=instance, resources={"scoring_inbox": area}, cursor=context.cursor
+        )
+        assert isinstance(batch_scoring_on_new_files(again), dg.SkipReason)
+        (inbox / "later.csv").write_text((inbox / "clean.csv").read_text())
+        newer = dg.build_sensor_context(
+            instance=instance, resources={"scoring_inbox": area}, cursor=again.cursor
+        )
+        second = batch_scoring_on_new_files(newer)
+        assert isinstance(second, dg.RunRequest)
+        assert second.run_config["ops"]["batch_predictions"]["config"]["files"] == ["later.csv"]
+        assert second.run_key != first.run_key

@@ -1,0 +1,141 @@
+"""Scoring: unlabelled passenger files from the inbox, scored in batch by the serving model."""
+
+from pathlib import PurePosixPath
+
+import dagster as dg
+
+from titanic_assets.resources import LandingArea
+
+PREDICTIONS_FOLDER = "predictions"
+REJECTS_FOLDER = "rejects"
+
+
+class BatchScoringConfig(dg.Config):
+    files: list[str] = []
+    """Inbox files to score (as the inbox lists them); empty scores every file in the inbox."""
+
+
+def output_names(name: str) -> tuple[str, str]:
+    """Where one inbox file's predictions and rejects go, relative to the inbox."""
+    base = PurePosixPath(name).name
+    return f"{PREDICTIONS_FOLDER}/{base}", f"{REJECTS_FOLDER}/{base}"
+
+
+@dg.asset(group_name="scoring", kinds={"lightgbm", "pandas", "csv"}, deps=["serving_model"])
+def batch_predictions(
+    context: dg.AssetExecutionContext, config: BatchScoringConfig, scoring_inbox: LandingArea
+) -> dg.MaterializeResult:
+    """Survival predictions for unlabelled passenger files dropped in the scoring inbox.
+
+    Each CSV is scored in chunks (memory stays flat) by the serving model,
+    `titanic_survival:latest`. Per file, `predictions/<file>` gets PassengerId, survived,
+    probability and model_version; `rejects/<file>` gets every row that breaks the input
+    contract, as it was, with the reason. Valid rows are scored even when others are not.
+    The `batch_scoring_on_new_files` sensor runs this for each new set of files.
+    """
+    import pandas as pd
+
+    from titanic_assets import registry, scoring
+    from titanic_assets.metadata import markdown_table
+
+    if registry.serving_tag() is None:
+        raise dg.Failure(
+            "No model has been promoted to serving yet: materialize serving_model first."
+        )
+    model = registry.load(f"{registry.SERVING_MODEL}:latest")
+    available = scoring_inbox.csv_files()
+    names = config.files or available
+    unknown = sorted(set(names) - set(available))
+    if unknown:
+        raise dg.Failure(f"Not in the inbox {scoring_inbox.location}: {', '.join(unknown)}")
+
+    total = scoring.ScoringSummary()
+    files, previews = [], []
+    for name in names:
+        predictions_name, rejects_name = output_names(name)
+        with (
+            scoring_inbox.open(name) as source,
+            scoring_inbox.writer(predictions_name) as predictions,
+            scoring_inbox.writer(rejects_name) as rejects,
+        ):
+            summary = scoring.score_file(source, model, predictions, rejects)
+        context.log.info(f"{name}: {summary.scored} scored, {summary.rejected} rejected")
+        total.add(summary)
+        previews.append(summary.preview.assign(file=PurePosixPath(name).name))
+        files.append(
+            {
+                "file": name,
+                "rows": summary.rows,
+                "scored": summary.scored,
+                "rejected": summary.rejected,
+                "predictions": scoring_inbox.location_of(predictions_name),
+                "rejects": scoring_inbox.location_of(rejects_name),
+            }
+        )
+
+    preview = pd.concat(previews) if previews else pd.DataFrame()
+    survival_rate = total.survived / total.scored if total.scored else 0.0
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": total.scored,
+            "dagster/column_schema": dg.TableSchema(
+                columns=[
+                    dg.TableColumn(scoring.ID_COLUMN, "string"),
+                    dg.TableColumn("survived", "int", description="1: predicted to survive"),
+                    dg.TableColumn("probability", "float"),
+                    dg.TableColumn("model_version", "string"),
+                ]
+            ),
+            "rows_read": total.rows,
+            "rows_scored": total.scored,
+            "rows_rejected": total.rejected,
+            "rejection_reasons": dg.MetadataValue.json(dict(total.reasons.most_common())),
+            "predicted_survival_rate": dg.MetadataValue.float(survival_rate),
+            "files_scored": len(files),
+            "files": dg.MetadataValue.md(
+                pd.DataFrame(files).to_markdown(index=False) if files else "no files in the inbox"
+            ),
+            "output_files": dg.MetadataValue.json(
+                {f["file"]: {"predictions": f["predictions"], "rejects": f["rejects"]}
+                 for f in files}
+            ),
+            "inbox": scoring_inbox.location,
+            "serving_model": model.tag,
+            "model_version": model.version,
+            "preview": markdown_table(preview) if files else dg.MetadataValue.md("no rows"),
+        }
+    )
+
+
+batch_scoring_job = dg.define_asset_job(
+    "batch_scoring",
+    selection=[batch_predictions],
+    description="Score the inbox's passenger files with the serving model.",
+)
+
+
+@dg.sensor(
+    job=batch_scoring_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Score new passenger files as they appear in the scoring inbox.",
+)
+def batch_scoring_on_new_files(context: dg.SensorEvaluationContext, scoring_inbox: LandingArea):
+    """One run per set of new files; the cursor is the files already seen (those still in
+    the inbox, so it does not grow forever). A file replaced under the same name is not
+    scored again: drop files under new names (write them as .tmp, then rename to .csv)."""
+    import hashlib
+    import json
+
+    seen = set(json.loads(context.cursor)) if context.cursor else set()
+    present = scoring_inbox.csv_files()
+    new = sorted(set(present) - seen)
+    context.update_cursor(json.dumps(sorted(set(present))))
+    if not new:
+        return dg.SkipReason(f"no new files in {scoring_inbox.location}")
+    digest = hashlib.sha256("\n".join(new).encode()).hexdigest()[:16]
+    return dg.RunRequest(
+        run_key=f"batch-scoring-{digest}",
+        run_config=dg.RunConfig(ops={"batch_predictions": BatchScoringConfig(files=new)}),
+        tags={"titanic/new_files": str(len(new))},
+    )

@@ -1,0 +1,191 @@
+"""Batch scoring of unlabelled passenger files: row validation and chunked scoring.
+
+`invalid_rows` is the input contract as one vectorised function over a chunk: the same rules
+as the service's request model (bento/service.py `Passenger`): Pclass 1-3, Sex male/female,
+Age 0-120 or missing, SibSp/Parch whole numbers >= 0, Fare >= 0 or missing, Embarked S/C/Q
+or missing. A file is read in chunks, so memory stays flat whatever its size; invalid rows
+go to a rejects file with their reasons, the valid ones are scored all the same.
+
+pandas is imported inside the functions: this module is imported by the code location.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from titanic_assets.registry import RegisteredModel
+
+CHUNK_ROWS = 50_000
+ID_COLUMN = "PassengerId"
+REQUIRED_COLUMNS: tuple[str, ...] = (ID_COLUMN, "Pclass", "Sex", "SibSp", "Parch")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("Age", "Fare", "Embarked", "Name", "Cabin")
+PREDICTION_COLUMNS: tuple[str, ...] = (ID_COLUMN, "survived", "probability", "model_version")
+MAX_AGE = 120
+MAX_NAME = 200
+MAX_CABIN = 100
+
+
+def missing_columns(columns: list[str]) -> list[str]:
+    """The required columns a file lacks (every row of such a file is rejected)."""
+    return [name for name in REQUIRED_COLUMNS if name not in columns]
+
+
+def invalid_rows(chunk: pd.DataFrame) -> pd.Series:
+    """Why each row breaks the input contract: "" for a valid row, else reasons joined by "; ".
+
+    `chunk` holds the file's cells as strings (missing as NaN); optional columns may be absent.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from titanic_assets.features import PORTS, SEXES
+
+    def text(name: str) -> pd.Series:
+        if name in chunk:
+            return chunk[name]
+        return pd.Series(np.nan, index=chunk.index, dtype=object)
+
+    def number(name: str) -> pd.Series:
+        return pd.to_numeric(text(name), errors="coerce")
+
+    def whole(values: pd.Series) -> pd.Series:
+        return values.notna() & np.isfinite(values) & (values == values.round())
+
+    pclass, sibsp, parch = number("Pclass"), number("SibSp"), number("Parch")
+    age, fare = number("Age"), number("Fare")
+    sex, port = text("Sex").str.strip(), text("Embarked").str.strip()
+    rules: dict[str, pd.Series] = {
+        f"{ID_COLUMN} missing": text(ID_COLUMN).isna(),
+        "Pclass not 1, 2 or 3": ~pclass.isin([1, 2, 3]),
+        "Sex not male or female": ~sex.isin(SEXES),
+        f"Age not in 0-{MAX_AGE}": text("Age").notna() & ~age.between(0, MAX_AGE),
+        "SibSp not a whole number >= 0": ~(whole(sibsp) & (sibsp >= 0)),
+        "Parch not a whole number >= 0": ~(whole(parch) & (parch >= 0)),
+        "Fare not a number >= 0": text("Fare").notna() & ~(np.isfinite(fare) & (fare >= 0)),
+        "Embarked not S, C or Q": port.notna() & ~port.isin(PORTS),
+        f"Name longer than {MAX_NAME}": text("Name").str.len() > MAX_NAME,
+        f"Cabin longer than {MAX_CABIN}": text("Cabin").str.len() > MAX_CABIN,
+    }
+    reasons = pd.Series("", index=chunk.index, dtype=object)
+    broken = pd.concat(rules, axis=1).fillna(False).astype(bool)
+    bad = broken.any(axis=1)
+    for reason, mask in broken[bad].items():
+        reasons[mask[mask].index] += reason + "; "
+    return reasons.str.removesuffix("; ")
+
+
+def passenger_columns(valid: pd.DataFrame) -> dict[str, Any]:
+    """The raw inputs of valid rows, typed as the model's feature code expects them."""
+    import pandas as pd
+
+    from titanic_assets.features import RAW_INPUTS
+
+    columns: dict[str, Any] = {}
+    for name in RAW_INPUTS:
+        values = valid[name] if name in valid else pd.Series(None, index=valid.index)
+        if name in ("Pclass", "Age", "SibSp", "Parch", "Fare"):
+            values = pd.to_numeric(values, errors="coerce")
+        elif name in ("Sex", "Embarked"):
+            values = values.str.strip()
+        columns[name] = values.to_numpy()
+    return columns
+
+
+@dataclass
+class ScoringSummary:
+    """What scoring one file did: counts, reasons and the first predictions."""
+
+    rows: int = 0
+    scored: int = 0
+    survived: int = 0
+    rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    preview: Any = None  # DataFrame: the first predictions
+
+    def add(self, other: ScoringSummary) -> None:
+        self.rows += other.rows
+        self.scored += other.scored
+        self.survived += other.survived
+        self.rejected += other.rejected
+        self.reasons.update(other.reasons)
+
+
+def _chunks(source: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pandas as pd
+
+    # Strings throughout: validation decides what a cell means, nothing is coerced on read.
+    try:
+        yield from pd.read_csv(source, dtype=str, chunksize=chunk_rows, skipinitialspace=True)
+    except pd.errors.EmptyDataError:  # not even a header
+        return
+
+
+def score_file(
+    source: IO[bytes],
+    model: RegisteredModel,
+    predictions: IO[bytes],
+    rejects: IO[bytes],
+    chunk_rows: int = CHUNK_ROWS,
+    preview_rows: int = 10,
+) -> ScoringSummary:
+    """Score one CSV chunk by chunk: predictions for its valid rows, the rest with reasons.
+
+    `predictions` gets PassengerId, survived (0/1), probability, model_version; `rejects` gets
+    each invalid row as it was, with its row number in the file (1 = the first after the
+    header) and the reasons.
+    """
+    import numpy as np
+    import pandas as pd
+
+    summary = ScoringSummary()
+    first = True
+    for chunk in _chunks(source, chunk_rows):
+        reasons = invalid_rows(chunk)
+        absent = missing_columns(list(chunk.columns))
+        if absent:
+            reasons = pd.Series(f"file lacks column(s) {', '.join(absent)}", index=chunk.index)
+        bad = reasons != ""
+        valid = chunk[~bad]
+        probability = (
+            model.booster.predict(_features(valid), num_threads=1)
+            if len(valid) else np.empty(0)
+        )
+        survived = (probability >= model.threshold).astype(np.int8)
+        scored = pd.DataFrame(
+            {
+                ID_COLUMN: valid[ID_COLUMN].to_numpy(),
+                "survived": survived,
+                "probability": probability.round(6),
+                "model_version": model.version,
+            }
+        )
+        rejected = chunk[bad].assign(
+            row=np.flatnonzero(bad.to_numpy()) + summary.rows + 1, reason=reasons[bad]
+        )
+        scored.to_csv(predictions, header=first, index=False)
+        rejected.to_csv(rejects, header=first, index=False)
+        first = False
+        if summary.preview is None or len(summary.preview) < preview_rows:
+            summary.preview = pd.concat([summary.preview, scored]).head(preview_rows)
+        summary.rows += len(chunk)
+        summary.scored += len(scored)
+        summary.survived += int(survived.sum())
+        summary.rejected += int(bad.sum())
+        summary.reasons.update(r for row in reasons[bad] for r in row.split("; "))
+    if first:  # an empty file: the outputs still get their headers
+        pd.DataFrame(columns=list(PREDICTION_COLUMNS)).to_csv(predictions, index=False)
+        pd.DataFrame(columns=["row", "reason"]).to_csv(rejects, index=False)
+        summary.preview = pd.DataFrame(columns=list(PREDICTION_COLUMNS))
+    return summary
+
+
+def _features(valid: pd.DataFrame) -> Any:
+    from titanic_assets.features import feature_matrix
+
+    return feature_matrix(passenger_columns(valid))
