@@ -1,0 +1,111 @@
+"""How fast batch scoring is and whether its memory stays flat. Prints figures; asserts nothing.
+
+    uv run --frozen python benchmarks/batch_scoring.py [--rows 10000 1000000] [--chunk-rows N]
+
+Input: unlabelled passenger files resampled (with replacement, new PassengerIds) from the
+shipped CSV, 1% of rows made invalid so the rejects path is exercised. The model: one
+trained on the shipped data as the pipeline does. Each size is scored by
+`scoring.score_file` (what the batch_predictions asset runs per file) in a fresh subprocess,
+from a local file to local files, so the peak RSS belongs to that run alone; the RSS after
+imports and model loading is printed beside it, so what scoring itself adds is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = """
+import json, pickle, resource, sys, time
+from titanic_assets import scoring
+with open(sys.argv[1], "rb") as handle:
+    model = pickle.load(handle)
+import pandas, numpy  # noqa: F401  (imported before the baseline, as in a Dagster run)
+baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter()
+with open(sys.argv[2], "rb") as source, open(sys.argv[3], "wb") as out, \\
+        open(sys.argv[4], "wb") as rejects:
+    summary = scoring.score_file(source, model, out, rejects, chunk_rows=int(sys.argv[5]))
+seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rows": summary.rows, "scored": summary.scored, "rejected": summary.rejected,
+                  "seconds": seconds, "baseline_mb": baseline / 1024, "peak_mb": peak / 1024}))
+"""
+
+
+def registered_model(work: Path) -> Path:
+    """A model trained on the shipped data, pickled as the registry would load it."""
+    import pandas as pd
+
+    from titanic_assets.cleaning import build_feature_table, clean_passengers
+    from titanic_assets.modeling import train_survival_model
+    from titanic_assets.registry import RegisteredModel
+    from titanic_assets.resources import SHIPPED_PASSENGERS
+
+    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source_file=SHIPPED_PASSENGERS.name)
+    trained = train_survival_model(build_feature_table(clean_passengers(raw)[0]))
+    model = RegisteredModel(
+        version="benchmark", tag="titanic_survival:benchmark", pipeline=trained.pipeline,
+        threshold=trained.threshold, metadata={}, labels={}, created_at="",
+    )  # fmt: skip
+    path = work / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    return path
+
+
+def passenger_file(work: Path, rows: int, seed: int = 7) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    from titanic_assets.resources import SHIPPED_PASSENGERS
+
+    shipped = pd.read_csv(SHIPPED_PASSENGERS).drop(columns=["Survived"])
+    rng = np.random.default_rng(seed)
+    table = shipped.iloc[rng.integers(0, len(shipped), rows)].reset_index(drop=True)
+    table["PassengerId"] = np.arange(1, rows + 1)
+    broken = rng.choice(rows, size=rows // 100, replace=False)
+    table.loc[broken, "Pclass"] = 4
+    path = work / f"passengers-{rows}.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--chunk-rows", type=int, default=None)
+    args = parser.parse_args()
+    from titanic_assets.scoring import CHUNK_ROWS
+
+    chunk_rows = args.chunk_rows or CHUNK_ROWS
+    with tempfile.TemporaryDirectory(prefix="batch-scoring-bench-") as tmp:
+        work = Path(tmp)
+        model = registered_model(work)
+        print(f"chunk_rows={chunk_rows}")
+        print(f"{'rows':>10} {'rejected':>9} {'seconds':>8} {'rows/s':>10} "
+              f"{'RSS after load':>15} {'peak RSS':>9} {'input MB':>9}")  # fmt: skip
+        for rows in args.rows:
+            source = passenger_file(work, rows)
+            outputs = [str(work / "out.csv"), str(work / "rejects.csv")]
+            command = [sys.executable, "-c", CHILD, str(model), str(source), *outputs,
+                       str(chunk_rows)]  # fmt: skip
+            started = time.perf_counter()
+            output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            figures = json.loads(output.strip().splitlines()[-1])
+            assert figures["rows"] == rows, figures
+            print(
+                f"{rows:>10,} {figures['rejected']:>9,} {figures['seconds']:>8.2f} "
+                f"{rows / figures['seconds']:>10,.0f} {figures['baseline_mb']:>12.0f} MB "
+                f"{figures['peak_mb']:>6.0f} MB {source.stat().st_size / 1e6:>9.1f}"
+                f"   (process {time.perf_counter() - started:.1f} s)"
+            )
+
+
+if __name__ == "__main__":
+    main()
