@@ -13,7 +13,10 @@ import pytest
 # No test touches the user's own stores (`make` exports BENTOML_HOME=.bentoml): BentoML's
 # home is a session directory (tests that need their own store set BENTOML_HOME for the
 # process they start).
-os.environ["BENTOML_HOME"] = str(Path(tempfile.mkdtemp(prefix="titanic-tests-")) / "bentoml")
+_SESSION = Path(tempfile.mkdtemp(prefix="titanic-tests-"))
+os.environ["BENTOML_HOME"] = str(_SESSION / "bentoml")
+# Nor the service's prediction log under data/: the monitoring assets read this one.
+os.environ["TITANIC_PREDICTION_LOG"] = str(_SESSION / "prediction_log")
 
 from titanic_assets.definitions import defs  # noqa: E402
 from titanic_assets.resources import SHIPPED_PASSENGERS, LocalLandingArea  # noqa: E402

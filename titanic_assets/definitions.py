@@ -33,6 +33,11 @@ def local_resources() -> dict:
             directory=os.getenv("TITANIC_INBOX_DIR", "data/inbox"),
             seed_with_shipped_passengers=False,
         ),
+        # Files for people to download (e.g. the traffic window as CSV).
+        "exports": LocalLandingArea(
+            directory=os.getenv("TITANIC_EXPORTS_DIR", "data/exports"),
+            seed_with_shipped_passengers=False,
+        ),
         "io_manager": dg.FilesystemIOManager(),
     }
 
@@ -51,6 +56,7 @@ def gcp_resources() -> dict:
     if not bucket:
         raise ValueError("TITANIC_PROFILE=gcp needs TITANIC_GCS_BUCKET, the bucket's name.")
     gcs = GCSResource(project=os.getenv("GOOGLE_CLOUD_PROJECT"))
+    io_prefix = os.getenv("TITANIC_GCS_IO_PREFIX", "dagster")
     return {
         "gcs": gcs,
         "landing_area": GCSLandingArea(
@@ -59,9 +65,8 @@ def gcp_resources() -> dict:
         "scoring_inbox": GCSLandingArea(
             gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_INBOX_PREFIX", "inbox")
         ),
-        "io_manager": GCSPickleIOManager(
-            gcs=gcs, gcs_bucket=bucket, gcs_prefix=os.getenv("TITANIC_GCS_IO_PREFIX", "dagster")
-        ),
+        "exports": GCSLandingArea(gcs=gcs, bucket=bucket, prefix=f"{io_prefix}/exports"),
+        "io_manager": GCSPickleIOManager(gcs=gcs, gcs_bucket=bucket, gcs_prefix=io_prefix),
     }
 
 
@@ -79,6 +84,9 @@ model_training_job = dg.define_asset_job(
 
 defs = dg.Definitions(
     assets=all_assets,
+    # One process per run, not per step: the graph is a chain of small steps, and a process
+    # per step spends most of a run importing pandas and scikit-learn again.
+    executor=dg.in_process_executor,
     asset_checks=dg.load_asset_checks_from_modules([checks, monitoring]),
     jobs=[model_training_job, sensors.drift_monitoring_job, scoring.batch_scoring_job],
     sensors=[

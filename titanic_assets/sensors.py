@@ -27,8 +27,6 @@ drift_monitoring_job = dg.define_asset_job(
     "drift_monitoring",
     selection=dg.AssetSelection.groups("monitoring"),
     description="Read the traffic window and report its drift, with the drift check.",
-    # Three sequential steps: one process imports pandas and alibi-detect once, not three times.
-    executor_def=dg.in_process_executor,
 )
 
 
