@@ -15,6 +15,7 @@ hop to BentoML's thread pool that a sync method costs (p50 0.7 ms async vs 2.7 m
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -269,6 +270,10 @@ class TitanicSurvival:
         self._log = PredictionLogWriter()
         self._refresh()
         threading.Thread(target=self._watch, name="model-watcher", daemon=True).start()
+        # Move everything loaded so far (BentoML, pydantic, sklearn: ~250 MB of objects) out
+        # of the garbage collector's sight: a full collection over it stalled a request for
+        # ~200 ms every few seconds under load.
+        gc.freeze()
 
     # --- model updates -------------------------------------------------------------------
 
@@ -284,6 +289,7 @@ class TitanicSurvival:
             logger.exception("Could not load the serving model; keeping the current one")
             return
         self._model = loaded  # one reference assignment: requests see old or new, whole
+        gc.freeze()
         if current is not None:
             SERVING_VERSION.labels(version=current.version).set(0)
         SERVING_VERSION.labels(version=loaded.version).set(1)
