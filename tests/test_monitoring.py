@@ -19,6 +19,7 @@ from titanic_assets import drift, sensors
 from titanic_assets.assets import monitoring
 from titanic_assets.features import RAW_INPUTS
 from titanic_assets.prediction_log import PredictionLogWriter
+from titanic_assets.resources import LocalLandingArea
 
 
 @dataclass
@@ -31,7 +32,12 @@ class Monitored:
         return dg.materialize(
             [monitoring.prediction_traffic, monitoring.drift_report, monitoring.no_input_drift],
             instance=self.instance,
-            resources={"io_manager": dg.FilesystemIOManager(base_dir=str(self.root / "storage"))},
+            resources={
+                "io_manager": dg.FilesystemIOManager(base_dir=str(self.root / "storage")),
+                "exports": LocalLandingArea(
+                    directory=str(self.root / "exports"), seed_with_shipped_passengers=False
+                ),
+            },
         )
 
 
@@ -115,6 +121,11 @@ def test_the_traffic_window_starts_at_the_promotion_and_holds_the_logged_rows(
     assert info["dagster/row_count"] == 120
     assert info["window_start"] == model.promoted_at.timestamp()
     assert info["serving_model"] == model.tag
+    # The window as a file to download, row for row, and the predicted outcomes.
+    downloaded = pd.read_csv(info["window_file"])
+    assert list(downloaded["request_id"]) == list(window.rows["request_id"])
+    assert info["predicted_survival_rate"] == pytest.approx(window.rows["survived"].mean())
+    assert 0 < info["training_predicted_survival_rate"] < 1
 
 
 def test_few_requests_are_not_enough_traffic_and_do_not_fail_the_check(
@@ -224,6 +235,12 @@ def test_drift_after_a_retrain_on_unchanged_data_asks_for_new_data_and_never_loo
         instance=monitored.instance,
         resources={
             "landing_area": LocalLandingArea(directory=str(monitored.root / "landing")),
+            "scoring_inbox": LocalLandingArea(
+                directory=str(monitored.root / "inbox"), seed_with_shipped_passengers=False
+            ),
+            "exports": LocalLandingArea(
+                directory=str(monitored.root / "exports"), seed_with_shipped_passengers=False
+            ),
             "io_manager": dg.FilesystemIOManager(base_dir=str(monitored.root / "storage")),
         },
         tags=request.tags,

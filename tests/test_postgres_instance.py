@@ -129,6 +129,12 @@ def graph_run(
         instance=instance,
         resources={
             "landing_area": LocalLandingArea(directory=str(work / "landing")),
+            "scoring_inbox": LocalLandingArea(
+                directory=str(work / "inbox"), seed_with_shipped_passengers=False
+            ),
+            "exports": LocalLandingArea(
+                directory=str(work / "exports"), seed_with_shipped_passengers=False
+            ),
             "io_manager": dg.FilesystemIOManager(base_dir=str(work / "storage")),
         },
     )

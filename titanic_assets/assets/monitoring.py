@@ -11,6 +11,8 @@ from typing import Any
 
 import dagster as dg
 
+from titanic_assets.resources import LandingArea
+
 # Set on a retrain run: the data version of the model whose drift requested it.
 RETRAIN_DATA_VERSION_TAG = "titanic/retrain_data_version"
 DRIFT_CHECK = "no_input_drift"
@@ -69,12 +71,18 @@ class TrafficDrift:
 
 
 @dg.asset(group_name="monitoring", kinds={"bentoml", "pandas"}, deps=["serving_model"])
-def prediction_traffic() -> dg.Output[TrafficWindow]:
+def prediction_traffic(exports: LandingArea) -> dg.Output[TrafficWindow]:
     """The passengers the service scored since the serving model was promoted.
 
     Read from the prediction log (TITANIC_PREDICTION_LOG, see prediction_log.py); the
-    window's bounds and the model it belongs to are in the metadata.
+    window's bounds and the model it belongs to are in the metadata, with the latest
+    predictions, the predicted outcomes against the same model's predictions on its
+    training rows, and the whole window as a CSV file to download (`window_file`).
     """
+    import pandas as pd
+
+    from titanic_assets import plots, registry
+    from titanic_assets.features import RAW_INPUTS
     from titanic_assets.metadata import markdown_table
     from titanic_assets.prediction_log import prediction_log_location, read_prediction_log
 
@@ -89,6 +97,29 @@ def prediction_traffic() -> dg.Output[TrafficWindow]:
     rows = read_prediction_log(location, since=model.promoted_at)
     rows = rows[rows["timestamp"] <= end].reset_index(drop=True)
     versions = rows["model_version"].value_counts()
+
+    window_name = f"prediction_traffic/{model.version}-{end:%Y%m%dT%H%M%SZ}.csv"
+    with exports.writer(window_name) as handle:
+        rows.to_csv(handle, index=False)
+    # The outcomes the model predicts for the passengers it was trained on: the baseline
+    # the traffic's predicted outcomes are read against.
+    training = registry.load(model.tag)
+    reference = _reference(model)
+    training_probability = training.pipeline.predict_proba(reference[list(RAW_INPUTS)])[:, 1]
+    training_survived = training_probability >= training.threshold
+    traffic_rate = float(rows["survived"].mean()) if len(rows) else 0.0
+    outcomes = {
+        "predicted outcome": ["survived", "died"],
+        "traffic": [f"{traffic_rate:.1%}", f"{1 - traffic_rate:.1%}"] if len(rows) else "-",
+        "training rows": [f"{training_survived.mean():.1%}", f"{1 - training_survived.mean():.1%}"],
+    }
+    extra: dict[str, Any] = {}
+    if len(rows):
+        extra["probability_distribution"] = dg.MetadataValue.md(
+            plots.numeric_drift(
+                "predicted probability", training_probability, rows["probability"].to_numpy()
+            )
+        )
     return dg.Output(
         TrafficWindow(model=model, start=model.promoted_at, end=end, rows=rows),
         metadata={
@@ -101,7 +132,19 @@ def prediction_traffic() -> dg.Output[TrafficWindow]:
             "rows_by_model_version": dg.MetadataValue.json(
                 {str(k): int(v) for k, v in versions.items()}
             ),
-            "preview": markdown_table(rows.tail(10)),
+            "predicted_survival_rate": dg.MetadataValue.float(traffic_rate),
+            "training_predicted_survival_rate": dg.MetadataValue.float(
+                float(training_survived.mean())
+            ),
+            "predicted_outcomes": dg.MetadataValue.md(
+                pd.DataFrame(outcomes).to_markdown(index=False)
+            ),
+            **extra,
+            "window_file": dg.MetadataValue.path(exports.location_of(window_name)),
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(str(c), str(t)) for c, t in rows.dtypes.items()]
+            ),
+            "preview": markdown_table(rows.iloc[::-1]),  # the latest predictions first
         },
     )
 
