@@ -65,7 +65,9 @@ def gcp_resources() -> dict:
         "scoring_inbox": GCSLandingArea(
             gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_INBOX_PREFIX", "inbox")
         ),
-        "exports": GCSLandingArea(gcs=gcs, bucket=bucket, prefix=f"{io_prefix}/exports"),
+        "exports": GCSLandingArea(
+            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_EXPORTS_PREFIX", "exports")
+        ),
         "io_manager": GCSPickleIOManager(gcs=gcs, gcs_bucket=bucket, gcs_prefix=io_prefix),
     }
 
