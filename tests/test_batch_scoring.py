@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.test_gcp_profile import emulator  # noqa: F401 (a fixture: a GCS emulator process)
 from titanic_assets import registry
 from titanic_assets.assets.scoring import (
     BatchScoringConfig,
@@ -162,3 +163,43 @@ def test_sensor_requests_one_run_per_set_of_new_files(inbox: Path):
         assert isinstance(second, dg.RunRequest)
         assert second.run_config["ops"]["batch_predictions"]["config"]["files"] == ["later.csv"]
         assert second.run_key != first.run_key
+
+
+def test_batch_predictions_reads_and_writes_a_gcs_inbox_prefix(
+    materialized_graph,
+    emulator: str,  # noqa: F811 (the fixture imported above)
+    shipped_passengers: pd.DataFrame,
+):
+    """The gcp profile's inbox: files under a bucket prefix, outputs written back beside them
+    (on a real GCS emulator)."""
+    from dagster_gcp import GCSResource
+
+    from titanic_assets.resources import GCSLandingArea
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORAGE_EMULATOR_HOST", emulator)
+        gcs = GCSResource(project="titanic-test")
+        bucket = gcs.get_client().create_bucket("titanic-inbox-test")
+        passengers = unlabelled(shipped_passengers).head(40).astype(object)
+        passengers.loc[3, "Sex"] = "unknown"
+        bucket.blob("inbox/arrivals.csv").upload_from_string(passengers.to_csv(index=False))
+        inbox = GCSLandingArea(gcs=gcs, bucket="titanic-inbox-test", prefix="inbox")
+        result = dg.materialize(
+            [batch_predictions], instance=materialized_graph.instance,
+            resources={"scoring_inbox": inbox},
+        )  # fmt: skip
+        assert result.success
+        scored = pd.read_csv(io.BytesIO(
+            bucket.blob("inbox/predictions/arrivals.csv").download_as_bytes()
+        ))  # fmt: skip
+        rejects = pd.read_csv(io.BytesIO(
+            bucket.blob("inbox/rejects/arrivals.csv").download_as_bytes()
+        ))  # fmt: skip
+        # The outputs live under subfolders, so they are never taken for new inbox files.
+        assert inbox.csv_files() == ["inbox/arrivals.csv"]
+    assert len(scored) == 39 and list(rejects["reason"]) == ["Sex not male or female"]
+    [event] = result.get_asset_materialization_events()
+    outputs = event.materialization.metadata["output_files"].value
+    assert outputs["inbox/arrivals.csv"]["predictions"] == (
+        "gs://titanic-inbox-test/inbox/predictions/arrivals.csv"
+    )

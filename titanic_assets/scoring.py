@@ -153,8 +153,7 @@ def score_file(
         bad = reasons != ""
         valid = chunk[~bad]
         probability = (
-            model.booster.predict(_features(valid), num_threads=1)
-            if len(valid) else np.empty(0)
+            model.booster.predict(_features(valid), num_threads=1) if len(valid) else np.empty(0)
         )
         survived = (probability >= model.threshold).astype(np.int8)
         scored = pd.DataFrame(

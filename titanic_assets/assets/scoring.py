@@ -96,8 +96,10 @@ def batch_predictions(
                 pd.DataFrame(files).to_markdown(index=False) if files else "no files in the inbox"
             ),
             "output_files": dg.MetadataValue.json(
-                {f["file"]: {"predictions": f["predictions"], "rejects": f["rejects"]}
-                 for f in files}
+                {
+                    f["file"]: {"predictions": f["predictions"], "rejects": f["rejects"]}
+                    for f in files
+                }
             ),
             "inbox": scoring_inbox.location,
             "serving_model": model.tag,
