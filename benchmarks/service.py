@@ -30,8 +30,15 @@ SECONDS = 5
 CONCURRENCY = (1, 8, 32)
 BATCH = 1000
 PASSENGER = {
-    "Pclass": 3, "Sex": "male", "Age": 22.0, "SibSp": 1, "Parch": 0, "Fare": 7.25,
-    "Embarked": "S", "Name": "Braund, Mr. Owen Harris", "Cabin": None,
+    "Pclass": 3,
+    "Sex": "male",
+    "Age": 22.0,
+    "SibSp": 1,
+    "Parch": 0,
+    "Fare": 7.25,
+    "Embarked": "S",
+    "Name": "Braund, Mr. Owen Harris",
+    "Cabin": None,
 }
 LUA = """
 wrk.method = "POST"
@@ -65,8 +72,11 @@ def train_and_register(work: Path) -> tuple[Path, float]:
         pipeline=model.pipeline,
         reference=passengers[list(RAW_INPUTS)],
         reference_summary={},
-        metadata={"threshold": model.threshold, "metrics": {"held_out": evaluation.metrics},
-                  "train_rows": len(model.train_ids)},
+        metadata={
+            "threshold": model.threshold,
+            "metrics": {"held_out": evaluation.metrics},
+            "train_rows": len(model.train_ids),
+        },
         labels={"data_version": "benchmark", "code_version": "benchmark"},
     )
     import bentoml
@@ -81,7 +91,11 @@ def start(command: list[str], env: dict[str, str], ready_url: str, log: Path):
     started = time.perf_counter()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     while time.perf_counter() - started < 120:
@@ -115,14 +129,25 @@ def wrk(url: str, body_file: Path, connections: int, seconds: int = SECONDS) -> 
     script = body_file.with_suffix(".lua")
     script.write_text(LUA.format(body=body_file))
     output = subprocess.run(
-        ["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            f"-t{min(connections, 2)}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     percentiles = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", output, re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
-                        output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return {
         "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50_ms": _milliseconds(percentiles["50"]),
@@ -169,12 +194,24 @@ def main() -> None:
     results = {}
 
     port = free_port()
-    env = {**os.environ, "TITANIC_PREDICTION_LOG": str(work / "prediction_log"),
-           "TITANIC_SERVING_WORKERS": str(WORKERS)}
+    env = {
+        **os.environ,
+        "TITANIC_PREDICTION_LOG": str(work / "prediction_log"),
+        "TITANIC_SERVING_WORKERS": str(WORKERS),
+    }
     process, ready = start(
-        [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env, f"http://127.0.0.1:{port}/readyz", work / "bentoml.log",
+        [
+            str(BIN / "bentoml"),
+            "serve",
+            "bento.service:TitanicSurvival",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env,
+        f"http://127.0.0.1:{port}/readyz",
+        work / "bentoml.log",
     )
     try:
         results["bentoml"] = measure("bentoml", process, ready, f"http://127.0.0.1:{port}", work)
@@ -182,12 +219,23 @@ def main() -> None:
         stop(process)
 
     port = free_port()
-    env = {**os.environ, "TITANIC_PIPELINE": str(pipeline_file),
-           "TITANIC_THRESHOLD": str(threshold)}
+    env = {
+        **os.environ,
+        "TITANIC_PIPELINE": str(pipeline_file),
+        "TITANIC_THRESHOLD": str(threshold),
+    }
     process, ready = start(
-        [str(BIN / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-         "benchmarks.flask_baseline:app"],
-        env, f"http://127.0.0.1:{port}/health", work / "flask.log",
+        [
+            str(BIN / "gunicorn"),
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "benchmarks.flask_baseline:app",
+        ],
+        env,
+        f"http://127.0.0.1:{port}/health",
+        work / "flask.log",
     )
     try:
         results["flask"] = measure("flask", process, ready, f"http://127.0.0.1:{port}", work)
@@ -203,20 +251,28 @@ def report(results: dict) -> None:
     rows = [
         ("time to ready (s)", lambda r: f"{r['ready_seconds']:.1f}"),
         *[
-            (f"c={c}: req/s, p50/p99 ms, errors",
-             lambda r, c=c: f"{r[f'c{c}']['requests_per_second']:.0f}, "
-             f"{r[f'c{c}']['p50_ms']:.2f}/{r[f'c{c}']['p99_ms']:.2f}, {r[f'c{c}']['errors']}")
+            (
+                f"c={c}: req/s, p50/p99 ms, errors",
+                lambda r, c=c: (
+                    f"{r[f'c{c}']['requests_per_second']:.0f}, "
+                    f"{r[f'c{c}']['p50_ms']:.2f}/{r[f'c{c}']['p99_ms']:.2f}, {r[f'c{c}']['errors']}"
+                ),
+            )
             for c in CONCURRENCY
         ],
-        (f"{BATCH}-passenger batches: rows/s (errors)",
-         lambda r: f"{r['batch_rows_per_second']:,} ({r['batch_errors']})"),
+        (
+            f"{BATCH}-passenger batches: rows/s (errors)",
+            lambda r: f"{r['batch_rows_per_second']:,} ({r['batch_errors']})",
+        ),
         ("memory per process (MiB, main first)", lambda r: ", ".join(map(str, r["memory_mib"]))),
     ]
     print("\n| figure | BentoML service | Flask + pandas baseline |\n| --- | --- | --- |")
     for label, cell in rows:
         print(f"| {label} | {cell(results['bentoml'])} | {cell(results['flask'])} |")
-    speedup = (results["bentoml"]["c32"]["requests_per_second"]
-               / results["flask"]["c32"]["requests_per_second"])
+    speedup = (
+        results["bentoml"]["c32"]["requests_per_second"]
+        / results["flask"]["c32"]["requests_per_second"]
+    )
     print(f"\nThroughput at concurrency 32: {speedup:.1f}x the Flask baseline.")
 
 

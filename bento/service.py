@@ -44,20 +44,30 @@ API_PATHS = ("/predict", "/predict_batch", "/explain")
 logger = logging.getLogger("bentoml.service.titanic")
 
 PREDICTIONS = Counter(
-    "titanic_predictions", "Passengers scored, by predicted outcome and endpoint.",
+    "titanic_predictions",
+    "Passengers scored, by predicted outcome and endpoint.",
     ["outcome", "endpoint"],
 )
 REJECTED = Counter(
     "titanic_rejected_inputs", "Requests rejected as invalid, by reason.", ["reason", "endpoint"]
 )
 SERVING_VERSION = Gauge(
-    "titanic_serving_model", "1 for the model version a worker serves, 0 for versions it left.",
-    ["version"], multiprocess_mode="livemax",
+    "titanic_serving_model",
+    "1 for the model version a worker serves, 0 for versions it left.",
+    ["version"],
+    multiprocess_mode="livemax",
 )
 
 EXAMPLE = {
-    "Pclass": 3, "Sex": "male", "Age": 22.0, "SibSp": 1, "Parch": 0, "Fare": 7.25,
-    "Embarked": "S", "Name": "Braund, Mr. Owen Harris", "Cabin": None,
+    "Pclass": 3,
+    "Sex": "male",
+    "Age": 22.0,
+    "SibSp": 1,
+    "Parch": 0,
+    "Fare": 7.25,
+    "Embarked": "S",
+    "Name": "Braund, Mr. Owen Harris",
+    "Cabin": None,
 }
 
 
@@ -203,8 +213,14 @@ def rejection_reason(error_type: str, location: list[Any]) -> str:
         return "batch_size"
     if error_type in ("literal_error", "enum"):
         return "not_allowed_value"
-    if error_type in ("greater_than_equal", "less_than_equal", "greater_than", "less_than",
-                      "finite_number", "string_too_long"):
+    if error_type in (
+        "greater_than_equal",
+        "less_than_equal",
+        "greater_than",
+        "less_than",
+        "finite_number",
+        "string_too_long",
+    ):
         return "out_of_range"
     if error_type.endswith("_type") or error_type.endswith("_parsing"):
         return "wrong_type"

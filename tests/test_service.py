@@ -28,8 +28,15 @@ from titanic_assets.prediction_log import read_prediction_log
 MAX_BATCH = 1000
 SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
 PASSENGER = {
-    "Pclass": 1, "Sex": "female", "Age": 38.0, "SibSp": 1, "Parch": 0, "Fare": 71.2833,
-    "Embarked": "C", "Name": "Cumings, Mrs. John Bradley", "Cabin": "C85",
+    "Pclass": 1,
+    "Sex": "female",
+    "Age": 38.0,
+    "SibSp": 1,
+    "Parch": 0,
+    "Fare": 71.2833,
+    "Embarked": "C",
+    "Name": "Cumings, Mrs. John Bradley",
+    "Cabin": "C85",
 }
 # Writes one model into the service's store, as the serving_model asset does.
 PROMOTE = """
@@ -61,23 +68,32 @@ class Server:
         """Save a model as `titanic_survival:<new version>` in the service's store."""
         payload = tmp / f"model-{len(self.versions)}.pkl"
         reference = pd.DataFrame({name: [] for name in RAW_INPUTS})
-        payload.write_bytes(pickle.dumps({
-            "name": "titanic_survival",
-            "pipeline": pipeline,
-            "reference": reference,
-            "reference_summary": {"rows": 0, "columns": {}},
-            "metadata": {
-                "threshold": threshold,
-                "metrics": {"held_out": {"roc_auc": 0.87, "accuracy": 0.83}},
-                "train_rows": 712, "trained_at": "2026-01-01T00:00:00+00:00",
-                "data_version": "test-data", "code_version": "test-code",
-            },
-            "labels": {"data_version": "test-data", "code_version": "test-code"},
-        }))
+        payload.write_bytes(
+            pickle.dumps(
+                {
+                    "name": "titanic_survival",
+                    "pipeline": pipeline,
+                    "reference": reference,
+                    "reference_summary": {"rows": 0, "columns": {}},
+                    "metadata": {
+                        "threshold": threshold,
+                        "metrics": {"held_out": {"roc_auc": 0.87, "accuracy": 0.83}},
+                        "train_rows": 712,
+                        "trained_at": "2026-01-01T00:00:00+00:00",
+                        "data_version": "test-data",
+                        "code_version": "test-code",
+                    },
+                    "labels": {"data_version": "test-data", "code_version": "test-code"},
+                }
+            )
+        )
         saved = subprocess.run(
             [sys.executable, "-c", PROMOTE, str(payload)],
             env={**os.environ, "BENTOML_HOME": str(self.store)},
-            cwd=ROOT, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         version = saved.stdout.strip().rsplit(":", 1)[1]
         self.versions[version] = threshold
@@ -110,8 +126,11 @@ def server(tmp_path_factory) -> Iterator[Server]:
 def model_a(server, trained, tmp_path_factory) -> str:
     """The first promoted model, served by every worker."""
     version = server.promote(trained.pipeline, trained.threshold, tmp_path_factory.mktemp("a"))
-    poll(f"every worker to serve the first promoted model {version}",
-         lambda: server.serves_everywhere(version), SWITCH_DEADLINE)
+    poll(
+        f"every worker to serve the first promoted model {version}",
+        lambda: server.serves_everywhere(version),
+        SWITCH_DEADLINE,
+    )
     return version
 
 
@@ -137,9 +156,7 @@ def test_service_becomes_ready_with_the_first_promoted_model(server, model_a):
 # --- predictions -----------------------------------------------------------------------
 
 
-def test_predict_returns_survival_probability_threshold_and_model_version(
-    server, model_a, trained
-):
+def test_predict_returns_survival_probability_threshold_and_model_version(server, model_a, trained):
     response = server.post("/predict", PASSENGER)
     assert response.status_code == 200
     body = response.json()
@@ -162,8 +179,7 @@ def test_predict_batch_returns_one_prediction_per_passenger_in_order(
 ):
     rows = shipped_passengers[list(RAW_INPUTS)].head(200)
     passengers = [
-        {k: (None if pd.isna(v) else v) for k, v in row.items()}
-        for row in rows.to_dict("records")
+        {k: (None if pd.isna(v) else v) for k, v in row.items()} for row in rows.to_dict("records")
     ]
     response = server.post("/predict_batch", {"passengers": passengers})
     assert response.status_code == 200
@@ -217,10 +233,18 @@ def test_model_info_describes_the_serving_model(server, model_a, trained):
 
 def test_openapi_page_documents_every_endpoint_and_the_input_contract(server, model_a):
     spec = server.get("/docs.json").json()
-    assert {"/predict", "/predict_batch", "/explain", "/model_info", "/readyz", "/livez",
-            "/metrics"} <= set(spec["paths"])
+    assert {
+        "/predict",
+        "/predict_batch",
+        "/explain",
+        "/model_info",
+        "/readyz",
+        "/livez",
+        "/metrics",
+    } <= set(spec["paths"])
     passengers = [  # one schema per endpoint that takes passengers
-        schema for schema in spec["components"]["schemas"].values()
+        schema
+        for schema in spec["components"]["schemas"].values()
         if "Pclass" in schema.get("properties", {})
     ]
     assert passengers
@@ -232,14 +256,22 @@ def test_openapi_page_documents_every_endpoint_and_the_input_contract(server, mo
         assert passenger["example"]["Name"]
 
 
-def test_bentoml_build_packs_the_service_the_feature_code_and_the_serving_model(
-    server, model_a
-):
+def test_bentoml_build_packs_the_service_the_feature_code_and_the_serving_model(server, model_a):
     built = subprocess.run(
-        [str(Path(sys.executable).parent / "bentoml"), "build", "-f", "bento/bentofile.yaml",
-         ".", "--output", "tag"],
+        [
+            str(Path(sys.executable).parent / "bentoml"),
+            "build",
+            "-f",
+            "bento/bentofile.yaml",
+            ".",
+            "--output",
+            "tag",
+        ],
         env={**os.environ, "BENTOML_HOME": str(server.store), "BENTOML_DO_NOT_TRACK": "true"},
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
     name, version = tag.split(":")
@@ -303,8 +335,11 @@ def test_invalid_passenger_in_a_batch_is_named_by_position_and_field(server, mod
     [
         ("/predict", b'{"Pclass": 1, "Sex": "female"', "json_invalid"),
         ("/predict", b"", "missing"),  # an empty body is an empty passenger
-        ("/predict", b'{"Pclass": 1, "Age": NaN, "Sex": "female", "SibSp": 0, "Parch": 0}',
-         "finite_number"),
+        (
+            "/predict",
+            b'{"Pclass": 1, "Age": NaN, "Sex": "female", "SibSp": 0, "Parch": 0}',
+            "finite_number",
+        ),
         ("/predict", b"[]", "model_type"),
         ("/predict_batch", b'{"passengers": [{', "json_invalid"),
         ("/predict_batch", b"[{", "json_invalid"),
@@ -342,9 +377,7 @@ def test_prediction_log_receives_every_prediction_with_inputs_and_outputs(server
     assert rows["Age"].iloc[0] == PASSENGER["Age"] and pd.isna(rows["Age"].iloc[1])
 
 
-def test_metrics_expose_predictions_rejections_model_version_and_request_counts(
-    server, model_a
-):
+def test_metrics_expose_predictions_rejections_model_version_and_request_counts(server, model_a):
     server.post("/predict", PASSENGER | {"Age": 500})
     server.post("/predict", PASSENGER | {"Deck": "C"})
     text = server.get("/metrics").text
@@ -379,8 +412,11 @@ def test_newly_promoted_model_takes_over_in_every_worker_without_failed_or_mixed
     try:
         poll("requests in flight", lambda: len(answers) > 20, 30)
         version_b = server.promote(trained.pipeline, threshold_b, tmp_path)
-        poll(f"every worker to serve the newly promoted model {version_b}",
-             lambda: server.serves_everywhere(version_b, probes=40), SWITCH_DEADLINE)
+        poll(
+            f"every worker to serve the newly promoted model {version_b}",
+            lambda: server.serves_everywhere(version_b, probes=40),
+            SWITCH_DEADLINE,
+        )
     finally:
         stop.set()
         for client in clients:
@@ -400,9 +436,11 @@ def test_newly_promoted_model_takes_over_in_every_worker_without_failed_or_mixed
 def test_no_request_in_this_module_produced_a_server_error(server, model_a):
     text = server.get("/metrics").text
     server_errors = [
-        line for line in text.splitlines()
+        line
+        for line in text.splitlines()
         if line.startswith("bentoml_service_request_total")
-        and 'http_response_code="5' in line and 'endpoint="/readyz"' not in line
+        and 'http_response_code="5' in line
+        and 'endpoint="/readyz"' not in line
         and not line.endswith(" 0.0")
     ]
     # The only 5xx allowed are the 503s answered before any model existed.

@@ -33,11 +33,24 @@ if TYPE_CHECKING:
 LOCATION_ENV = "TITANIC_PREDICTION_LOG"
 DEFAULT_LOCATION = "data/prediction_log"
 RAW_FIELDS: tuple[str, ...] = (
-    "Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked", "Name", "Cabin",
+    "Pclass",
+    "Sex",
+    "Age",
+    "SibSp",
+    "Parch",
+    "Fare",
+    "Embarked",
+    "Name",
+    "Cabin",
 )  # features.RAW_INPUTS, repeated so this module imports nothing heavy
 COLUMNS: tuple[str, ...] = (
-    "request_id", "timestamp", "model_version", "endpoint", *RAW_FIELDS,
-    "probability", "survived",
+    "request_id",
+    "timestamp",
+    "model_version",
+    "endpoint",
+    *RAW_FIELDS,
+    "probability",
+    "survived",
 )
 
 

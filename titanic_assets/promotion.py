@@ -38,8 +38,9 @@ def decide_promotion(
         return PromotionDecision(
             promote=True,
             reason="no model is being served yet: the first model is promoted",
-            comparison={m: {"candidate": float(candidate[m]), "serving": None}
-                        for m in PROMOTION_METRICS},
+            comparison={
+                m: {"candidate": float(candidate[m]), "serving": None} for m in PROMOTION_METRICS
+            },
         )
     comparison: dict[str, dict[str, float | None]] = {}
     worse: list[str] = []
@@ -58,8 +59,9 @@ def decide_promotion(
         promote=True,
         reason=(
             "promoted: "
-            + ", ".join(f"{m} within {tolerance} of the serving model or better"
-                        for m in PROMOTION_METRICS)
+            + ", ".join(
+                f"{m} within {tolerance} of the serving model or better" for m in PROMOTION_METRICS
+            )
         ),
         comparison=comparison,
     )

@@ -1,6 +1,5 @@
 """Serving: the evaluated model registered in the BentoML model store, promoted or not."""
 
-
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,19 @@ def code_version() -> str:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=root, capture_output=True, text=True, check=True, timeout=5,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no", "--", "titanic_assets"],
-            cwd=root, capture_output=True, text=True, check=True, timeout=5,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
         ).stdout.strip()
         return f"git:{commit}{'-dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):
@@ -129,9 +136,7 @@ def serving_model(
                 f"is at least the serving model's minus {promotion.TOLERANCE}."
             ),
             "comparison": dg.MetadataValue.json(decision.comparison),
-            "serving_model": (
-                tag if decision.promote else (serving_before or "none")
-            ),
+            "serving_model": (tag if decision.promote else (serving_before or "none")),
             "previous_serving_model": serving_before or "none",
             "threshold": float(survival_model.threshold),
             **{f"held_out/{k}": v for k, v in held_out.items()},
