@@ -43,6 +43,37 @@ API_PATHS = ("/predict", "/predict_batch", "/explain")
 
 logger = logging.getLogger("bentoml.service.titanic")
 
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per log record, so a log platform can index the service's logs."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "component": str(getattr(record, "component", "")).strip("[]") or None,
+            "message": record.getMessage(),
+            "trace": str(getattr(record, "trace_msg", "")).strip(" ()") or None,
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def use_json_logs() -> None:
+    """Re-format the handlers BentoML set up in this worker (TITANIC_LOG_FORMAT=text keeps
+    BentoML's own text lines, e.g. for reading them in a terminal)."""
+    if os.getenv("TITANIC_LOG_FORMAT", "json") != "json":
+        return
+    for name in (None, "bentoml"):
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(JsonLinesFormatter())
+
+
+# Each worker configures BentoML's logging before it imports this module.
+use_json_logs()
+
 PREDICTIONS = Counter(
     "titanic_predictions",
     "Passengers scored, by predicted outcome and endpoint.",

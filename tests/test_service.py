@@ -6,6 +6,7 @@ The tests run in file order against one server: readiness before any model, then
 under load.
 """
 
+import json
 import math
 import os
 import pickle
@@ -445,3 +446,21 @@ def test_no_request_in_this_module_produced_a_server_error(server, model_a):
     ]
     # The only 5xx allowed are the 503s answered before any model existed.
     assert all('http_response_code="503"' in line for line in server_errors), server_errors
+
+
+def test_worker_logs_are_json_lines_a_log_platform_can_index(server, model_a):
+    server.post("/predict", PASSENGER)
+    log = server.store.parent / "service.log"
+
+    def json_records() -> list[dict]:
+        lines = log.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def access_record() -> dict | None:
+        return next((r for r in json_records() if "path=/predict" in r["message"]), None)
+
+    record = poll("a JSON access-log record of /predict", access_record, 30)
+    assert record["level"] == "INFO"
+    assert record["component"].startswith("entry_service:TitanicSurvival")
+    assert {"time", "logger", "message", "trace"} <= set(record)
+    assert any(r["message"].startswith("Serving model") for r in json_records())
