@@ -203,3 +203,44 @@ def test_batch_predictions_reads_and_writes_a_gcs_inbox_prefix(
     assert outputs["inbox/arrivals.csv"]["predictions"] == (
         "gs://titanic-inbox-test/inbox/predictions/arrivals.csv"
     )
+
+
+def test_batch_and_service_contracts_accept_and_reject_the_same_passengers():
+    """invalid_rows and the service's request model are two spellings of one input contract."""
+    import pydantic
+
+    from bento.service import Passenger
+
+    edge = {"Age": "120", "Fare": "0", "Name": "x" * 200, "Cabin": "C" * 100, "Embarked": "Q"}
+    rows = [VALID, {**VALID, "Age": np.nan, "Fare": np.nan, "Embarked": np.nan}, {**VALID, **edge}]
+    rows += [{**VALID, column: value} for column, (value, _) in BROKEN.items()]
+    rows += [{**VALID, "Age": "-1"}, {**VALID, "Name": "x" * 201}, {**VALID, "Cabin": "C" * 101}]
+    rows = [row for row in rows if not pd.isna(row["PassengerId"])]  # no id in a request
+    batch_valid = list(invalid_rows(pd.DataFrame(rows, dtype=object)) == "")
+
+    def request(row: dict) -> dict:
+        body = {}
+        for name, value in row.items():
+            if name == "PassengerId":
+                continue
+            if pd.isna(value):
+                body[name] = None
+            elif name in ("Pclass", "SibSp", "Parch", "Age", "Fare"):
+                number = pd.to_numeric(value, errors="coerce")
+                body[name] = value if pd.isna(number) else (
+                    int(number) if name in ("Pclass", "SibSp", "Parch") and number == int(number)
+                    else float(number)
+                )  # fmt: skip
+            else:
+                body[name] = value
+        return body
+
+    def service_accepts(row: dict) -> bool:
+        try:
+            Passenger.model_validate(request(row))
+        except pydantic.ValidationError:
+            return False
+        return True
+
+    assert batch_valid == [service_accepts(row) for row in rows]
+    assert batch_valid.count(True) == 3
