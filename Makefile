@@ -31,5 +31,8 @@ lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 
-bench: install  ## Performance figures for the README
+bench: install  ## Performance figures for the README (the service benchmark needs wrk)
 	$(UV) run --frozen python benchmarks/pipeline.py
+	$(UV) run --frozen python benchmarks/service.py
+	$(UV) run --frozen python benchmarks/drift.py
+	$(UV) run --frozen python benchmarks/batch_scoring.py

@@ -15,8 +15,12 @@ import pytest
 # process they start).
 _SESSION = Path(tempfile.mkdtemp(prefix="titanic-tests-"))
 os.environ["BENTOML_HOME"] = str(_SESSION / "bentoml")
-# Nor the service's prediction log under data/: the monitoring assets read this one.
+# Nor anything under the repository's data/: the prediction log the monitoring assets read,
+# the scoring inbox and the exports are session directories too.
 os.environ["TITANIC_PREDICTION_LOG"] = str(_SESSION / "prediction_log")
+os.environ["TITANIC_INBOX_DIR"] = str(_SESSION / "inbox")
+os.environ["TITANIC_EXPORTS_DIR"] = str(_SESSION / "exports")
+os.environ["TITANIC_LANDING_DIR"] = str(_SESSION / "landing")
 
 from titanic_assets.definitions import defs  # noqa: E402
 from titanic_assets.resources import SHIPPED_PASSENGERS, LocalLandingArea  # noqa: E402
