@@ -83,11 +83,10 @@ def env(work: Path) -> dict[str, str]:
 def test_drifted_traffic_and_new_labels_retrain_and_promote_a_model_the_service_then_serves(
     work, env, shipped_passengers
 ):
-    # The first model, as `make materialize` makes it (in one process: 30 s, not minutes).
+    # The first model, as `make materialize` makes it.
     subprocess.run(
         [str(BIN / "dagster"), "asset", "materialize", "--select", "*",
-         "-m", "titanic_assets.definitions",
-         "--config-json", '{"execution": {"config": {"in_process": {}}}}'],
+         "-m", "titanic_assets.definitions"],
         cwd=ROOT, env=env, check=True, capture_output=True,
     )  # fmt: skip
     instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
