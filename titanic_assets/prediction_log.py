@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -87,8 +89,8 @@ class PredictionLogWriter:
                 "model_version": model_version,
                 "endpoint": endpoint,
                 "inputs": {name: list(inputs[name]) for name in RAW_FIELDS},
-                "probability": [round(float(p), 6) for p in probabilities],
-                "survived": [bool(s) for s in survived],
+                "probability": np.round(np.asarray(probabilities, dtype=float), 6).tolist(),
+                "survived": np.asarray(survived, dtype=bool).tolist(),
             },
             separators=(",", ":"),
         )
