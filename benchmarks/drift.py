@@ -56,9 +56,7 @@ def _sample(population: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.Da
 
 SCENARIOS: dict[str, Traffic] = {
     "in-distribution": _sample,
-    "ages +15 years": lambda p, n, rng: _sample(p, n, rng).assign(
-        Age=lambda t: t["Age"] + 15
-    ),
+    "ages +15 years": lambda p, n, rng: _sample(p, n, rng).assign(Age=lambda t: t["Age"] + 15),
     "fares x2.5": lambda p, n, rng: _sample(p, n, rng).assign(Fare=lambda t: t["Fare"] * 2.5),
     "all third-class men": lambda p, n, rng: _sample(
         p[(p["Pclass"] == 3) & (p["Sex"] == "male")], n, rng

@@ -107,9 +107,7 @@ def test_missing_values_are_counted_not_fatal(reference):
 
     features = by_feature(report)
     assert features["Age"].missing_share_current >= 0.25
-    assert features["Age"].missing_share_reference == pytest.approx(
-        reference["Age"].isna().mean()
-    )
+    assert features["Age"].missing_share_reference == pytest.approx(reference["Age"].isna().mean())
     assert features["Embarked"].missing_share_current >= 0.05
     assert features["Title"].missing_share_current == pytest.approx(0.05)
     assert all(np.isfinite(f.p_value) and np.isfinite(f.psi) for f in report.features)
@@ -159,6 +157,7 @@ def test_plots_show_the_drifted_features_as_markdown_images(reference):
     images = drift.drift_plots(reference, traffic, report)
 
     assert set(images) == set(report.drifted_features) == {"Age", "Embarked"}
-    assert all(image.startswith("![") and "data:image/png;base64," in image
-               for image in images.values())
+    assert all(
+        image.startswith("![") and "data:image/png;base64," in image for image in images.values()
+    )
     assert drift.drift_plots(reference, reference, drift.drift_report(reference, reference)) == {}

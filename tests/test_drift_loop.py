@@ -95,15 +95,21 @@ def test_drifted_traffic_and_new_labels_retrain_and_promote_a_model_the_service_
         survival_service(work, env) as url,
         running(daemon, work / "daemon.log", env),
     ):
-        first = poll("the first model to be served", lambda: httpx.get(f"{url}/model_info")
-                     .raise_for_status().json()["model_version"], DEADLINE)
+        first = poll(
+            "the first model to be served",
+            lambda: httpx.get(f"{url}/model_info").raise_for_status().json()["model_version"],
+            DEADLINE,
+        )
 
         # In-distribution traffic: a green report, no retrain.
         rng = np.random.default_rng(1)
         resample = shipped_passengers.iloc[rng.integers(0, len(shipped_passengers), 300)]
         send(url, resample)
-        green = poll("a drift report over the in-distribution traffic",
-                     lambda: latest_check(instance, 300), DEADLINE)
+        green = poll(
+            "a drift report over the in-distribution traffic",
+            lambda: latest_check(instance, 300),
+            DEADLINE,
+        )
         assert green.passed, green.description
         assert retrain_runs(instance) == []
 
@@ -113,16 +119,26 @@ def test_drifted_traffic_and_new_labels_retrain_and_promote_a_model_the_service_
         batch = shifted.assign(PassengerId=shifted["PassengerId"] + 10_000)
         batch.to_csv(work / "landing" / "batch-drifted.csv", index=False)
 
-        red = poll("the drift check to fail",
-                   lambda: (e := latest_check(instance, 600)) and not e.passed and e, DEADLINE)
+        red = poll(
+            "the drift check to fail",
+            lambda: (e := latest_check(instance, 600)) and not e.passed and e,
+            DEADLINE,
+        )
         assert {"Age", "Embarked"} <= set(red.metadata["drifted_features"].value)
-        run = poll("the retrain run to succeed", lambda: next(
-            (r for r in retrain_runs(instance) if r.status == dg.DagsterRunStatus.SUCCESS), None
-        ), DEADLINE)
+        run = poll(
+            "the retrain run to succeed",
+            lambda: next(
+                (r for r in retrain_runs(instance) if r.status == dg.DagsterRunStatus.SUCCESS), None
+            ),
+            DEADLINE,
+        )
         assert len(retrain_runs(instance)) == 1
         assert run.tags["titanic/retrain_data_version"]
 
-        second = poll("the service to answer with a new model", lambda: (
-            v := send(url, shipped_passengers.head(1))) != first and v, DEADLINE)
+        second = poll(
+            "the service to answer with a new model",
+            lambda: (v := send(url, shipped_passengers.head(1))) != first and v,
+            DEADLINE,
+        )
         info = httpx.get(f"{url}/model_info").json()
         assert info["model_version"] == second

@@ -42,16 +42,34 @@ def test_title_is_extracted_from_odd_names(name, title) -> None:
 
 @pytest.mark.parametrize(
     ("cabin", "deck"),
-    [("C85", "C"), ("C23 C25 C27", "C"), ("F G73", "F"), (" e12", "E"), ("T", "T"),
-     ("Z9", None), ("", None), (None, None), (float("nan"), None)],
+    [
+        ("C85", "C"),
+        ("C23 C25 C27", "C"),
+        ("F G73", "F"),
+        (" e12", "E"),
+        ("T", "T"),
+        ("Z9", None),
+        ("", None),
+        (None, None),
+        (float("nan"), None),
+    ],
 )
 def test_deck_comes_from_the_first_cabin_and_unknown_cabins_are_missing(cabin, deck) -> None:
     assert extract_deck(cabin) == deck
 
 
 def _passenger(**overrides):
-    passenger = {"Pclass": 3, "Sex": "male", "Age": 22.0, "SibSp": 1, "Parch": 0,
-                 "Fare": 7.25, "Embarked": "S", "Name": "Braund, Mr. Owen Harris", "Cabin": None}
+    passenger = {
+        "Pclass": 3,
+        "Sex": "male",
+        "Age": 22.0,
+        "SibSp": 1,
+        "Parch": 0,
+        "Fare": 7.25,
+        "Embarked": "S",
+        "Name": "Braund, Mr. Owen Harris",
+        "Cabin": None,
+    }
     passenger.update(overrides)
     return passenger
 

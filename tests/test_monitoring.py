@@ -264,6 +264,4 @@ def test_the_missing_share_of_logged_nulls_is_reported(monitored, log, shipped_p
     result = monitored.refresh()
 
     features = {r.feature: r for r in result.asset_value("drift_report").report.features}
-    assert features["Age"].missing_share_current == pytest.approx(
-        rows["Age"].isna().mean()
-    )
+    assert features["Age"].missing_share_current == pytest.approx(rows["Age"].isna().mean())

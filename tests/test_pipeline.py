@@ -32,8 +32,12 @@ def test_evaluation_metadata_has_metrics_and_plots_for_the_ui(materialized_graph
     metadata = materialized_graph.metadata("model_evaluation")
     for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc", "brier"):
         assert isinstance(metadata[name], float), name
-    for plot in ("roc_curve", "precision_recall_curve", "confusion_matrix_plot",
-                 "feature_importance"):
+    for plot in (
+        "roc_curve",
+        "precision_recall_curve",
+        "confusion_matrix_plot",
+        "feature_importance",
+    ):
         assert metadata[plot].startswith("![") and "base64," in metadata[plot], plot
     assert sum(metadata["confusion_matrix"].values()) == metadata["test_rows"]
 

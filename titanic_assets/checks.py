@@ -41,8 +41,10 @@ def _failure_cases(table: pd.DataFrame, contract: Any) -> pd.DataFrame | None:
             cases = errors.failure_cases.copy()
             # A missing column concerns every row of the file that lacks it.
             missing = cases["check"] == "column_in_dataframe"
-            every_row = cases[missing].drop(columns="index").merge(
-                pd.DataFrame({"index": part.index}), how="cross"
+            every_row = (
+                cases[missing]
+                .drop(columns="index")
+                .merge(pd.DataFrame({"index": part.index}), how="cross")
             )
             cases = pd.concat([cases[~missing], every_row])
             if name is not None:

@@ -119,9 +119,7 @@ def train_survival_model(feature_table: pd.DataFrame, n_jobs: int = 1) -> Surviv
     )[:, 1]
     threshold = tune_threshold(y, oof)
 
-    pipeline = Pipeline(
-        [("features", PassengerFeatures()), ("classifier", search.best_estimator_)]
-    )
+    pipeline = Pipeline([("features", PassengerFeatures()), ("classifier", search.best_estimator_)])
     return SurvivalModel(
         pipeline=pipeline,
         threshold=threshold,

@@ -74,8 +74,7 @@ def drift_report_on_new_traffic(context: dg.SensorEvaluationContext):
     new_rows = len(read_prediction_log(since=since))
     if new_rows < policy.min_new_rows:
         return dg.SkipReason(
-            f"{new_rows} rows logged since {since.isoformat()}, "
-            f"waiting for {policy.min_new_rows}"
+            f"{new_rows} rows logged since {since.isoformat()}, waiting for {policy.min_new_rows}"
         )
     context.update_cursor(str(now))
     return dg.RunRequest(
@@ -93,8 +92,10 @@ def drift_report_on_new_traffic(context: dg.SensorEvaluationContext):
 def retrain_on_drift(context: dg.SensorEvaluationContext):
     record = context.instance.get_latest_asset_check_evaluation_record(DRIFT_CHECK_KEY)
     # A planned evaluation (its run still going) is not a result yet.
-    if record is None or record.event is None or (
-        record.event.dagster_event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    if (
+        record is None
+        or record.event is None
+        or (record.event.dagster_event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     ):
         return dg.SkipReason("no completed evaluation of the drift check yet")
     if context.cursor and record.id <= int(context.cursor):

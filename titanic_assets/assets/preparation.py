@@ -18,8 +18,11 @@ def passengers(raw_passengers) -> dg.Output:
     table, report = clean_passengers(raw_passengers)
     imputed = {
         f"imputed/{item.column}": dg.MetadataValue.json(
-            {"method": item.method, "rows": len(item.passenger_ids),
-             "passenger_ids": item.passenger_ids}
+            {
+                "method": item.method,
+                "rows": len(item.passenger_ids),
+                "passenger_ids": item.passenger_ids,
+            }
         )
         for item in report.imputations
     }

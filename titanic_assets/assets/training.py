@@ -50,8 +50,12 @@ def model_evaluation(survival_model, passenger_features) -> dg.Output:
             "threshold": survival_model.threshold,
             "test_rows": len(evaluation.labels),
             "confusion_matrix": dg.MetadataValue.json(
-                {"true_negative": tn, "false_positive": fp,
-                 "false_negative": fn, "true_positive": tp}
+                {
+                    "true_negative": tn,
+                    "false_positive": fp,
+                    "false_negative": fn,
+                    "true_positive": tp,
+                }
             ),
             "roc_curve": dg.MetadataValue.md(
                 plots.roc_curve(evaluation.labels, evaluation.probabilities, scores["roc_auc"])
