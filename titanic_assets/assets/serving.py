@@ -7,27 +7,20 @@ from typing import Any
 import dagster as dg
 
 
+def _git(*args: str) -> str:
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=5
+    )
+    return run.stdout.strip()
+
+
 def code_version() -> str:
     """The git commit of this checkout ("-dirty" when it has local changes), else the
     installed package version."""
-    root = Path(__file__).resolve().parents[2]
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "titanic_assets"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=5,
-        ).stdout.strip()
+        commit = _git("rev-parse", "--short=12", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "titanic_assets")
         return f"git:{commit}{'-dirty' if dirty else ''}"
     except (OSError, subprocess.SubprocessError):
         from importlib.metadata import version
