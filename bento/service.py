@@ -236,7 +236,7 @@ class ServingModel:
     """What a request needs from a model, resolved once at load time."""
 
     version: str
-    booster: Any
+    registered: registry.RegisteredModel
     threshold: float
     info: ModelInfo
 
@@ -246,7 +246,7 @@ class ServingModel:
         meta = model.metadata
         return cls(
             version=model.version,
-            booster=model.booster,
+            registered=model,
             threshold=model.threshold,
             info=ModelInfo(
                 model_version=model.version,
@@ -265,7 +265,7 @@ class ServingModel:
         )
 
     def probabilities(self, columns: dict[str, list[Any]]) -> np.ndarray:
-        return self.booster.predict(feature_matrix(columns), num_threads=1)
+        return self.registered.probabilities(columns)
 
 
 def _columns(passengers: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -449,7 +449,8 @@ class TitanicSurvival:
         model = self._serving()
         columns = _columns([vars(passenger)])
         matrix = feature_matrix(columns)
-        contributions = model.booster.predict(matrix, pred_contrib=True, num_threads=1)[0]
+        booster = model.registered.booster
+        contributions = booster.predict(matrix, pred_contrib=True, num_threads=1)[0]
         raw_score = float(contributions.sum())
         probability = 1.0 / (1.0 + math.exp(-raw_score))
         survived = probability >= model.threshold

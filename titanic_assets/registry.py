@@ -45,6 +45,13 @@ class RegisteredModel:
         """The LightGBM booster: scored on numpy directly, no scikit-learn per request."""
         return self.pipeline.named_steps["classifier"].booster_
 
+    def probabilities(self, columns: Any) -> Any:
+        """Survival probabilities for raw passenger columns (a dict of lists or a DataFrame):
+        the shared feature code, then the booster on numpy, on one thread."""
+        from titanic_assets.features import feature_matrix
+
+        return self.booster.predict(feature_matrix(columns), num_threads=1)
+
 
 def serving_tag() -> str | None:
     """The full tag of the serving model (name:version), None when nothing was promoted."""

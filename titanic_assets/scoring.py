@@ -152,9 +152,7 @@ def score_file(
             reasons = pd.Series(f"file lacks column(s) {', '.join(absent)}", index=chunk.index)
         bad = reasons != ""
         valid = chunk[~bad]
-        probability = (
-            model.booster.predict(_features(valid), num_threads=1) if len(valid) else np.empty(0)
-        )
+        probability = model.probabilities(passenger_columns(valid)) if len(valid) else np.empty(0)
         survived = (probability >= model.threshold).astype(np.int8)
         scored = pd.DataFrame(
             {
@@ -182,9 +180,3 @@ def score_file(
         pd.DataFrame(columns=["row", "reason"]).to_csv(rejects, index=False)
         summary.preview = pd.DataFrame(columns=list(PREDICTION_COLUMNS))
     return summary
-
-
-def _features(valid: pd.DataFrame) -> Any:
-    from titanic_assets.features import feature_matrix
-
-    return feature_matrix(passenger_columns(valid))
