@@ -19,7 +19,7 @@ from typing import Any
 
 import dagster as dg
 
-from titanic_assets.sensors import DRIFT_CHECK_KEY
+from titanic_assets.sensors import latest_drift_evaluation
 
 
 class DriftCheckCollector:
@@ -39,14 +39,9 @@ class DriftCheckCollector:
             "titanic_drift_check_timestamp_seconds",
             "When the latest drift check evaluation was recorded (Unix time).",
         )
-        record = self.instance.get_latest_asset_check_evaluation_record(DRIFT_CHECK_KEY)
-        # A planned evaluation (its run still going) is not a result yet.
-        if (
-            record is not None
-            and record.event is not None
-            and record.event.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-        ):
-            evaluation = record.event.dagster_event.event_specific_data
+        latest = latest_drift_evaluation(self.instance)
+        if latest is not None:
+            record, evaluation = latest
             passed.add_metric([], 1.0 if evaluation.passed else 0.0)
             recorded.add_metric([], record.event.timestamp)
         yield passed

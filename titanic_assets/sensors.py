@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -28,6 +29,19 @@ drift_monitoring_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("monitoring"),
     description="Read the traffic window and report its drift, with the drift check.",
 )
+
+
+def latest_drift_evaluation(instance: dg.DagsterInstance) -> tuple[Any, Any] | None:
+    """The drift check's latest completed evaluation, as (event record, evaluation); None
+    before there is one. A planned evaluation (its run still going) is not a result yet."""
+    record = instance.get_latest_asset_check_evaluation_record(DRIFT_CHECK_KEY)
+    if (
+        record is None
+        or record.event is None
+        or record.event.dagster_event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ):
+        return None
+    return record, record.event.dagster_event.event_specific_data
 
 
 @dataclass(frozen=True)
@@ -90,18 +104,13 @@ def drift_report_on_new_traffic(context: dg.SensorEvaluationContext):
     description="Retrain and re-promote the model when the drift check fails.",
 )
 def retrain_on_drift(context: dg.SensorEvaluationContext):
-    record = context.instance.get_latest_asset_check_evaluation_record(DRIFT_CHECK_KEY)
-    # A planned evaluation (its run still going) is not a result yet.
-    if (
-        record is None
-        or record.event is None
-        or (record.event.dagster_event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-    ):
+    latest = latest_drift_evaluation(context.instance)
+    if latest is None:
         return dg.SkipReason("no completed evaluation of the drift check yet")
+    record, evaluation = latest
     if context.cursor and record.id <= int(context.cursor):
         return dg.SkipReason(f"no evaluation of the drift check since #{context.cursor}")
     context.update_cursor(str(record.id))
-    evaluation = record.event.dagster_event.event_specific_data
     if evaluation.passed:
         return dg.SkipReason(f"the drift check passed (evaluation #{record.id})")
     data_version = str(evaluation.metadata["model_data_version"].value)
