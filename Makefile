@@ -7,7 +7,7 @@ export DAGSTER_HOME := $(CURDIR)
 # The BentoML model store (registered models, built bentos) too, unless set: .bentoml/.
 export BENTOML_HOME ?= $(CURDIR)/.bentoml
 
-.PHONY: install dev serve test materialize lint bench
+.PHONY: install dev serve test materialize check lint bench
 
 install:  ## The locked environment in .venv (installs uv with pip if it is missing)
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -16,7 +16,7 @@ install:  ## The locked environment in .venv (installs uv with pip if it is miss
 dev: install  ## Dagster on http://localhost:3000, the model service on :3001; Ctrl-C stops both
 	@$(UV) run --frozen bentoml serve bento.service:TitanicSurvival --host 127.0.0.1 --port 3001 & \
 	service=$$!; trap 'kill $$service 2>/dev/null' EXIT INT TERM; \
-	$(UV) run --frozen dagster dev --host 127.0.0.1 --port 3000
+	$(UV) run --frozen dg dev --host 127.0.0.1 --port 3000
 
 serve: install  ## The model service alone on http://localhost:3001 (ready once a model is promoted)
 	$(UV) run --frozen bentoml serve bento.service:TitanicSurvival --host 127.0.0.1 --port 3001
@@ -25,7 +25,10 @@ test: install  ## The whole test suite
 	$(UV) run --frozen pytest
 
 materialize: install  ## Materialize the whole graph headless, with its checks
-	$(UV) run --frozen dagster asset materialize --select '*' -m titanic_assets.definitions
+	$(UV) run --frozen dg launch --assets '*'
+
+check: install  ## Load every definition, as the code location does
+	$(UV) run --frozen dg check defs
 
 lint: install
 	$(UV) run --frozen ruff check .

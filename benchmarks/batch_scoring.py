@@ -5,7 +5,7 @@
 Input: unlabelled passenger files resampled (with replacement, new PassengerIds) from the
 shipped CSV, 1% of rows made invalid so the rejects path is exercised. The model: one
 trained on the shipped data as the pipeline does. Each size is scored by
-`scoring.score_file` (what the batch_predictions asset runs per file) in a fresh subprocess,
+`batch_scoring.score_file` (what the batch_predictions asset runs per file) in a fresh subprocess,
 from a local file to local files, so the peak RSS belongs to that run alone; the RSS after
 imports and model loading is printed beside it, so what scoring itself adds is visible.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 # from the forking parent (here, one holding a million-row table).
 CHILD = """
 import json, pickle, sys, time
-from titanic_assets import scoring
+from titanic_assets.ml import batch_scoring
 def peak_kb():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
@@ -36,7 +36,7 @@ baseline = peak_kb()
 started = time.perf_counter()
 with open(sys.argv[2], "rb") as source, open(sys.argv[3], "wb") as out, \\
         open(sys.argv[4], "wb") as rejects:
-    summary = scoring.score_file(source, model, out, rejects, chunk_rows=int(sys.argv[5]))
+    summary = batch_scoring.score_file(source, model, out, rejects, chunk_rows=int(sys.argv[5]))
 seconds = time.perf_counter() - started
 peak = peak_kb()
 print(json.dumps({"rows": summary.rows, "scored": summary.scored, "rejected": summary.rejected,
@@ -46,19 +46,23 @@ print(json.dumps({"rows": summary.rows, "scored": summary.scored, "rejected": su
 
 def registered_model(work: Path) -> Path:
     """A model trained on the shipped data, pickled as the registry would load it."""
+    from datetime import UTC, datetime
+
     import pandas as pd
 
-    from titanic_assets.cleaning import build_feature_table, clean_passengers
-    from titanic_assets.modeling import train_survival_model
-    from titanic_assets.registry import RegisteredModel
-    from titanic_assets.resources import SHIPPED_PASSENGERS
+    from titanic_assets.core.registry import PIPELINE_FILE, RegisteredModel
+    from titanic_assets.defs.resources import SHIPPED_PASSENGERS
+    from titanic_assets.ml.cleaning import clean_passengers
+    from titanic_assets.ml.modeling import build_feature_table, train_survival_model
 
     raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source_file=SHIPPED_PASSENGERS.name)
     trained = train_survival_model(build_feature_table(clean_passengers(raw)[0]))
+    (work / PIPELINE_FILE).write_bytes(pickle.dumps(trained.pipeline))
     model = RegisteredModel(
-        version="benchmark", tag="titanic_survival:benchmark", pipeline=trained.pipeline,
-        threshold=trained.threshold, metadata={}, labels={}, created_at="",
+        tag="titanic_survival:benchmark", version="benchmark", path=str(work),
+        created_at=datetime.now(UTC), threshold=trained.threshold, metadata={}, labels={},
     )  # fmt: skip
+    model.pipeline  # noqa: B018 (loaded here, pickled with the model)
     path = work / "model.pkl"
     path.write_bytes(pickle.dumps(model))
     return path
@@ -68,7 +72,7 @@ def passenger_file(work: Path, rows: int, seed: int = 7) -> Path:
     import numpy as np
     import pandas as pd
 
-    from titanic_assets.resources import SHIPPED_PASSENGERS
+    from titanic_assets.defs.resources import SHIPPED_PASSENGERS
 
     shipped = pd.read_csv(SHIPPED_PASSENGERS).drop(columns=["Survived"])
     rng = np.random.default_rng(seed)
@@ -86,7 +90,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--chunk-rows", type=int, default=None)
     args = parser.parse_args()
-    from titanic_assets.scoring import CHUNK_ROWS
+    from titanic_assets.ml.batch_scoring import CHUNK_ROWS
 
     chunk_rows = args.chunk_rows or CHUNK_ROWS
     with tempfile.TemporaryDirectory(prefix="batch-scoring-bench-") as tmp:

@@ -28,11 +28,11 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from titanic_assets import drift
-from titanic_assets.cleaning import clean_passengers
-from titanic_assets.features import RAW_INPUTS
-from titanic_assets.modeling import split_ids
-from titanic_assets.resources import SHIPPED_PASSENGERS
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.defs.resources import SHIPPED_PASSENGERS
+from titanic_assets.ml import drift
+from titanic_assets.ml.cleaning import clean_passengers
+from titanic_assets.ml.modeling import split_ids
 
 SAMPLE_SIZES = (50, 100, 200, 1000)
 SCALE_ROWS = (100_000, 1_000_000)

@@ -20,7 +20,7 @@ LOAD = """
 import time
 started = time.perf_counter()
 from titanic_assets.definitions import defs
-defs.get_repository_def()
+defs().get_repository_def()
 print(json.dumps({"seconds": time.perf_counter() - started}))
 """
 
@@ -28,8 +28,10 @@ MATERIALIZE = """
 import resource, tempfile, time
 from pathlib import Path
 import dagster as dg
-from titanic_assets.definitions import defs
-from titanic_assets.resources import LocalLandingArea
+from titanic_assets.definitions import defs as load_definitions
+from titanic_assets.defs.resources import LocalLandingArea
+
+defs = load_definitions()
 
 root = Path(tempfile.mkdtemp())
 with dg.instance_for_test(temp_dir=str(root)) as instance:
@@ -52,9 +54,10 @@ print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
 TRAIN = """
 import time
 import pandas as pd
-from titanic_assets.cleaning import build_feature_table, clean_passengers
-from titanic_assets.modeling import train_survival_model
-from titanic_assets.resources import SHIPPED_PASSENGERS
+from titanic_assets.ml.cleaning import clean_passengers
+from titanic_assets.ml.modeling import build_feature_table
+from titanic_assets.ml.modeling import train_survival_model
+from titanic_assets.defs.resources import SHIPPED_PASSENGERS
 
 raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source_file="titanic.csv")
 features = build_feature_table(clean_passengers(raw)[0])

@@ -63,10 +63,12 @@ def train_and_register(work: Path) -> tuple[Path, float]:
     """Train on the shipped data, save as the serving model; the pipeline file and threshold."""
     import pandas as pd
 
-    from titanic_assets import modeling, registry
-    from titanic_assets.cleaning import build_feature_table, clean_passengers
-    from titanic_assets.features import RAW_INPUTS
-    from titanic_assets.resources import SHIPPED_PASSENGERS
+    from titanic_assets.core import registry
+    from titanic_assets.core.contract import RAW_INPUTS
+    from titanic_assets.defs.resources import SHIPPED_PASSENGERS
+    from titanic_assets.ml import modeling
+    from titanic_assets.ml.cleaning import clean_passengers
+    from titanic_assets.ml.modeling import build_feature_table
 
     passengers, _ = clean_passengers(pd.read_csv(SHIPPED_PASSENGERS).assign(source_file="x"))
     model = modeling.train_survival_model(build_feature_table(passengers))

@@ -1,7 +1,7 @@
 """The survival model as an HTTP service: BentoML 1.4, one class, thin API methods.
 
 The model is whatever the pipeline last promoted, `titanic_survival:latest` in the BentoML
-model store (see titanic_assets/registry.py). The service starts without one (readiness is
+model store (see titanic_assets/core/registry.py). The service starts without one (readiness is
 false until a model is loaded) and every worker polls the store, so a newly promoted model
 serves within TITANIC_MODEL_POLL_SECONDS (default 10 s) with no restart. A model is swapped
 as one immutable object, and each request reads it exactly once: no request fails or mixes
@@ -22,7 +22,6 @@ import math
 import os
 import threading
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired
 
 import bentoml
@@ -32,9 +31,10 @@ from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
 
-from titanic_assets import registry
-from titanic_assets.features import FEATURES, RAW_INPUTS, feature_matrix
-from titanic_assets.prediction_log import PredictionLogWriter
+from titanic_assets.core import contract, registry
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.features import FEATURES, feature_matrix
+from titanic_assets.core.prediction_log import PredictionLogWriter
 
 MAX_BATCH = 1000
 POLL_SECONDS = float(os.getenv("TITANIC_MODEL_POLL_SECONDS", "10"))
@@ -102,33 +102,36 @@ EXAMPLE = {
 }
 
 
-# The input contract, each field's constraint once: shared by the single-passenger model and
-# the batch element below.
-PassengerClass = Annotated[
-    int, Field(strict=True, ge=1, le=3, description="Ticket class: 1, 2 or 3.")
-]
-SexValue = Literal["male", "female"]
-AgeYears = Annotated[
-    float | None,
-    Field(ge=0, le=120, allow_inf_nan=False, description="Years; null when unknown."),
-]
-SiblingsSpouses = Annotated[
-    int, Field(strict=True, ge=0, description="Siblings and spouses aboard.")
-]
-ParentsChildren = Annotated[
-    int, Field(strict=True, ge=0, description="Parents and children aboard.")
-]
-FareAmount = Annotated[
-    float | None, Field(ge=0, allow_inf_nan=False, description="Ticket fare; null when unknown.")
-]
-Port = Annotated[
-    Literal["S", "C", "Q"] | None,
-    Field(description="Port: S(outhampton), C(herbourg), Q(ueenstown); null when unknown."),
-]
-PassengerName = Annotated[
-    str | None, Field(max_length=200, description="'Surname, Title. Given names'; gives the title.")
-]
-CabinNumbers = Annotated[str | None, Field(max_length=100, description="Cabin(s); gives the deck.")]
+def contract_type(spec: contract.InputField) -> Any:
+    """The pydantic type of one field of the input contract (core/contract.py); an optional
+    field also takes null."""
+    constraints: dict[str, Any] = {}
+    if spec.kind == "category":
+        kind: Any = Literal[spec.allowed]
+    elif spec.kind == "text":
+        kind, constraints = str, {"max_length": spec.max_length}
+    elif spec.kind == "int":
+        low, high = (
+            (min(spec.allowed), max(spec.allowed)) if spec.allowed else (spec.minimum, spec.maximum)
+        )
+        kind, constraints = int, {"strict": True, "ge": low, "le": high}
+    else:
+        kind = float
+        constraints = {"ge": spec.minimum, "le": spec.maximum, "allow_inf_nan": False}
+    if not spec.required:
+        kind = kind | None
+    return Annotated[kind, Field(description=spec.description, **constraints)]
+
+
+PassengerClass = contract_type(contract.PCLASS)
+SexValue = contract_type(contract.SEX)
+AgeYears = contract_type(contract.AGE)
+SiblingsSpouses = contract_type(contract.SIBSP)
+ParentsChildren = contract_type(contract.PARCH)
+FareAmount = contract_type(contract.FARE)
+Port = contract_type(contract.EMBARKED)
+PassengerName = contract_type(contract.NAME)
+CabinNumbers = contract_type(contract.CABIN)
 
 
 class Passenger(BaseModel):
@@ -231,41 +234,22 @@ class ModelInfo(BaseModel):
     max_batch: int
 
 
-@dataclass(frozen=True)
-class ServingModel:
-    """What a request needs from a model, resolved once at load time."""
-
-    version: str
-    registered: registry.RegisteredModel
-    threshold: float
-    info: ModelInfo
-
-    @classmethod
-    def load(cls, tag: str) -> ServingModel:
-        model = registry.load(tag)
-        meta = model.metadata
-        return cls(
-            version=model.version,
-            registered=model,
-            threshold=model.threshold,
-            info=ModelInfo(
-                model_version=model.version,
-                tag=model.tag,
-                registered_at=model.created_at,
-                trained_at=meta.get("trained_at"),
-                data_version=meta.get("data_version", "unknown"),
-                code_version=meta.get("code_version", "unknown"),
-                train_rows=int(meta.get("train_rows", 0)),
-                threshold=model.threshold,
-                metrics=meta.get("metrics", {}),
-                raw_inputs=list(RAW_INPUTS),
-                features=list(FEATURES),
-                max_batch=MAX_BATCH,
-            ),
-        )
-
-    def probabilities(self, columns: dict[str, list[Any]]) -> np.ndarray:
-        return self.registered.probabilities(columns)
+def model_info(model: registry.RegisteredModel) -> ModelInfo:
+    meta = model.metadata
+    return ModelInfo(
+        model_version=model.version,
+        tag=model.tag,
+        registered_at=model.created_at.isoformat(),
+        trained_at=meta.get("trained_at"),
+        data_version=meta.get("data_version", "unknown"),
+        code_version=meta.get("code_version", "unknown"),
+        train_rows=int(meta.get("train_rows", 0)),
+        threshold=model.threshold,
+        metrics=meta.get("metrics", {}),
+        raw_inputs=list(RAW_INPUTS),
+        features=list(FEATURES),
+        max_batch=MAX_BATCH,
+    )
 
 
 def _columns(passengers: list[dict[str, Any]]) -> dict[str, list[Any]]:
@@ -354,7 +338,7 @@ class TitanicSurvival:
     """Survival predictions for Titanic passengers from the last promoted model."""
 
     def __init__(self) -> None:
-        self._model: ServingModel | None = None
+        self._model: registry.RegisteredModel | None = None
         self._log = PredictionLogWriter()
         self._refresh()
         threading.Thread(target=self._watch, name="model-watcher", daemon=True).start()
@@ -372,7 +356,7 @@ class TitanicSurvival:
             current = self._model
             if tag is None or (current is not None and tag.endswith(":" + current.version)):
                 return
-            loaded = ServingModel.load(tag)
+            loaded = registry.load(tag)
         except Exception:  # a half-written store entry: try again at the next poll
             logger.exception("Could not load the serving model; keeping the current one")
             return
@@ -381,14 +365,14 @@ class TitanicSurvival:
         if current is not None:
             SERVING_VERSION.labels(version=current.version).set(0)
         SERVING_VERSION.labels(version=loaded.version).set(1)
-        logger.info("Serving model %s", loaded.info.tag)
+        logger.info("Serving model %s", loaded.tag)
 
     def _watch(self) -> None:
         stop = threading.Event()
         while not stop.wait(POLL_SECONDS):
             self._refresh()
 
-    def _serving(self) -> ServingModel:
+    def _serving(self) -> registry.RegisteredModel:
         model = self._model
         if model is None:
             raise bentoml.exceptions.ServiceUnavailable(
@@ -403,7 +387,7 @@ class TitanicSurvival:
 
     def _score(
         self, endpoint: str, passengers: list[dict[str, Any]]
-    ) -> tuple[ServingModel, str, np.ndarray, np.ndarray]:
+    ) -> tuple[registry.RegisteredModel, str, np.ndarray, np.ndarray]:
         model = self._serving()
         columns = _columns(passengers)
         probabilities = model.probabilities(columns)
@@ -449,7 +433,7 @@ class TitanicSurvival:
         model = self._serving()
         columns = _columns([vars(passenger)])
         matrix = feature_matrix(columns)
-        booster = model.registered.booster
+        booster = model.booster
         contributions = booster.predict(matrix, pred_contrib=True, num_threads=1)[0]
         raw_score = float(contributions.sum())
         probability = 1.0 / (1.0 + math.exp(-raw_score))
@@ -479,7 +463,7 @@ class TitanicSurvival:
         model = self._model
         if model is None:
             raise HTTPException(503, "No model has been promoted yet.")
-        return model.info
+        return model_info(model)
 
 
 TitanicSurvival.add_asgi_middleware(RejectionMetrics)

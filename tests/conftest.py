@@ -22,8 +22,10 @@ os.environ["TITANIC_INBOX_DIR"] = str(_SESSION / "inbox")
 os.environ["TITANIC_EXPORTS_DIR"] = str(_SESSION / "exports")
 os.environ["TITANIC_LANDING_DIR"] = str(_SESSION / "landing")
 
-from titanic_assets.definitions import defs  # noqa: E402
-from titanic_assets.resources import SHIPPED_PASSENGERS, LocalLandingArea  # noqa: E402
+from titanic_assets.definitions import defs as load_definitions  # noqa: E402
+from titanic_assets.defs.resources import SHIPPED_PASSENGERS, LocalLandingArea  # noqa: E402
+
+defs = load_definitions()
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from tests.test_gcp_profile import emulator  # noqa: F401 (a fixture: a GCS emulator process)
-from titanic_assets import registry
-from titanic_assets.assets.scoring import (
+from titanic_assets.core import registry
+from titanic_assets.defs.resources import LocalLandingArea
+from titanic_assets.defs.scoring.batch_predictions import (
     BatchScoringConfig,
     batch_predictions,
     batch_scoring_on_new_files,
 )
-from titanic_assets.resources import LocalLandingArea
-from titanic_assets.scoring import invalid_rows, score_file
+from titanic_assets.ml.batch_scoring import invalid_rows, score_file
 
 VALID = {
     "PassengerId": "1", "Pclass": "3", "Sex": "male", "Age": "22", "SibSp": "1", "Parch": "0",
@@ -26,10 +26,10 @@ VALID = {
 BROKEN = {  # one broken field per row, and the reason it must give
     "Pclass": ("4", "Pclass not 1, 2 or 3"),
     "Sex": ("unknown", "Sex not male or female"),
-    "Age": ("200", "Age not in 0-120"),
-    "SibSp": ("-1", "SibSp not a whole number >= 0"),
-    "Parch": ("1.5", "Parch not a whole number >= 0"),
-    "Fare": ("abc", "Fare not a number >= 0"),
+    "Age": ("200", "Age not a number in 0-100"),
+    "SibSp": ("-1", "SibSp not a whole number in 0-10"),
+    "Parch": ("1.5", "Parch not a whole number in 0-10"),
+    "Fare": ("abc", "Fare not a number in 0-1000"),
     "Embarked": ("Z", "Embarked not S, C or Q"),
     "PassengerId": (np.nan, "PassengerId missing"),
 }
@@ -174,7 +174,7 @@ def test_batch_predictions_reads_and_writes_a_gcs_inbox_prefix(
     (on a real GCS emulator)."""
     from dagster_gcp import GCSResource
 
-    from titanic_assets.resources import GCSLandingArea
+    from titanic_assets.defs.resources import GCSLandingArea
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STORAGE_EMULATOR_HOST", emulator)
@@ -211,10 +211,12 @@ def test_batch_and_service_contracts_accept_and_reject_the_same_passengers():
 
     from bento.service import Passenger
 
-    edge = {"Age": "120", "Fare": "0", "Name": "x" * 200, "Cabin": "C" * 100, "Embarked": "Q"}
+    edge = {"Age": "100", "Fare": "1000", "SibSp": "10", "Parch": "10"}
+    edge |= {"Name": "x" * 200, "Cabin": "C" * 100, "Embarked": "Q"}
     rows = [VALID, {**VALID, "Age": np.nan, "Fare": np.nan, "Embarked": np.nan}, {**VALID, **edge}]
     rows += [{**VALID, column: value} for column, (value, _) in BROKEN.items()]
     rows += [{**VALID, "Age": "-1"}, {**VALID, "Name": "x" * 201}, {**VALID, "Cabin": "C" * 101}]
+    rows += [{**VALID, "Age": "100.5"}, {**VALID, "SibSp": "11"}, {**VALID, "Fare": "1000.01"}]
     rows = [row for row in rows if not pd.isna(row["PassengerId"])]  # no id in a request
     batch_valid = list(invalid_rows(pd.DataFrame(rows, dtype=object)) == "")
 

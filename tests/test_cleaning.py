@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from titanic_assets.cleaning import build_feature_table, clean_passengers
-from titanic_assets.features import FEATURES
+from titanic_assets.core.features import FEATURES
+from titanic_assets.ml.cleaning import clean_passengers
+from titanic_assets.ml.modeling import build_feature_table
 
 
 def _raw(table: pd.DataFrame) -> pd.DataFrame:

@@ -133,15 +133,14 @@ def test_new_labelled_batch_is_read_beside_the_original(
 
 
 def _graph_upto_passengers() -> list:
-    from titanic_assets.assets.ingestion import raw_passengers
-    from titanic_assets.assets.preparation import passengers
-    from titanic_assets.checks import passengers_contract, raw_passengers_contract
+    from titanic_assets.defs.ingestion.raw_passengers import raw_passengers, raw_passengers_contract
+    from titanic_assets.defs.preparation.passengers import passengers, passengers_contract
 
     return [raw_passengers, passengers, raw_passengers_contract, passengers_contract]
 
 
 def _local_resources(landing: Path, storage: Path) -> dict:
-    from titanic_assets.resources import LocalLandingArea
+    from titanic_assets.defs.resources import LocalLandingArea
 
     return {
         "landing_area": LocalLandingArea(directory=str(landing)),

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
-from titanic_assets.definitions import defs
+from titanic_assets.definitions import defs as load_definitions
+
+defs = load_definitions()
 
 GRAPH = ["raw_passengers", "passengers", "passenger_features", "survival_model", "model_evaluation"]
 
@@ -31,3 +33,23 @@ def test_every_asset_is_described_and_grouped() -> None:
         for key in assets_def.keys:
             assert assets_def.descriptions_by_key.get(key), key
             assert assets_def.group_names_by_key[key] != "default", key
+
+
+def test_dg_check_defs_loads_the_project(tmp_path) -> None:
+    """`dg check defs`, as a user runs it in the project, finds and loads every definition."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    checked = subprocess.run(
+        [str(Path(sys.executable).parent / "dg"), "check", "defs"],
+        cwd=root,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": sys.prefix},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "All definitions loaded successfully" in checked.stdout + checked.stderr

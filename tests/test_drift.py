@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from titanic_assets import drift
+from titanic_assets.ml import drift
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 
 from tests.processes import BIN, ROOT, poll, running, survival_service
-from titanic_assets.features import RAW_INPUTS
-from titanic_assets.sensors import DRIFT_CHECK_KEY, MODEL_TRAINING_JOB
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
+from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
 
 DEADLINE = 300  # seconds for a sensor tick plus a run, on a busy two-core machine
 

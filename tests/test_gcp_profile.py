@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 
 from tests.processes import BIN, free_port, poll, running, survival_service
-from titanic_assets.definitions import RESOURCES_BY_PROFILE, defs
-from titanic_assets.model_sync import ModelArchive
-from titanic_assets.resources import SHIPPED_PASSENGERS, GCSLandingArea
+from titanic_assets.core.model_sync import ModelArchive
+from titanic_assets.definitions import defs as load_definitions
+from titanic_assets.defs.resources import RESOURCES_BY_PROFILE, SHIPPED_PASSENGERS, GCSLandingArea
+
+defs = load_definitions()
 
 BUCKET = "titanic-landing-test"
 LANDING_PREFIX = "landing"
@@ -170,7 +172,7 @@ def test_a_service_with_its_own_store_serves_the_model_exported_to_the_bucket(
         "TITANIC_MODEL_POLL_SECONDS": "1",
         "BENTOML_HOME": str(tmp_path / "bentoml"),  # not the store the pipeline wrote to
     }
-    sync = [sys.executable, "-m", "titanic_assets.model_sync"]
+    sync = [sys.executable, "-m", "titanic_assets.core.model_sync"]
     with (
         survival_service(tmp_path, env) as url,
         running(sync, tmp_path / "model_sync.log", {**os.environ, **env}),

@@ -15,11 +15,13 @@ import pandas as pd
 import pytest
 
 from tests.conftest import materialize_graph
-from titanic_assets import drift, sensors
-from titanic_assets.assets import monitoring
-from titanic_assets.features import RAW_INPUTS
-from titanic_assets.prediction_log import PredictionLogWriter
-from titanic_assets.resources import LocalLandingArea
+from titanic_assets.core import registry
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.prediction_log import PredictionLogWriter
+from titanic_assets.defs.monitoring import drift_report, prediction_traffic, retrain_on_drift
+from titanic_assets.defs.resources import LocalLandingArea
+from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
+from titanic_assets.ml import drift
 
 
 @dataclass
@@ -30,7 +32,11 @@ class Monitored:
     def refresh(self) -> dg.ExecuteInProcessResult:
         """Materialize the monitoring group with its check, as the refresh sensor's job does."""
         return dg.materialize(
-            [monitoring.prediction_traffic, monitoring.drift_report, monitoring.no_input_drift],
+            [
+                prediction_traffic.prediction_traffic,
+                drift_report.drift_report,
+                drift_report.no_input_drift,
+            ],
             instance=self.instance,
             resources={
                 "io_manager": dg.FilesystemIOManager(base_dir=str(self.root / "storage")),
@@ -65,7 +71,7 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PredictionLogWriter:
 
 def send(log: PredictionLogWriter, passengers: pd.DataFrame, batch: int = 50) -> None:
     """Log passengers as the service does, one batch request per `batch` rows."""
-    model = monitoring.serving_model_info()
+    model = registry.serving_model()
     for start in range(0, len(passengers), batch):
         part = passengers.iloc[start : start + batch].astype(object)
         part = part.where(part.notna(), None)
@@ -113,13 +119,13 @@ def test_the_traffic_window_starts_at_the_promotion_and_holds_the_logged_rows(
     result = monitored.refresh()
 
     window = result.asset_value("prediction_traffic")
-    model = monitoring.serving_model_info()
+    model = registry.serving_model()
     assert len(window.rows) == 120
-    assert window.start == model.promoted_at < window.end
+    assert window.start == model.created_at < window.end
     assert set(window.rows["model_version"]) == {model.version}
     info = metadata(result, "prediction_traffic")
     assert info["dagster/row_count"] == 120
-    assert info["window_start"] == model.promoted_at.timestamp()
+    assert info["window_start"] == model.created_at.timestamp()
     assert info["serving_model"] == model.tag
     # The window as a file to download, row for row, and the predicted outcomes.
     downloaded = pd.read_csv(info["window_file"])
@@ -153,7 +159,7 @@ def test_in_distribution_traffic_passes_the_check_and_requests_no_retrain(
     assert report["drift_detected"] is False and report["n_current"] == 300
     assert 0.0 <= report["largest_psi"] < drift.PSI_MAJOR
     assert report["smallest_p_value"] > report["p_value_threshold"]
-    data = tick(sensors.retrain_on_drift, monitored.instance)
+    data = tick(retrain_on_drift.retrain_on_drift, monitored.instance)
     assert data.run_requests == []
 
 
@@ -173,25 +179,27 @@ def test_drifted_traffic_fails_the_check_and_requests_exactly_one_retrain(
     assert report["share_drifted"] == pytest.approx(2 / len(drift.MONITORED))
     assert {"plot_Age", "plot_Embarked"} <= set(report)
 
-    first = tick(sensors.retrain_on_drift, monitored.instance)
+    first = tick(retrain_on_drift.retrain_on_drift, monitored.instance)
     [request] = first.run_requests
-    data_version = monitoring.serving_model_info().data_version
+    data_version = registry.serving_model().data_version
     assert request.run_key == f"drift-retrain-{data_version}"
-    assert request.tags[monitoring.RETRAIN_DATA_VERSION_TAG] == data_version
+    assert request.tags[retrain_on_drift.RETRAIN_DATA_VERSION_TAG] == data_version
     assert first.cursor is not None
 
-    again = tick(sensors.retrain_on_drift, monitored.instance, cursor=first.cursor)
+    again = tick(retrain_on_drift.retrain_on_drift, monitored.instance, cursor=first.cursor)
     assert again.run_requests == []
 
 
 def test_the_retrain_job_is_the_chain_from_raw_data_to_the_served_model():
-    from titanic_assets.definitions import defs
+    from titanic_assets.definitions import defs as load_definitions
 
-    job = defs.resolve_job_def(sensors.MODEL_TRAINING_JOB)
+    defs = load_definitions()
+
+    job = defs.resolve_job_def(MODEL_TRAINING_JOB)
     keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
     assert {"raw_passengers", "survival_model", "model_evaluation", "serving_model"} <= keys
     assert not keys & {"prediction_traffic", "drift_report"}
-    assert sensors.retrain_on_drift in defs.sensors
+    assert retrain_on_drift.retrain_on_drift in defs.sensors
 
 
 def test_the_refresh_sensor_waits_for_enough_new_rows_then_requests_one_report(
@@ -201,18 +209,18 @@ def test_the_refresh_sensor_waits_for_enough_new_rows_then_requests_one_report(
     monkeypatch.setenv("TITANIC_DRIFT_REFRESH_SECONDS", "3600")
     send(log, traffic(shipped_passengers, 150, seed=5))
 
-    waiting = tick(sensors.drift_report_on_new_traffic, monitored.instance)
+    waiting = tick(drift_report.drift_report_on_new_traffic, monitored.instance)
     assert waiting.run_requests == []
     assert "150 rows logged" in waiting.skip_message
 
     send(log, traffic(shipped_passengers, 60, seed=6))
-    ready = tick(sensors.drift_report_on_new_traffic, monitored.instance)
+    ready = tick(drift_report.drift_report_on_new_traffic, monitored.instance)
     [request] = ready.run_requests
     assert request.tags["titanic/new_rows"] == "210"
 
     # Within the minimum interval nothing more is requested, however much traffic arrives.
     send(log, traffic(shipped_passengers, 300, seed=7))
-    soon = tick(sensors.drift_report_on_new_traffic, monitored.instance, cursor=ready.cursor)
+    soon = tick(drift_report.drift_report_on_new_traffic, monitored.instance, cursor=ready.cursor)
     assert soon.run_requests == []
 
 
@@ -223,11 +231,13 @@ def test_drift_after_a_retrain_on_unchanged_data_asks_for_new_data_and_never_loo
     area: the new model has the old data version, so drift persists and nothing repeats."""
     send(log, drifted(shipped_passengers, 300, seed=8))
     assert not check_evaluation(monitored.refresh()).passed
-    [request] = tick(sensors.retrain_on_drift, monitored.instance).run_requests
-    before = monitoring.serving_model_info()
+    [request] = tick(retrain_on_drift.retrain_on_drift, monitored.instance).run_requests
+    before = registry.serving_model()
 
-    from titanic_assets.definitions import defs
-    from titanic_assets.resources import LocalLandingArea
+    from titanic_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
+    from titanic_assets.defs.resources import LocalLandingArea
 
     dg.materialize(
         [*defs.assets, *defs.asset_checks],
@@ -245,14 +255,14 @@ def test_drift_after_a_retrain_on_unchanged_data_asks_for_new_data_and_never_loo
         },
         tags=request.tags,
     )
-    after = monitoring.serving_model_info()
+    after = registry.serving_model()
     assert after.tag != before.tag and after.data_version == before.data_version
 
     send(log, drifted(shipped_passengers, 300, seed=9))  # after the new promotion
     evaluation = check_evaluation(monitored.refresh())
     assert not evaluation.passed
     assert "new labelled data is needed" in evaluation.description
-    [repeat] = tick(sensors.retrain_on_drift, monitored.instance).run_requests
+    [repeat] = tick(retrain_on_drift.retrain_on_drift, monitored.instance).run_requests
     assert repeat.run_key == request.run_key  # the daemon skips a run key already used
 
 

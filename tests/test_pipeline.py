@@ -3,9 +3,9 @@ passing, the model clears the quality gate, and the UI gets its metadata."""
 
 import numpy as np
 
-from titanic_assets.checks import QUALITY_FLOORS
-from titanic_assets.features import FEATURES
-from titanic_assets.modeling import train_survival_model
+from titanic_assets.core.features import FEATURES
+from titanic_assets.defs.training.model_evaluation import QUALITY_FLOORS
+from titanic_assets.ml.modeling import train_survival_model
 
 
 def test_every_asset_materializes_and_every_check_passes(materialized_graph) -> None:

@@ -18,8 +18,10 @@ import psycopg2
 import pytest
 
 from tests.processes import BIN, poll, running
-from titanic_assets.definitions import defs
-from titanic_assets.resources import LocalLandingArea
+from titanic_assets.definitions import defs as load_definitions
+from titanic_assets.defs.resources import LocalLandingArea
+
+defs = load_definitions()
 
 INSTANCE_YAML = Path(__file__).resolve().parents[1] / "deploy" / "postgres" / "dagster.yaml"
 USER, PASSWORD, DATABASE = "dagster", "test-only-password", "dagster"

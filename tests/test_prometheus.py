@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.processes import ROOT, free_port, poll, running, survival_service
-from titanic_assets.sensors import DRIFT_CHECK_KEY
+from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 JOB = "titanic-survival-service"
@@ -42,7 +42,8 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def instance_metrics(dagster_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The instance metrics exporter on a free port, reading `dagster_home`; yields host:port."""
     port = free_port()
-    command = [sys.executable, "-m", "titanic_assets.instance_metrics", "--port", str(port)]
+    exporter = "titanic_assets.defs.monitoring.instance_metrics"
+    command = [sys.executable, "-m", exporter, "--port", str(port)]
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
     log = tmp_path_factory.mktemp("instance-metrics") / "exporter.log"
     with running(command, log, env):

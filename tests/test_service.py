@@ -23,8 +23,9 @@ import pandas as pd
 import pytest
 
 from tests.processes import ROOT, poll, survival_service
-from titanic_assets.features import RAW_INPUTS, feature_matrix
-from titanic_assets.prediction_log import read_prediction_log
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.features import feature_matrix
+from titanic_assets.core.prediction_log import read_prediction_log
 
 MAX_BATCH = 1000
 SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
@@ -42,7 +43,7 @@ PASSENGER = {
 # Writes one model into the service's store, as the serving_model asset does.
 PROMOTE = """
 import pickle, sys
-from titanic_assets import registry
+from titanic_assets.core import registry
 print(registry.save(**pickle.load(open(sys.argv[1], "rb"))))
 """
 
@@ -278,7 +279,7 @@ def test_bentoml_build_packs_the_service_the_feature_code_and_the_serving_model(
     name, version = tag.split(":")
     bento = server.store / "bentos" / name / version
     assert (bento / "src" / "bento" / "service.py").exists()
-    assert (bento / "src" / "titanic_assets" / "features.py").exists()
+    assert (bento / "src" / "titanic_assets" / "core" / "features.py").exists()
     assert f"tag: titanic_survival:{model_a}" in (bento / "bento.yaml").read_text()
 
 

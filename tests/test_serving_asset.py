@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from titanic_assets import registry
-from titanic_assets.definitions import defs
-from titanic_assets.features import RAW_INPUTS
-from titanic_assets.promotion import TOLERANCE, decide_promotion
-from titanic_assets.resources import LocalLandingArea
+from titanic_assets.core import registry
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.definitions import defs as load_definitions
+from titanic_assets.defs.resources import LocalLandingArea
+from titanic_assets.ml.promotion import TOLERANCE, decide_promotion
+
+defs = load_definitions()
 
 GOOD = {"roc_auc": 0.87, "accuracy": 0.83}
 
@@ -47,9 +49,11 @@ def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_
     model = bentoml.models.get(meta["bentoml_tag"])
     trained = materialized_graph.value("survival_model")
     evaluation = materialized_graph.value("model_evaluation")
-    raw_version = materialized_graph.metadata("raw_passengers")["data_version"]
+    # The version of the feature table the model was trained on, carried by the model itself.
+    table_version = materialized_graph.metadata("passenger_features")["data_version"]
 
-    assert model.info.labels["data_version"] == raw_version == meta["data_version"]
+    assert model.info.labels["data_version"] == table_version == meta["data_version"]
+    assert trained.data_version == table_version
     assert model.info.labels["code_version"].startswith(("git:", "package:"))
     info = model.info.metadata
     assert info["threshold"] == pytest.approx(trained.threshold)
@@ -85,7 +89,9 @@ def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
     shutil.copytree(materialized_graph.storage, storage)
     evaluation_file = storage / "model_evaluation"
     evaluation = pickle.loads(evaluation_file.read_bytes())
-    evaluation.metrics["roc_auc"] = registry.serving_metrics()["roc_auc"] - 5 * TOLERANCE
+    evaluation.metrics["roc_auc"] = (
+        registry.serving_model().metadata["metrics"]["held_out"]["roc_auc"] - 5 * TOLERANCE
+    )
     evaluation_file.write_bytes(pickle.dumps(evaluation))
 
     result = dg.materialize(

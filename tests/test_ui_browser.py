@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from tests.processes import BIN, ROOT, free_port, poll, running
-from titanic_assets.resources import SHIPPED_PASSENGERS
+from titanic_assets.defs.resources import SHIPPED_PASSENGERS
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"

@@ -1,5 +1,12 @@
-"""titanic-assets: a Dagster code location for the Titanic survival model.
+"""titanic-assets: a Dagster code location and a BentoML service for the Titanic survival model.
 
-Kept empty on purpose: the BentoML service imports `titanic_assets.features` and must not
-pull in Dagster with it.
+- `core/`: what the service shares with the pipeline (input contract, feature code, model
+  registry, prediction log); the bento packs it. Imports neither Dagster nor pandas at
+  module level.
+- `ml/`: the pure data-science code (cleaning, contracts, modeling, promotion, drift, batch
+  scoring, plots): no Dagster, no BentoML.
+- `defs/`: the Dagster definitions, one folder per domain, loaded by `definitions.py`.
+
+Kept empty on purpose: the service imports `titanic_assets.core` and must not pull in
+Dagster with it.
 """

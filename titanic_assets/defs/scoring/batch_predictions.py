@@ -1,10 +1,11 @@
-"""Scoring: unlabelled passenger files from the inbox, scored in batch by the serving model."""
+"""Scoring: unlabelled passenger files from the inbox, scored in batch by the serving model;
+the job and the sensor that run it for each new set of files."""
 
 from pathlib import PurePosixPath
 
 import dagster as dg
 
-from titanic_assets.resources import LandingArea
+from titanic_assets.defs.resources import LandingArea
 
 PREDICTIONS_FOLDER = "predictions"
 REJECTS_FOLDER = "rejects"
@@ -35,8 +36,9 @@ def batch_predictions(
     """
     import pandas as pd
 
-    from titanic_assets import registry, scoring
-    from titanic_assets.metadata import markdown_table
+    from titanic_assets.core import registry
+    from titanic_assets.defs.metadata import markdown_table
+    from titanic_assets.ml import batch_scoring
 
     if registry.serving_tag() is None:
         raise dg.Failure(
@@ -49,7 +51,7 @@ def batch_predictions(
     if unknown:
         raise dg.Failure(f"Not in the inbox {scoring_inbox.location}: {', '.join(unknown)}")
 
-    total = scoring.ScoringSummary()
+    total = batch_scoring.ScoringSummary()
     files, previews = [], []
     for name in names:
         predictions_name, rejects_name = output_names(name)
@@ -58,7 +60,7 @@ def batch_predictions(
             scoring_inbox.writer(predictions_name) as predictions,
             scoring_inbox.writer(rejects_name) as rejects,
         ):
-            summary = scoring.score_file(source, model, predictions, rejects)
+            summary = batch_scoring.score_file(source, model, predictions, rejects)
         context.log.info(f"{name}: {summary.scored} scored, {summary.rejected} rejected")
         total.add(summary)
         previews.append(summary.preview.assign(file=PurePosixPath(name).name))
@@ -80,7 +82,7 @@ def batch_predictions(
             "dagster/row_count": total.scored,
             "dagster/column_schema": dg.TableSchema(
                 columns=[
-                    dg.TableColumn(scoring.ID_COLUMN, "string"),
+                    dg.TableColumn(batch_scoring.ID_COLUMN, "string"),
                     dg.TableColumn("survived", "int", description="1: predicted to survive"),
                     dg.TableColumn("probability", "float"),
                     dg.TableColumn("model_version", "string"),

@@ -1,10 +1,9 @@
 """Batch scoring of unlabelled passenger files: row validation and chunked scoring.
 
-`invalid_rows` is the input contract as one vectorised function over a chunk: the same rules
-as the service's request model (bento/service.py `Passenger`): Pclass 1-3, Sex male/female,
-Age 0-120 or missing, SibSp/Parch whole numbers >= 0, Fare >= 0 or missing, Embarked S/C/Q
-or missing. A file is read in chunks, so memory stays flat whatever its size; invalid rows
-go to a rejects file with their reasons, the valid ones are scored all the same.
+`invalid_rows` is the input contract (core/contract.py), the same rules the service's request
+models enforce, as one vectorised function over a chunk. A file is read in chunks, so memory
+stays flat whatever its size; invalid rows go to a rejects file with their reasons, the
+valid ones are scored all the same.
 
 pandas is imported inside the functions: this module is imported by the code location.
 """
@@ -16,19 +15,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
+from titanic_assets.core.contract import PASSENGER_FIELDS, RAW_INPUTS
+
 if TYPE_CHECKING:
     import pandas as pd
 
-    from titanic_assets.registry import RegisteredModel
+    from titanic_assets.core.registry import RegisteredModel
 
 CHUNK_ROWS = 10_000  # as fast as larger chunks (~110k rows/s), flatter memory
 ID_COLUMN = "PassengerId"
-REQUIRED_COLUMNS: tuple[str, ...] = (ID_COLUMN, "Pclass", "Sex", "SibSp", "Parch")
-OPTIONAL_COLUMNS: tuple[str, ...] = ("Age", "Fare", "Embarked", "Name", "Cabin")
+REQUIRED_COLUMNS: tuple[str, ...] = (ID_COLUMN, *(f.name for f in PASSENGER_FIELDS if f.required))
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(f.name for f in PASSENGER_FIELDS if not f.required)
 PREDICTION_COLUMNS: tuple[str, ...] = (ID_COLUMN, "survived", "probability", "model_version")
-MAX_AGE = 120
-MAX_NAME = 200
-MAX_CABIN = 100
 
 
 def missing_columns(columns: list[str]) -> list[str]:
@@ -44,34 +42,29 @@ def invalid_rows(chunk: pd.DataFrame) -> pd.Series:
     import numpy as np
     import pandas as pd
 
-    from titanic_assets.features import PORTS, SEXES
-
     def text(name: str) -> pd.Series:
         if name in chunk:
             return chunk[name]
         return pd.Series(np.nan, index=chunk.index, dtype=object)
 
-    def number(name: str) -> pd.Series:
-        return pd.to_numeric(text(name), errors="coerce")
-
-    def whole(values: pd.Series) -> pd.Series:
-        return values.notna() & np.isfinite(values) & (values == values.round())
-
-    pclass, sibsp, parch = number("Pclass"), number("SibSp"), number("Parch")
-    age, fare = number("Age"), number("Fare")
-    sex, port = text("Sex").str.strip(), text("Embarked").str.strip()
-    rules: dict[str, pd.Series] = {
-        f"{ID_COLUMN} missing": text(ID_COLUMN).isna(),
-        "Pclass not 1, 2 or 3": ~pclass.isin([1, 2, 3]),
-        "Sex not male or female": ~sex.isin(SEXES),
-        f"Age not in 0-{MAX_AGE}": text("Age").notna() & ~age.between(0, MAX_AGE),
-        "SibSp not a whole number >= 0": ~(whole(sibsp) & (sibsp >= 0)),
-        "Parch not a whole number >= 0": ~(whole(parch) & (parch >= 0)),
-        "Fare not a number >= 0": text("Fare").notna() & ~(np.isfinite(fare) & (fare >= 0)),
-        "Embarked not S, C or Q": port.notna() & ~port.isin(PORTS),
-        f"Name longer than {MAX_NAME}": text("Name").str.len() > MAX_NAME,
-        f"Cabin longer than {MAX_CABIN}": text("Cabin").str.len() > MAX_CABIN,
-    }
+    rules: dict[str, pd.Series] = {f"{ID_COLUMN} missing": text(ID_COLUMN).isna()}
+    for spec in PASSENGER_FIELDS:
+        cells = text(spec.name)
+        given = cells.notna()
+        if spec.kind in ("int", "float"):
+            values = pd.to_numeric(cells, errors="coerce")
+            if spec.allowed is not None:
+                ok = values.isin(spec.allowed)
+            else:
+                ok = np.isfinite(values) & values.between(spec.minimum, spec.maximum)
+                if spec.kind == "int":
+                    ok &= values == values.round()
+        elif spec.allowed is not None:
+            ok = cells.str.strip().isin(spec.allowed)
+        else:
+            ok = cells.str.len() <= spec.max_length
+        broken = ~ok if spec.required else given & ~ok
+        rules[spec.violation] = broken
     reasons = pd.Series("", index=chunk.index, dtype=object)
     broken = pd.concat(rules, axis=1).fillna(False).astype(bool)
     bad = broken.any(axis=1)
@@ -83,8 +76,6 @@ def invalid_rows(chunk: pd.DataFrame) -> pd.Series:
 def passenger_columns(valid: pd.DataFrame) -> dict[str, Any]:
     """The raw inputs of valid rows, typed as the model's feature code expects them."""
     import pandas as pd
-
-    from titanic_assets.features import RAW_INPUTS
 
     columns: dict[str, Any] = {}
     for name in RAW_INPUTS:

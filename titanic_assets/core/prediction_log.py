@@ -29,28 +29,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from titanic_assets.core.contract import RAW_INPUTS
+
 if TYPE_CHECKING:
     import pandas as pd
 
 LOCATION_ENV = "TITANIC_PREDICTION_LOG"
 DEFAULT_LOCATION = "data/prediction_log"
-RAW_FIELDS: tuple[str, ...] = (
-    "Pclass",
-    "Sex",
-    "Age",
-    "SibSp",
-    "Parch",
-    "Fare",
-    "Embarked",
-    "Name",
-    "Cabin",
-)  # features.RAW_INPUTS, repeated so this module imports nothing heavy
 COLUMNS: tuple[str, ...] = (
     "request_id",
     "timestamp",
     "model_version",
     "endpoint",
-    *RAW_FIELDS,
+    *RAW_INPUTS,
     "probability",
     "survived",
 )
@@ -88,7 +79,7 @@ class PredictionLogWriter:
                 "timestamp": now,
                 "model_version": model_version,
                 "endpoint": endpoint,
-                "inputs": {name: list(inputs[name]) for name in RAW_FIELDS},
+                "inputs": {name: list(inputs[name]) for name in RAW_INPUTS},
                 "probability": np.round(np.asarray(probabilities, dtype=float), 6).tolist(),
                 "survived": np.asarray(survived, dtype=bool).tolist(),
             },
@@ -145,7 +136,7 @@ def read_prediction_log(
                 rows = len(record["probability"])
                 for name in ("request_id", "timestamp", "model_version", "endpoint"):
                     columns[name].extend([record[name]] * rows)
-                for name in RAW_FIELDS:
+                for name in RAW_INPUTS:
                     columns[name].extend(record["inputs"][name])
                 columns["probability"].extend(record["probability"])
                 columns["survived"].extend(record["survived"])

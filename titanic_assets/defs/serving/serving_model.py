@@ -1,31 +1,8 @@
 """Serving: the evaluated model registered in the BentoML model store, promoted or not."""
 
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-
-
-def _git(*args: str) -> str:
-    root = Path(__file__).resolve().parents[2]
-    run = subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=5
-    )
-    return run.stdout.strip()
-
-
-def code_version() -> str:
-    """The git commit of this checkout ("-dirty" when it has local changes), else the
-    installed package version."""
-    try:
-        commit = _git("rev-parse", "--short=12", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no", "--", "titanic_assets")
-        return f"git:{commit}{'-dirty' if dirty else ''}"
-    except (OSError, subprocess.SubprocessError):
-        from importlib.metadata import version
-
-        return f"package:{version('titanic-assets')}"
 
 
 def reference_summary(reference: Any) -> dict[str, Any]:
@@ -51,15 +28,6 @@ def reference_summary(reference: Any) -> dict[str, Any]:
     return summary
 
 
-def raw_data_version(context: dg.AssetExecutionContext) -> str:
-    """The data version of the raw passengers this model was trained on."""
-    event = context.instance.get_latest_materialization_event(dg.AssetKey("raw_passengers"))
-    if event is None or event.asset_materialization is None:
-        return "unknown"
-    entry = event.asset_materialization.metadata.get("data_version")
-    return str(entry.value) if entry is not None else "unknown"
-
-
 @dg.asset(group_name="serving", kinds={"bentoml"})
 def serving_model(
     context: dg.AssetExecutionContext, survival_model, model_evaluation, passengers
@@ -68,24 +36,31 @@ def serving_model(
 
     One versioned model holds the pipeline (feature code included), threshold, input
     schema, training and held-out metrics, and the training rows' raw inputs as the drift
-    reference. The promotion policy (titanic_assets/promotion.py) decides whether it becomes
+    reference. The promotion policy (ml/promotion.py) decides whether it becomes
     `titanic_survival` (served) or stays a `titanic_survival_candidate`; the metadata says
     which and why.
     """
-    from titanic_assets import promotion, registry
-    from titanic_assets.features import CATEGORICAL_FEATURES, FEATURES, RAW_INPUTS
+    from titanic_assets.core import registry
+    from titanic_assets.core.contract import RAW_INPUTS
+    from titanic_assets.core.features import CATEGORICAL_FEATURES, FEATURES
+    from titanic_assets.defs.serving.provenance import code_version
+    from titanic_assets.ml import promotion
 
     held_out = {name: float(value) for name, value in model_evaluation.metrics.items()}
-    serving_before = registry.serving_tag()
-    decision = promotion.decide_promotion(held_out, registry.serving_metrics())
+    serving = registry.serving_model()
+    serving_before = serving.tag if serving else None
+    decision = promotion.decide_promotion(
+        held_out, serving.metadata["metrics"]["held_out"] if serving else None
+    )
 
     reference = (
         passengers.set_index("PassengerId")
         .loc[survival_model.train_ids, list(RAW_INPUTS)]
         .reset_index()
     )
-    data_version = raw_data_version(context)
-    versions = {"data_version": data_version, "code_version": code_version()}
+    # The version of the feature table this very model was trained on, carried by the model
+    # itself: under concurrent runs, "the latest materialization" may be another run's.
+    versions = {"data_version": survival_model.data_version, "code_version": code_version()}
     metadata = {
         "threshold": float(survival_model.threshold),
         "input_schema": {c: str(t) for c, t in reference[list(RAW_INPUTS)].dtypes.items()},

@@ -1,9 +1,9 @@
 """The Dagster instance's monitoring state as Prometheus metrics, for alerting.
 
 The drift check runs in Dagster, not in the service, so Prometheus cannot see it on the
-service's /metrics. `python -m titanic_assets.instance_metrics --port 9464`, run beside the
-daemon with the same DAGSTER_HOME (SQLite locally, Postgres in production), answers each
-scrape with the latest drift check evaluation read from the instance:
+service's /metrics. `python -m titanic_assets.defs.monitoring.instance_metrics --port 9464`,
+run beside the daemon with the same DAGSTER_HOME (SQLite locally, Postgres in production),
+answers each scrape with the latest drift check evaluation read from the instance:
 
 - `titanic_drift_check_passed`: 1 when the latest evaluation passed, 0 when it failed;
   absent before the first evaluation.
@@ -19,7 +19,7 @@ from typing import Any
 
 import dagster as dg
 
-from titanic_assets.sensors import latest_drift_evaluation
+from titanic_assets.defs.monitoring.drift_report import latest_drift_evaluation
 
 
 class DriftCheckCollector:

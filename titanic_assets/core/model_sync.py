@@ -3,7 +3,7 @@
 The `serving_model_archive` asset holds the serving model as a BentoML archive; in the gcp
 profile its IO manager (GCSPickleIOManager) stores it in the bucket, at
 `<TITANIC_GCS_IO_PREFIX>/serving_model_archive`. On the serving machine,
-`python -m titanic_assets.model_sync` polls that object and imports each new archive into the
+`python -m titanic_assets.core.model_sync` polls that object and imports each new archive into the
 local BentoML store (BENTOML_HOME), where the service's own store poll switches to it.
 
 No Dagster here: the serving machine needs only bentoml and google-cloud-storage. The bucket
@@ -115,6 +115,6 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     # Through the package module, so unpickled archives are this module's ModelArchive.
-    from titanic_assets.model_sync import main as package_main
+    from titanic_assets.core.model_sync import main as package_main
 
     package_main()

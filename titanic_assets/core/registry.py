@@ -16,8 +16,11 @@ Imported by the service, so only the standard library at module level.
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +33,29 @@ REFERENCE_SUMMARY_FILE = "reference_summary.json"
 
 @dataclass(frozen=True)
 class RegisteredModel:
-    """A model as the service uses it: loaded once, never mutated, swapped whole."""
+    """One model in the store, as the pipeline, monitoring and the service all see it.
 
+    Reading it costs a metadata lookup; the pickled pipeline is loaded on first use and then
+    kept, so a sensor can ask which model serves without unpickling it, and the service
+    swaps a fully loaded one in whole (see `load`).
+    """
+
+    tag: str  # name:version
     version: str
-    tag: str
-    pipeline: Any
+    path: str  # its directory in the store (pipeline, drift reference)
+    created_at: datetime  # UTC; for the serving name, when it was promoted
     threshold: float
     metadata: dict[str, Any]
     labels: dict[str, str]
-    created_at: str
+
+    @property
+    def data_version(self) -> str:
+        return self.labels.get("data_version", "unknown")
+
+    @cached_property
+    def pipeline(self) -> Any:
+        with open(os.path.join(self.path, PIPELINE_FILE), "rb") as handle:
+            return pickle.load(handle)
 
     @property
     def booster(self) -> Any:
@@ -48,48 +65,57 @@ class RegisteredModel:
     def probabilities(self, columns: Any) -> Any:
         """Survival probabilities for raw passenger columns (a dict of lists or a DataFrame):
         the shared feature code, then the booster on numpy, on one thread."""
-        from titanic_assets.features import feature_matrix
+        from titanic_assets.core.features import feature_matrix
 
         return self.booster.predict(feature_matrix(columns), num_threads=1)
 
+    def reference(self) -> Any:
+        """The raw inputs of the rows it was trained on: the drift reference (a DataFrame)."""
+        import pandas as pd
 
-def serving_tag() -> str | None:
-    """The full tag of the serving model (name:version), None when nothing was promoted."""
+        return pd.read_csv(os.path.join(self.path, REFERENCE_FILE))
+
+
+def get(tag: str) -> RegisteredModel | None:
+    """A stored model's description (a full tag, or `<name>:latest`); None when absent."""
     import bentoml
 
     try:
-        return str(bentoml.models.get(f"{SERVING_MODEL}:latest").tag)
+        model = bentoml.models.get(tag)
     except bentoml.exceptions.NotFound:
         return None
-
-
-def serving_metrics() -> dict[str, float] | None:
-    """The serving model's held-out metrics, None when nothing serves yet."""
-    import bentoml
-
-    try:
-        model = bentoml.models.get(f"{SERVING_MODEL}:latest")
-    except bentoml.exceptions.NotFound:
-        return None
-    return dict(model.info.metadata["metrics"]["held_out"])
-
-
-def load(tag: str) -> RegisteredModel:
-    """Load one stored model (a full tag, or `titanic_survival:latest`)."""
-    import bentoml
-
-    model = bentoml.models.get(tag)
-    with open(model.path_of(PIPELINE_FILE), "rb") as handle:
-        pipeline = pickle.load(handle)
+    created = model.info.creation_time
     return RegisteredModel(
-        version=model.tag.version,
         tag=str(model.tag),
-        pipeline=pipeline,
+        version=model.tag.version,
+        path=model.path,
+        created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
         threshold=float(model.info.metadata["threshold"]),
         metadata=dict(model.info.metadata),
         labels=dict(model.info.labels),
-        created_at=model.info.creation_time.isoformat(),
     )
+
+
+def serving_model() -> RegisteredModel | None:
+    """The serving model (`titanic_survival:latest`), None when nothing was promoted yet."""
+    return get(f"{SERVING_MODEL}:latest")
+
+
+def serving_tag() -> str | None:
+    """The serving model's full tag (name:version), None when nothing was promoted yet."""
+    model = serving_model()
+    return model.tag if model else None
+
+
+def load(tag: str) -> RegisteredModel:
+    """A stored model with its pipeline loaded, ready to score."""
+    model = get(tag)
+    if model is None:
+        import bentoml
+
+        raise bentoml.exceptions.NotFound(f"Model {tag!r} is not in the model store")
+    model.pipeline  # noqa: B018 (loaded now, not on the first request)
+    return model
 
 
 def save(

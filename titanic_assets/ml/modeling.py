@@ -7,6 +7,7 @@ the same feature table gives the same model and the same metrics.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,12 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
-from titanic_assets.features import CATEGORICAL_FEATURES, FEATURES, PassengerFeatures
+from titanic_assets.core.features import (
+    CATEGORICAL_FEATURES,
+    FEATURES,
+    PassengerFeatures,
+    feature_matrix,
+)
 
 SEED = 20260401
 TEST_SIZE = 0.2
@@ -55,6 +61,7 @@ class SurvivalModel:
     best_params: dict[str, Any]
     cv_roc_auc: float
     oof_accuracy: float
+    data_version: str  # table_version of the feature table it was trained on
     train_ids: list[int] = field(repr=False)
     test_ids: list[int] = field(repr=False)
 
@@ -65,6 +72,18 @@ class SurvivalModel:
     def predict_proba(self, passengers: Any) -> np.ndarray:
         """Survival probability per passenger, from raw passenger columns."""
         return self.pipeline.predict_proba(passengers)[:, 1]
+
+
+def build_feature_table(passengers: pd.DataFrame) -> pd.DataFrame:
+    """The training table: PassengerId, Survived and the model's features."""
+    features = pd.DataFrame(feature_matrix(passengers), columns=list(FEATURES))
+    labels = passengers[["PassengerId", LABEL]].reset_index(drop=True)
+    return pd.concat([labels, features], axis=1)
+
+
+def table_version(table: pd.DataFrame) -> str:
+    """A short hash of a table's content: the same rows give the same version."""
+    return hashlib.sha256(table.to_csv(index=False).encode()).hexdigest()[:16]
 
 
 def split_ids(feature_table: pd.DataFrame) -> tuple[list[int], list[int]]:
@@ -126,6 +145,7 @@ def train_survival_model(feature_table: pd.DataFrame, n_jobs: int = 1) -> Surviv
         best_params={k: _plain(v) for k, v in search.best_params_.items()},
         cv_roc_auc=float(search.best_score_),
         oof_accuracy=float(np.mean((oof >= threshold) == y)),
+        data_version=table_version(feature_table),
         train_ids=train_ids,
         test_ids=test_ids,
     )

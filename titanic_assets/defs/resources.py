@@ -1,8 +1,11 @@
-"""Where passenger files arrive: the labelled batches, and the unlabelled ones to score.
+"""The resources every domain uses, and which storage backs them in each profile.
 
-A landing area is a resource, so which storage holds it (a local folder, a bucket prefix)
-is configuration, never a branch inside an asset. The same classes serve the scoring inbox,
-where batch predictions are also written back (under subfolders, which `csv_files` skips).
+A landing area is where passenger files arrive (the labelled batches, the unlabelled ones to
+score) and where files for people are written back (under subfolders, which `csv_files`
+skips). It is a resource, so which storage holds it (a local folder, a bucket prefix) is
+configuration, never a branch inside an asset. The TITANIC_PROFILE environment variable
+picks the storage, from RESOURCES_BY_PROFILE at the end of this module; asset code never
+looks at the environment itself.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import dagster as dg
 if TYPE_CHECKING:
     import pandas as pd
 
-SHIPPED_PASSENGERS = Path(__file__).parent / "data" / "titanic.csv"
+SHIPPED_PASSENGERS = Path(__file__).parents[1] / "data" / "titanic.csv"
 
 
 class LandingArea(dg.ConfigurableResource):
@@ -170,3 +173,59 @@ class GCSLandingArea(LandingArea):
             yield spool
             spool.seek(0)
             self._bucket().blob(self._prefix + relative).upload_from_file(spool)
+
+
+def local_resources() -> dict:
+    """Everything on this machine: a landing folder and pickles under the instance's storage."""
+    return {
+        "landing_area": LocalLandingArea(
+            directory=os.getenv("TITANIC_LANDING_DIR", "data/landing")
+        ),
+        "scoring_inbox": LocalLandingArea(
+            directory=os.getenv("TITANIC_INBOX_DIR", "data/inbox"),
+            seed_with_shipped_passengers=False,
+        ),
+        # Files for people to download (e.g. the traffic window as CSV).
+        "exports": LocalLandingArea(
+            directory=os.getenv("TITANIC_EXPORTS_DIR", "data/exports"),
+            seed_with_shipped_passengers=False,
+        ),
+        "io_manager": dg.FilesystemIOManager(),
+    }
+
+
+def gcp_resources() -> dict:
+    """A GCP deployment: batches land under a bucket prefix, asset values are pickles beside them.
+
+    Credentials are Google's application default credentials (no key in this repository);
+    with STORAGE_EMULATOR_HOST set, the client talks to that emulator anonymously instead.
+    """
+    from dagster_gcp import GCSPickleIOManager, GCSResource
+
+    bucket = os.getenv("TITANIC_GCS_BUCKET")
+    if not bucket:
+        raise ValueError("TITANIC_PROFILE=gcp needs TITANIC_GCS_BUCKET, the bucket's name.")
+    gcs = GCSResource(project=os.getenv("GOOGLE_CLOUD_PROJECT"))
+    io_prefix = os.getenv("TITANIC_GCS_IO_PREFIX", "dagster")
+    return {
+        "gcs": gcs,
+        "landing_area": GCSLandingArea(
+            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_LANDING_PREFIX", "landing")
+        ),
+        "scoring_inbox": GCSLandingArea(
+            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_INBOX_PREFIX", "inbox")
+        ),
+        "exports": GCSLandingArea(
+            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_EXPORTS_PREFIX", "exports")
+        ),
+        "io_manager": GCSPickleIOManager(gcs=gcs, gcs_bucket=bucket, gcs_prefix=io_prefix),
+    }
+
+
+RESOURCES_BY_PROFILE = {"local": local_resources, "gcp": gcp_resources}
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The resources of the profile in TITANIC_PROFILE (default `local`)."""
+    return dg.Definitions(resources=RESOURCES_BY_PROFILE[os.getenv("TITANIC_PROFILE", "local")]())

@@ -1,23 +1,23 @@
-"""Distribution: the serving model packed for services on other machines."""
+"""Serving: the serving model packed for services on other machines."""
 
 import dagster as dg
 
 
 @dg.asset(group_name="serving", kinds={"bentoml"}, deps=["serving_model"])
-def serving_model_archive() -> dg.Output:
+def serving_model_archive() -> dg.MaterializeResult:
     """The serving model as a portable BentoML archive, for a service on another machine.
 
     The profile's IO manager stores it: in the gcp profile, an object in the bucket that
-    `python -m titanic_assets.model_sync` imports into the serving machine's model store.
+    `python -m titanic_assets.core.model_sync` imports into the serving machine's model store.
     """
-    from titanic_assets import registry
-    from titanic_assets.model_sync import export_archive
+    from titanic_assets.core import registry
+    from titanic_assets.core.model_sync import export_archive
 
     tag = registry.serving_tag()
     if tag is None:
         raise dg.Failure("No model has been promoted to serving, so there is none to export.")
     model = export_archive(tag)
-    return dg.Output(
-        model,
+    return dg.MaterializeResult(
+        value=model,
         metadata={"bentoml_tag": model.tag, "archive_bytes": len(model.archive)},
     )

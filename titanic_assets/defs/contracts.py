@@ -1,7 +1,7 @@
-"""Asset checks: the Pandera data contracts, and the quality gate on the model.
+"""The Pandera data contracts as blocking Dagster asset checks, naming the offending rows.
 
-All are blocking: when one fails, nothing downstream of its asset runs, so a bad table never
-trains a model and a bad model never reaches the model store.
+Blocking: when one fails, nothing downstream of its table runs, so a bad table never trains
+a model. Each domain declares the checks of its own tables with `contract_check`.
 """
 
 from __future__ import annotations
@@ -10,15 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from titanic_assets.metadata import markdown_table
+from titanic_assets.defs.metadata import markdown_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
-# The evaluation gate, on the held-out split (about 180 passengers). The first model
-# measured 0.83 accuracy and 0.87 ROC-AUC there; the floors leave room for sampling noise
-# while stopping a model that is clearly worse than "women survive" (0.77 accuracy).
-QUALITY_FLOORS: dict[str, float] = {"accuracy": 0.78, "roc_auc": 0.82}
 SAMPLE_ROWS = 10
 
 
@@ -99,49 +95,17 @@ def contract_result(table: pd.DataFrame, contract: Any) -> dg.AssetCheckResult:
 
 
 def contract_check(asset: str, contract_name: str) -> dg.AssetChecksDefinition:
-    """A blocking check that `asset` satisfies the Pandera model `schemas.<contract_name>`."""
+    """A blocking check that `asset` satisfies the Pandera model `ml.schemas.<contract_name>`."""
 
     @dg.asset_check(
         asset=asset,
         name=f"{asset}_contract",
         blocking=True,
-        description=f"The table satisfies the Pandera contract schemas.{contract_name}.",
+        description=f"The table satisfies the Pandera contract ml.schemas.{contract_name}.",
     )
     def _check(table) -> dg.AssetCheckResult:
-        from titanic_assets import schemas
+        from titanic_assets.ml import schemas
 
         return contract_result(table, getattr(schemas, contract_name))
 
     return _check
-
-
-raw_passengers_contract = contract_check("raw_passengers", "RawPassengers")
-passengers_contract = contract_check("passengers", "Passengers")
-passenger_features_contract = contract_check("passenger_features", "PassengerFeatureTable")
-
-
-@dg.asset_check(
-    asset="model_evaluation",
-    blocking=True,
-    description=(
-        "Quality gate: held-out "
-        + ", ".join(f"{name} >= {floor}" for name, floor in QUALITY_FLOORS.items())
-        + ". A model below it is never registered for serving."
-    ),
-)
-def model_quality_gate(model_evaluation) -> dg.AssetCheckResult:
-    scores = model_evaluation.metrics
-    shortfalls = {
-        name: f"{scores[name]:.3f} < {floor}"
-        for name, floor in QUALITY_FLOORS.items()
-        if scores[name] < floor
-    }
-    return dg.AssetCheckResult(
-        passed=not shortfalls,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(f"{k}: {v}" for k, v in shortfalls.items()) or "above all floors",
-        metadata={
-            **{name: float(scores[name]) for name in QUALITY_FLOORS},
-            **{f"{name}_floor": floor for name, floor in QUALITY_FLOORS.items()},
-        },
-    )

@@ -1,15 +1,36 @@
 """Data contracts for every table in the graph, as Pandera DataFrameModels.
 
-They run as blocking Dagster asset checks (see checks.py): a table that breaks its contract
-stops everything downstream of it.
+The passenger fields take their types and limits from the one input contract
+(core/contract.py); the label, ids and bookkeeping columns are the pipeline's own. They run
+as blocking Dagster asset checks (defs/contracts.py): a table that breaks its contract stops
+everything downstream of it.
 """
+
+from typing import Any
 
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from titanic_assets.features import CATEGORICAL_FEATURES, DECKS, PORTS, SEXES, TITLES
+from titanic_assets.core import contract
+from titanic_assets.core.features import CATEGORICAL_FEATURES, DECKS, PORTS, SEXES, TITLES
 
-MAX_AGE = 100
+
+def field(spec: contract.InputField, nullable: bool | None = None, **checks: Any) -> Any:
+    """The Pandera field for a contract field: its limits, its allowed values, its nullability
+    (optional fields may be missing unless `nullable` says otherwise)."""
+    if spec.allowed is not None:
+        checks["isin"] = list(spec.allowed)
+    if spec.minimum is not None:
+        checks["ge"] = spec.minimum
+    if spec.maximum is not None:
+        checks["le"] = spec.maximum
+    if spec.max_length is not None:
+        checks["str_length"] = {"max_value": spec.max_length}
+    return pa.Field(
+        nullable=not spec.required if nullable is None else nullable,
+        description=spec.description,
+        **checks,
+    )
 
 
 class RawPassengers(pa.DataFrameModel):
@@ -17,16 +38,16 @@ class RawPassengers(pa.DataFrameModel):
 
     PassengerId: Series[int] = pa.Field(unique=True, ge=1)
     Survived: Series[int] = pa.Field(isin=[0, 1])
-    Pclass: Series[int] = pa.Field(isin=[1, 2, 3])
-    Name: Series[str]
-    Sex: Series[str] = pa.Field(isin=list(SEXES))
-    Age: Series[float] = pa.Field(ge=0, le=MAX_AGE, nullable=True)
-    SibSp: Series[int] = pa.Field(ge=0)
-    Parch: Series[int] = pa.Field(ge=0)
+    Pclass: Series[int] = field(contract.PCLASS)
+    Name: Series[str] = field(contract.NAME, nullable=False)
+    Sex: Series[str] = field(contract.SEX)
+    Age: Series[float] = field(contract.AGE)
+    SibSp: Series[int] = field(contract.SIBSP)
+    Parch: Series[int] = field(contract.PARCH)
     Ticket: Series[str] = pa.Field(nullable=True)
-    Fare: Series[float] = pa.Field(ge=0, nullable=True)
-    Cabin: Series[str] = pa.Field(nullable=True)
-    Embarked: Series[str] = pa.Field(isin=list(PORTS), nullable=True)
+    Fare: Series[float] = field(contract.FARE)
+    Cabin: Series[str] = field(contract.CABIN)
+    Embarked: Series[str] = field(contract.EMBARKED)
     source_file: Series[str] = pa.Field(description="The landing-area file the row came from.")
 
     class Config:
@@ -38,8 +59,8 @@ class RawPassengers(pa.DataFrameModel):
 class Passengers(RawPassengers):
     """Cleaned and typed: no duplicate passengers, port and fare imputed, age may be missing."""
 
-    Fare: Series[float] = pa.Field(ge=0)
-    Embarked: Series[str] = pa.Field(isin=list(PORTS))
+    Fare: Series[float] = field(contract.FARE, nullable=False)
+    Embarked: Series[str] = field(contract.EMBARKED, nullable=False)
 
     class Config:
         coerce = False
@@ -53,7 +74,7 @@ class PassengerFeatureTable(pa.DataFrameModel):
     Survived: Series[int] = pa.Field(isin=[0, 1])
     pclass: Series[float] = pa.Field(isin=[1.0, 2.0, 3.0])
     sex: Series[float] = pa.Field(isin=[float(i) for i in range(len(SEXES))])
-    age: Series[float] = pa.Field(ge=0, le=MAX_AGE, nullable=True)
+    age: Series[float] = pa.Field(ge=0, le=contract.AGE.maximum, nullable=True)
     sibsp: Series[float] = pa.Field(ge=0)
     parch: Series[float] = pa.Field(ge=0)
     fare: Series[float] = pa.Field(ge=0)

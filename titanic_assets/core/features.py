@@ -19,22 +19,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-# The raw passenger fields the model reads: the service's input contract.
-RAW_INPUTS: tuple[str, ...] = (
-    "Pclass",
-    "Sex",
-    "Age",
-    "SibSp",
-    "Parch",
-    "Fare",
-    "Embarked",
-    "Name",
-    "Cabin",
-)
+from titanic_assets.core.contract import PORTS, SEXES
 
 # Fixed vocabularies: a category's code is its position, so encoding needs no fitted state.
-SEXES: tuple[str, ...] = ("male", "female")
-PORTS: tuple[str, ...] = ("S", "C", "Q")
+# (SEXES and PORTS are the input contract's.)
 TITLES: tuple[str, ...] = ("Mr", "Mrs", "Miss", "Master", "Rare")
 DECKS: tuple[str, ...] = ("A", "B", "C", "D", "E", "F", "G", "T")
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from titanic_assets.features import extract_deck, extract_title
+from titanic_assets.core.features import extract_deck, extract_title
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -412,7 +412,7 @@ def drift_plots(
     features: Sequence[str] | None = None,
 ) -> dict[str, str]:
     """Markdown images of reference vs current distributions, by default of the drifted features."""
-    from titanic_assets import plots
+    from titanic_assets.ml import plots
 
     wanted = report.drifted_features if features is None else list(features)
     if not wanted:

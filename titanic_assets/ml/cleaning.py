@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from titanic_assets.features import FEATURES, feature_matrix
-from titanic_assets.schemas import RawPassengers
+from titanic_assets.ml.schemas import RawPassengers
 
 STRING_COLUMNS = ("Name", "Sex", "Ticket", "Cabin", "Embarked", "source_file")
 # Two rows describing the same passenger differ at most in these columns.
@@ -85,10 +84,3 @@ def clean_passengers(raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
         missing_kept={"Age": int(table["Age"].isna().sum())},
     )
     return table, report
-
-
-def build_feature_table(passengers: pd.DataFrame) -> pd.DataFrame:
-    """The training table: PassengerId, Survived and the model's features."""
-    features = pd.DataFrame(feature_matrix(passengers), columns=list(FEATURES))
-    labels = passengers[["PassengerId", "Survived"]].reset_index(drop=True)
-    return pd.concat([labels, features], axis=1)

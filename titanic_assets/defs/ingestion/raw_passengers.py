@@ -1,33 +1,36 @@
-"""Ingestion: the labelled passengers as they land."""
-
-import hashlib
+"""Ingestion: the labelled passengers as they land, and their contract."""
 
 import dagster as dg
 
-from titanic_assets.metadata import table_metadata
-from titanic_assets.resources import LandingArea
+from titanic_assets.defs.contracts import contract_check
+from titanic_assets.defs.metadata import table_metadata
+from titanic_assets.defs.resources import LandingArea
 
 
 @dg.asset(group_name="ingestion", kinds={"pandas", "csv"})
-def raw_passengers(landing_area: LandingArea) -> dg.Output:
+def raw_passengers(landing_area: LandingArea) -> dg.MaterializeResult:
     """Every labelled passenger file in the landing area, concatenated, untouched.
 
     New batches land beside the original file; `source_file` keeps where each row came from.
     The data version is a hash of the content, so retrains can tell new data from old.
     """
-    from titanic_assets.schemas import RawPassengers
+    from titanic_assets.ml.modeling import table_version
+    from titanic_assets.ml.schemas import RawPassengers
 
     table = landing_area.read_passengers()
-    digest = hashlib.sha256(table.to_csv(index=False).encode()).hexdigest()[:16]
+    version = table_version(table)
     files = table["source_file"].value_counts().sort_index()
-    return dg.Output(
-        table,
-        data_version=dg.DataVersion(digest),
+    return dg.MaterializeResult(
+        value=table,
+        data_version=dg.DataVersion(version),
         metadata={
             **table_metadata(table, RawPassengers),
             "landing_area": landing_area.location,
             "files": dg.MetadataValue.md(files.rename("rows").to_markdown()),
             "file_count": len(files),
-            "data_version": digest,
+            "data_version": version,
         },
     )
+
+
+raw_passengers_contract = contract_check("raw_passengers", "RawPassengers")

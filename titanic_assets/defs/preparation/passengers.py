@@ -1,0 +1,43 @@
+"""Preparation: the cleaned passenger table and its contract."""
+
+import dagster as dg
+
+from titanic_assets.defs.contracts import contract_check
+from titanic_assets.defs.metadata import table_metadata
+
+
+@dg.asset(group_name="preparation", kinds={"pandas"})
+def passengers(raw_passengers) -> dg.MaterializeResult:
+    """Cleaned, typed passengers: duplicates removed, missing ports and fares imputed.
+
+    Ages stay missing where unknown: LightGBM handles them natively, as it must at serving
+    time. What was imputed, how, and for whom is in the metadata.
+    """
+    from titanic_assets.ml.cleaning import clean_passengers
+    from titanic_assets.ml.schemas import Passengers
+
+    table, report = clean_passengers(raw_passengers)
+    imputed = {
+        f"imputed/{item.column}": dg.MetadataValue.json(
+            {
+                "method": item.method,
+                "rows": len(item.passenger_ids),
+                "passenger_ids": item.passenger_ids,
+            }
+        )
+        for item in report.imputations
+    }
+    return dg.MaterializeResult(
+        value=table,
+        metadata={
+            **table_metadata(table, Passengers),
+            "duplicates_removed": len(report.duplicates_removed),
+            "duplicate_passenger_ids": dg.MetadataValue.json(report.duplicates_removed),
+            "imputed_columns": ", ".join(i.column for i in report.imputations) or "none",
+            **imputed,
+            "missing_kept": dg.MetadataValue.json(report.missing_kept),
+        },
+    )
+
+
+passengers_contract = contract_check("passengers", "Passengers")

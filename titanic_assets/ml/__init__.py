@@ -1,0 +1,1 @@
+"""The pure data-science code: no Dagster, no BentoML. The defs/ layer calls it."""
