@@ -2,7 +2,7 @@
 
 The passenger fields take their types and limits from the one input contract
 (core/contract.py); the label, ids and bookkeeping columns are the pipeline's own. They run
-as blocking Dagster asset checks (defs/contracts.py): a table that breaks its contract stops
+as blocking Dagster asset checks (defs/contract_checks.py): a table that breaks its contract stops
 everything downstream of it.
 """
 

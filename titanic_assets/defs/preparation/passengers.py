@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from titanic_assets.defs.contracts import contract_check
+from titanic_assets.defs.contract_checks import contract_check
 from titanic_assets.defs.metadata import table_metadata
 
 
