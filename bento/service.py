@@ -33,7 +33,7 @@ from typing_extensions import TypedDict
 
 from titanic_assets.core import contract, registry
 from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.features import FEATURES, feature_matrix
+from titanic_assets.core.features import FEATURES
 from titanic_assets.core.prediction_log import PredictionLogWriter
 
 MAX_BATCH = 1000
@@ -99,6 +99,7 @@ EXAMPLE = {
     "Embarked": "S",
     "Name": "Braund, Mr. Owen Harris",
     "Cabin": None,
+    "Ticket": "A/5 21171",
 }
 
 
@@ -132,6 +133,7 @@ FareAmount = contract_type(contract.FARE)
 Port = contract_type(contract.EMBARKED)
 PassengerName = contract_type(contract.NAME)
 CabinNumbers = contract_type(contract.CABIN)
+TicketNumber = contract_type(contract.TICKET)
 
 
 class Passenger(BaseModel):
@@ -148,6 +150,7 @@ class Passenger(BaseModel):
     Embarked: Port = None
     Name: PassengerName = None
     Cabin: CabinNumbers = None
+    Ticket: TicketNumber = None
 
 
 class BatchPassenger(TypedDict):
@@ -167,6 +170,7 @@ class BatchPassenger(TypedDict):
     Embarked: NotRequired[Port]
     Name: NotRequired[PassengerName]
     Cabin: NotRequired[CabinNumbers]
+    Ticket: NotRequired[TicketNumber]
 
 
 class PassengerBatch(BaseModel):
@@ -210,9 +214,12 @@ class Explanation(BaseModel):
         description="Per-feature contributions (LightGBM pred_contrib) to the raw score."
     )
     bias: float = Field(description="The expected raw score, the contributions' baseline.")
-    raw_score: float = Field(description="Log-odds of survival: bias + sum(contributions).")
+    raw_score: float = Field(
+        description="The booster's log-odds of survival, bias + sum(contributions), before "
+        "calibration."
+    )
     feature_values: dict[str, float | None]
-    probability: float
+    probability: float = Field(description="Calibrated probability of survival, as /predict.")
     survived: bool
     threshold: float
     model_version: str
@@ -429,14 +436,14 @@ class TitanicSurvival:
 
     @bentoml.api
     async def explain(self, passenger: Passenger, /) -> Explanation:
-        """Per-feature contributions to the raw score (log-odds); they add up to it."""
+        """Per-feature contributions to the booster's raw score (log-odds), which they add up
+        to; `probability` is that score through the model's calibration, as /predict serves."""
         model = self._serving()
         columns = _columns([vars(passenger)])
-        matrix = feature_matrix(columns)
-        booster = model.booster
-        contributions = booster.predict(matrix, pred_contrib=True, num_threads=1)[0]
+        matrix = model.feature_matrix(columns)
+        contributions = model.booster.predict(matrix, pred_contrib=True, num_threads=1)[0]
         raw_score = float(contributions.sum())
-        probability = 1.0 / (1.0 + math.exp(-raw_score))
+        probability = float(model.calibration(1.0 / (1.0 + math.exp(-raw_score))))
         survived = probability >= model.threshold
         request_id = uuid.uuid4().hex
         self._log.write(request_id, "explain", model.version, columns, [probability], [survived])

@@ -66,7 +66,8 @@ def test_score_file_keeps_memory_chunked_and_scores_like_the_model(
     assert summary.rows == summary.scored == len(scored) == len(shipped_passengers)
     assert summary.rejected == 0
     assert list(scored["PassengerId"]) == list(shipped_passengers["PassengerId"])
-    expected = model.pipeline.predict_proba(shipped_passengers)[:, 1]
+    # What the trained model says through scikit-learn on a DataFrame, calibration included.
+    expected = materialized_graph.value("survival_model").predict_proba(shipped_passengers)
     np.testing.assert_allclose(scored["probability"], expected, atol=1e-6)
     assert list(scored["survived"]) == list((expected >= model.threshold).astype(int))
     assert set(scored["model_version"].astype(str)) == {model.version}

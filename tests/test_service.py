@@ -24,7 +24,6 @@ import pytest
 
 from tests.processes import ROOT, poll, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.features import feature_matrix
 from titanic_assets.core.prediction_log import read_prediction_log
 
 MAX_BATCH = 1000
@@ -39,6 +38,7 @@ PASSENGER = {
     "Embarked": "C",
     "Name": "Cumings, Mrs. John Bradley",
     "Cabin": "C85",
+    "Ticket": "PC 17599",
 }
 # Writes one model into the service's store, as the serving_model asset does.
 PROMOTE = """
@@ -66,19 +66,20 @@ class Server:
     def get(self, path: str) -> httpx.Response:
         return self.client.get(self.url + path)
 
-    def promote(self, pipeline, threshold: float, tmp: Path) -> str:
-        """Save a model as `titanic_survival:<new version>` in the service's store."""
+    def promote(self, trained, threshold: float, tmp: Path) -> str:
+        """Save a trained model as `titanic_survival:<new version>` in the service's store."""
         payload = tmp / f"model-{len(self.versions)}.pkl"
         reference = pd.DataFrame({name: [] for name in RAW_INPUTS})
         payload.write_bytes(
             pickle.dumps(
                 {
                     "name": "titanic_survival",
-                    "pipeline": pipeline,
+                    "pipeline": trained.pipeline,
                     "reference": reference,
                     "reference_summary": {"rows": 0, "columns": {}},
                     "metadata": {
                         "threshold": threshold,
+                        "calibration": trained.calibration.as_dict(),
                         "metrics": {"held_out": {"roc_auc": 0.87, "accuracy": 0.83}},
                         "train_rows": 712,
                         "trained_at": "2026-01-01T00:00:00+00:00",
@@ -127,7 +128,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def model_a(server, trained, tmp_path_factory) -> str:
     """The first promoted model, served by every worker."""
-    version = server.promote(trained.pipeline, trained.threshold, tmp_path_factory.mktemp("a"))
+    version = server.promote(trained, trained.threshold, tmp_path_factory.mktemp("a"))
     poll(
         f"every worker to serve the first promoted model {version}",
         lambda: server.serves_everywhere(version),
@@ -209,12 +210,13 @@ def test_explain_contributions_add_up_to_the_raw_score(server, model_a, trained)
     assert body["model_version"] == model_a
     assert sum(body["contributions"].values()) + body["bias"] == pytest.approx(body["raw_score"])
     booster = trained.classifier.booster_
-    columns = {name: [PASSENGER[name]] for name in RAW_INPUTS}
-    assert body["raw_score"] == pytest.approx(
-        booster.predict(feature_matrix(columns), raw_score=True)[0]
-    )
+    columns = {name: [PASSENGER.get(name)] for name in RAW_INPUTS}
+    features = trained.pipeline.named_steps["features"].transform(columns)
+    assert body["raw_score"] == pytest.approx(booster.predict(features, raw_score=True)[0])
     predicted = server.post("/predict", PASSENGER).json()["probability"]
-    assert 1 / (1 + math.exp(-body["raw_score"])) == pytest.approx(predicted)
+    # The served probability is the raw score through the model's calibration.
+    assert body["probability"] == pytest.approx(predicted)
+    assert trained.calibration(1 / (1 + math.exp(-body["raw_score"]))) == pytest.approx(predicted)
     assert body["contributions"]["sex"] > 0  # a woman's sex raises her odds
 
 
@@ -302,7 +304,10 @@ def test_bentoml_build_packs_the_service_the_feature_code_and_the_serving_model(
         ({"Embarked": "X"}, "Embarked", "literal_error"),
         ({"Name": 42}, "Name", "string_type"),
         ({"Cabin": ["C85"]}, "Cabin", "string_type"),
-        ({"Ticket": "PC 17599"}, "Ticket", "extra_forbidden"),
+        ({"Ticket": "x" * 31}, "Ticket", "string_too_long"),
+        ({"SibSp": 11}, "SibSp", "less_than_equal"),
+        ({"Fare": 1000.5}, "Fare", "less_than_equal"),
+        ({"Deck": "C"}, "Deck", "extra_forbidden"),
         ({"Sex": None}, "Sex", "literal_error"),
     ],
 )
@@ -413,7 +418,7 @@ def test_newly_promoted_model_takes_over_in_every_worker_without_failed_or_mixed
         client.start()
     try:
         poll("requests in flight", lambda: len(answers) > 20, 30)
-        version_b = server.promote(trained.pipeline, threshold_b, tmp_path)
+        version_b = server.promote(trained, threshold_b, tmp_path)
         poll(
             f"every worker to serve the newly promoted model {version_b}",
             lambda: server.serves_everywhere(version_b, probes=40),
@@ -433,6 +438,65 @@ def test_newly_promoted_model_takes_over_in_every_worker_without_failed_or_mixed
     assert f'titanic_serving_model{{version="{model_a}"}} 0.0' in text
     assert f'titanic_serving_model{{version="{version_b}"}} 1.0' in text
     assert server.get("/model_info").json()["model_version"] == version_b
+
+
+def test_rollback_command_serves_an_earlier_version_again_without_failed_requests(
+    server, model_a, trained, tmp_path
+):
+    """The documented rollback (`dg launch --job rollback_serving_model ...`) puts model A's
+    files back as the newest serving version; every worker switches, no request fails."""
+    current = server.get("/model_info").json()["model_version"]
+    assert current != model_a  # the previous test promoted model B
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                answers.append(client.post(server.url + "/predict", json=PASSENGER).status_code)
+
+    clients = [threading.Thread(target=load) for _ in range(2)]
+    for client in clients:
+        client.start()
+    try:
+        (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        config = {"ops": {"restore_serving_model": {"config": {"version": model_a}}}}
+        launched = subprocess.run(
+            [str(Path(sys.executable).parent / "dg"), "launch", "--job", "rollback_serving_model",
+             "--config-json", json.dumps(config)],
+            env={**os.environ, "BENTOML_HOME": str(server.store), "DAGSTER_HOME": str(tmp_path),
+                 "VIRTUAL_ENV": sys.prefix},
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert launched.returncode == 0, launched.stdout + launched.stderr
+        restored = bentoml_model(server.store, "titanic_survival:latest")
+        version = restored["tag"].split(":")[1]
+        server.versions[version] = server.versions[model_a]
+        poll(
+            f"every worker to serve the restored model {version}",
+            lambda: server.serves_everywhere(version, probes=40),
+            SWITCH_DEADLINE,
+        )
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+
+    assert set(answers) == {200}
+    assert restored["labels"]["restored_from"] == f"titanic_survival:{model_a}"
+    assert server.get("/model_info").json()["threshold"] == pytest.approx(server.versions[model_a])
+
+
+def bentoml_model(store: Path, tag: str) -> dict:
+    """A stored model's labels and metadata, read in a process using the service's store."""
+    shown = subprocess.run(
+        [sys.executable, "-c",
+         "import bentoml, json, sys; m = bentoml.models.get(sys.argv[1]); "
+         "print(json.dumps({'tag': str(m.tag), 'labels': m.info.labels}, default=str))",
+         tag],
+        env={**os.environ, "BENTOML_HOME": str(store)}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(shown.stdout)
 
 
 def test_no_request_in_this_module_produced_a_server_error(server, model_a):

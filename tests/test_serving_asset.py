@@ -15,30 +15,51 @@ from titanic_assets.core import registry
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import LocalLandingArea
-from titanic_assets.ml.promotion import TOLERANCE, decide_promotion
+from titanic_assets.ml import promotion
+from titanic_assets.ml.modeling import train_survival_model
 
 defs = load_definitions()
 
-GOOD = {"roc_auc": 0.87, "accuracy": 0.83}
+
+def _similar_models(rng: np.random.Generator, rows: int = 180):
+    """Outcomes and two equally good models' probabilities that disagree on a few rows."""
+    labels = rng.integers(0, 2, rows)
+    signal = np.where(labels == 1, 1.0, -1.0) * 1.2 + rng.normal(0, 1, rows)
+    first = 1 / (1 + np.exp(-(signal + rng.normal(0, 0.1, rows))))
+    second = 1 / (1 + np.exp(-(signal + rng.normal(0, 0.1, rows))))
+    return labels, first, second
 
 
 def test_first_model_is_promoted_when_nothing_serves():
-    decision = decide_promotion(GOOD, None)
+    decision = promotion.first_model()
     assert decision.promote
     assert "first model" in decision.reason
 
 
-def test_model_within_tolerance_of_the_serving_one_is_promoted():
-    slightly_worse = {"roc_auc": 0.87 - TOLERANCE / 2, "accuracy": 0.83}
-    assert decide_promotion(slightly_worse, GOOD).promote
+def test_an_equally_good_model_is_promoted_with_both_on_the_same_rows_and_intervals():
+    labels, champion, candidate = _similar_models(np.random.default_rng(1))
+    decision = promotion.decide_promotion(labels, champion, candidate, 0.5, 0.5)
+    assert decision.promote, decision.reason
+    assert decision.rows == 180
+    for name in ("accuracy", "roc_auc"):
+        compared = decision.comparison[name]
+        for side in ("serving", "candidate", "difference"):
+            interval = compared[side]
+            assert interval["low"] <= interval["estimate"] <= interval["high"], (name, side)
+        assert compared["difference"]["low"] > -promotion.MARGIN
 
 
-def test_model_worse_beyond_tolerance_on_any_metric_stays_a_candidate():
-    worse = {"roc_auc": 0.87, "accuracy": 0.83 - 2 * TOLERANCE}
-    decision = decide_promotion(worse, GOOD)
-    assert not decision.promote
-    assert "accuracy" in decision.reason and "roc_auc" not in decision.reason
-    assert decision.comparison["accuracy"] == {"candidate": worse["accuracy"], "serving": 0.83}
+def test_too_few_unseen_passengers_keep_the_candidate_a_candidate():
+    labels, champion, candidate = _similar_models(np.random.default_rng(2), rows=20)
+    decision = promotion.decide_promotion(labels, champion, candidate, 0.5, 0.5)
+    assert not decision.promote and "20 passengers" in decision.reason
+
+
+def test_evaluation_rows_leave_out_what_the_champion_trained_on():
+    held_out = pd.DataFrame({"PassengerId": [1, 2, 3, 4], "Survived": [0, 1, 0, 1]})
+    traffic = pd.DataFrame({"PassengerId": [9], "Survived": [1]})
+    rows = promotion.evaluation_rows(held_out, [2, 4], traffic)
+    assert rows["PassengerId"].tolist() == [1, 3, 9]
 
 
 def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_versions(
@@ -50,7 +71,7 @@ def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_
     trained = materialized_graph.value("survival_model")
     evaluation = materialized_graph.value("model_evaluation")
     # The version of the feature table the model was trained on, carried by the model itself.
-    table_version = materialized_graph.metadata("passenger_features")["data_version"]
+    table_version = materialized_graph.metadata("passengers")["data_version"]
 
     assert model.info.labels["data_version"] == table_version == meta["data_version"]
     assert trained.data_version == table_version
@@ -60,7 +81,9 @@ def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_
     assert info["raw_inputs"] == list(RAW_INPUTS)
     assert set(info["input_schema"]) == set(RAW_INPUTS)
     assert info["metrics"]["held_out"]["roc_auc"] == pytest.approx(evaluation.metrics["roc_auc"])
-    assert info["metrics"]["cross_validation"]["roc_auc"] == pytest.approx(trained.cv_roc_auc)
+    cv = info["metrics"]["cross_validation"]
+    assert cv["roc_auc"]["estimate"] == pytest.approx(trained.cross_validation.roc_auc.estimate)
+    assert info["calibration"] == trained.calibration.as_dict()
 
     # The drift reference is the raw inputs of exactly the training rows.
     reference = pd.read_csv(model.path_of(registry.REFERENCE_FILE))
@@ -70,29 +93,31 @@ def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_
     assert summary["rows"] == len(trained.train_ids)
     assert set(summary["columns"]) == set(RAW_INPUTS)
 
-    # The stored pipeline scores raw passenger columns exactly as the trained one.
+    # The stored model scores raw passenger columns exactly as the trained one, on the
+    # service's numpy path, calibration and group evidence included.
     loaded = registry.load(meta["bentoml_tag"])
     passengers = materialized_graph.value("passengers").head(50)
     np.testing.assert_allclose(
-        loaded.pipeline.predict_proba(passengers)[:, 1], trained.predict_proba(passengers)
+        loaded.probabilities(passengers[list(RAW_INPUTS)]), trained.predict_proba(passengers)
     )
 
 
 def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
     materialized_graph, tmp_path
 ):
+    """A candidate trained on scrambled outcomes is compared with the serving model on the
+    same unseen passengers and kept as a candidate, whatever its own evaluation says."""
     serving_before = registry.serving_tag()
     assert serving_before is not None
 
-    # The same graph outputs, but an evaluation below the serving model's roc_auc.
     storage = tmp_path / "storage"
     shutil.copytree(materialized_graph.storage, storage)
-    evaluation_file = storage / "model_evaluation"
-    evaluation = pickle.loads(evaluation_file.read_bytes())
-    evaluation.metrics["roc_auc"] = (
-        registry.serving_model().metadata["metrics"]["held_out"]["roc_auc"] - 5 * TOLERANCE
+    passengers = materialized_graph.value("passengers")
+    scrambled = passengers.assign(
+        Survived=np.random.default_rng(0).permutation(passengers["Survived"].to_numpy())
     )
-    evaluation_file.write_bytes(pickle.dumps(evaluation))
+    worse = train_survival_model(scrambled)
+    (storage / "survival_model").write_bytes(pickle.dumps(worse))
 
     result = dg.materialize(
         [*defs.assets],
@@ -108,9 +133,26 @@ def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
     meta = {k: v.value for k, v in event.materialization.metadata.items()}
 
     assert meta["promoted"] is False and meta["stage"] == "candidate"
-    assert "roc_auc" in meta["promotion_reason"]
+    assert "accuracy" in meta["promotion_reason"]
+    assert meta["comparison_rows"] >= promotion.MIN_ROWS
+    assert meta["comparison"]["accuracy"]["difference"]["high"] < 0
     assert meta["serving_model"] == serving_before
     assert registry.serving_tag() == serving_before
     candidate = bentoml.models.get(meta["bentoml_tag"])
     assert candidate.tag.name == registry.CANDIDATE_MODEL
     assert candidate.info.labels["stage"] == "candidate"
+
+
+def test_the_old_rule_is_fooled_by_an_easier_split_the_paired_rule_is_not() -> None:
+    """A worse candidate whose own held-out split was easier: comparing each model's own
+    split promotes it; comparing both on the same passengers does not."""
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 180)
+    champion = np.where(labels == 1, 0.8, 0.2) + rng.normal(0, 0.15, 180)  # ~0.9 accurate
+    candidate = np.where(rng.random(180) < 0.7, labels, 1 - labels).astype(float)  # ~0.7
+    champion_own_split_accuracy, candidate_own_split_accuracy = 0.83, 0.86  # easier split
+    assert candidate_own_split_accuracy >= champion_own_split_accuracy - 0.01  # old: promote
+
+    decision = promotion.decide_promotion(labels, champion, candidate, 0.5, 0.5)
+    assert decision.promote is False
+    assert decision.comparison["accuracy"]["difference"]["high"] < 0

@@ -111,7 +111,7 @@ def test_operator_materializes_everything_from_the_ui_and_reads_checks_and_metri
         page.screenshot(path=ARTIFACTS / "asset_graph.png")
 
         page.goto(f"{url}/assets/model_evaluation")
-        for metric in ("accuracy", "roc_auc", "pr_auc", "roc_curve", "confusion_matrix_plot"):
+        for metric in ("expected_accuracy", "held_out/accuracy", "reliability", "roc_curve"):
             expect(page.get_by_text(metric, exact=True).first).to_be_visible()
         expect(page.get_by_text("Latest materialization").first).to_be_visible()
         page.wait_for_timeout(1_500)  # the status panel loads after the metadata

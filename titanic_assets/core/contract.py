@@ -9,7 +9,8 @@ The upper bounds come from who was aboard (1,309 passengers in the full passenge
 - SibSp, Parch: the largest family (the Sages, 11 aboard) gives 8 siblings/spouses and
   9 parents/children; 10 is the cap.
 - Fare: the dearest ticket was 512.33 pounds; 1,000 is the cap.
-- Name, Cabin: the longest name is 82 characters, the longest cabin list 15.
+- Name, Cabin, Ticket: the longest name is 82 characters, the longest cabin list 15, the
+  longest ticket 18.
 
 Standard library only: the service imports it.
 """
@@ -65,6 +66,12 @@ EMBARKED = InputField(
 )
 NAME = InputField("Name", "text", "'Surname, Title. Given names'; gives the title.", max_length=200)
 CABIN = InputField("Cabin", "text", "Cabin(s); gives the deck.", max_length=100)
+TICKET = InputField(
+    "Ticket",
+    "text",
+    "Ticket number; with Name and Fare, finds the travelling group.",
+    max_length=30,
+)
 
 PASSENGER_FIELDS: tuple[InputField, ...] = (
     PCLASS,
@@ -76,6 +83,7 @@ PASSENGER_FIELDS: tuple[InputField, ...] = (
     EMBARKED,
     NAME,
     CABIN,
+    TICKET,
 )
 # The raw passenger fields the model reads, in the order the log and the reference keep them.
 RAW_INPUTS: tuple[str, ...] = tuple(f.name for f in PASSENGER_FIELDS)

@@ -43,6 +43,8 @@ FEATURES: tuple[str, ...] = (
     "deck",
     "has_cabin",
     "fare_per_person",
+    "group_known",
+    "group_survival",
 )
 CATEGORICAL_FEATURES: tuple[str, ...] = ("sex", "embarked", "title", "deck")
 
@@ -91,8 +93,14 @@ def _numbers(values: Sequence[Any]) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def feature_matrix(passengers: Mapping[str, Sequence[Any]]) -> np.ndarray:
-    """The model's input matrix (rows x FEATURES, float64) from raw passenger columns."""
+def feature_matrix(
+    passengers: Mapping[str, Sequence[Any]], evidence: GroupEvidence | None = None
+) -> np.ndarray:
+    """The model's input matrix (rows x FEATURES, float64) from raw passenger columns.
+
+    The group columns come from `evidence` (the known outcomes of each passenger's travelling
+    group); without it they are missing, as for a passenger travelling alone.
+    """
     pclass = _numbers(passengers["Pclass"])
     age = _numbers(passengers["Age"])
     sibsp = _numbers(passengers["SibSp"])
@@ -116,24 +124,99 @@ def feature_matrix(passengers: Mapping[str, Sequence[Any]]) -> np.ndarray:
         "has_cabin": np.array([0.0 if _is_missing(c) else 1.0 for c in cabins]),
         "fare_per_person": fare / family_size,
     }
+    known, survival = (evidence or GroupEvidence()).lookup(passengers)
+    columns["group_known"], columns["group_survival"] = known, survival
     return np.column_stack([columns[name] for name in FEATURES])
+
+
+def _ticket_key(ticket: Any) -> str | None:
+    if _is_missing(ticket) or not str(ticket).strip():
+        return None
+    return "ticket:" + " ".join(str(ticket).upper().split())
+
+
+def _family_key(name: Any, fare: Any) -> str | None:
+    """Surname and fare: a family on one booking paid one fare, often on several tickets."""
+    if _is_missing(name) or _is_missing(fare) or "," not in str(name):
+        return None
+    surname = str(name).split(",", 1)[0].strip().lower()
+    return f"family:{surname}:{float(fare):.2f}" if surname else None
+
+
+def group_keys(passengers: Mapping[str, Sequence[Any]]) -> list[tuple[str, ...]]:
+    """Each passenger's travelling-group keys: the ticket, and surname with fare."""
+    tickets = passengers["Ticket"] if "Ticket" in passengers else [None] * len(passengers["Name"])
+    return [
+        tuple(k for k in (_ticket_key(t), _family_key(n, f)) if k is not None)
+        for t, n, f in zip(tickets, passengers["Name"], passengers["Fare"], strict=True)
+    ]
+
+
+class GroupEvidence:
+    """The known outcomes of travelling groups: who shares a ticket, or a surname and fare.
+
+    Passengers travelling together tend to share fate (women and children of a family lived
+    or died together), which no per-passenger field shows. The evidence is built from
+    labelled passengers only (the model's training rows) and travels with the model, so the
+    service computes the same feature from the same outcomes. A passenger's own outcome never
+    feeds their own feature: `lookup` on a labelled passenger leaves them out (`exclude`).
+    """
+
+    def __init__(self, keys: Sequence[tuple[str, ...]] = (), outcomes: Sequence[int] = ()) -> None:
+        self.members: dict[str, list[int]] = {}
+        for index, passenger_keys in enumerate(keys):
+            for key in passenger_keys:
+                self.members.setdefault(key, []).append(index)
+        self.outcomes = [int(o) for o in outcomes]
+
+    def lookup(
+        self, passengers: Mapping[str, Sequence[Any]], exclude: Sequence[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each passenger: how many group members' outcomes are known, and the share of
+        them that survived (NaN when none is known). `exclude[i]` is passenger i's own index
+        in the evidence, left out of their own count."""
+        keys = group_keys(passengers)
+        known = np.zeros(len(keys))
+        survival = np.full(len(keys), np.nan)
+        for i, passenger_keys in enumerate(keys):
+            mates = {m for key in passenger_keys for m in self.members.get(key, ())}
+            if exclude is not None:
+                mates.discard(exclude[i])
+            if mates:
+                known[i] = len(mates)
+                survival[i] = sum(self.outcomes[m] for m in mates) / len(mates)
+        return known, survival
 
 
 class PassengerFeatures(TransformerMixin, BaseEstimator):
     """`feature_matrix` as the first step of the model's scikit-learn pipeline.
 
-    Stateless, so the pipeline that is trained is the pipeline that is served, and a
-    pickled model carries its feature logic with it.
+    Fitting stores the group evidence of the labelled rows it is fitted on; the rows it is
+    fitted on get their group features without their own outcome (`fit_transform`), every
+    other passenger from all of them (`transform`). Inside cross-validation each fold fits
+    its own evidence, so validation rows only see outcomes of training rows. A pickled model
+    carries its feature logic and its evidence with it.
     """
 
-    def fit(self, X: Any, y: Any = None) -> PassengerFeatures:
+    def fit(self, X: Mapping[str, Sequence[Any]], y: Any = None) -> PassengerFeatures:
+        if y is None:
+            self.evidence_ = GroupEvidence()
+        else:
+            self.evidence_ = GroupEvidence(group_keys(X), np.asarray(y).tolist())
         return self
 
+    def fit_transform(self, X: Mapping[str, Sequence[Any]], y: Any = None, **_: Any) -> np.ndarray:
+        self.fit(X, y)
+        matrix = feature_matrix(X)
+        if y is not None:
+            rows = range(len(matrix))
+            known, survival = self.evidence_.lookup(X, exclude=list(rows))
+            matrix[:, FEATURES.index("group_known")] = known
+            matrix[:, FEATURES.index("group_survival")] = survival
+        return matrix
+
     def transform(self, X: Mapping[str, Sequence[Any]]) -> np.ndarray:
-        return feature_matrix(X)
+        return feature_matrix(X, getattr(self, "evidence_", None))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray(FEATURES, dtype=object)
-
-    def __sklearn_is_fitted__(self) -> bool:
-        return True

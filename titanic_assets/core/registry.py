@@ -24,6 +24,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from titanic_assets.core.calibration import Calibration
+
 SERVING_MODEL = "titanic_survival"
 CANDIDATE_MODEL = "titanic_survival_candidate"
 PIPELINE_FILE = "pipeline.pkl"
@@ -62,12 +64,21 @@ class RegisteredModel:
         """The LightGBM booster: scored on numpy directly, no scikit-learn per request."""
         return self.pipeline.named_steps["classifier"].booster_
 
-    def probabilities(self, columns: Any) -> Any:
-        """Survival probabilities for raw passenger columns (a dict of lists or a DataFrame):
-        the shared feature code, then the booster on numpy, on one thread."""
-        from titanic_assets.core.features import feature_matrix
+    @cached_property
+    def calibration(self) -> Calibration:
+        """The map from the booster's probability to the served one (identity if absent)."""
+        return Calibration(**self.metadata.get("calibration", {}))
 
-        return self.booster.predict(feature_matrix(columns), num_threads=1)
+    def feature_matrix(self, columns: Any) -> Any:
+        """The booster's input for raw passenger columns (a dict of lists or a DataFrame): the
+        shared feature code, with the group evidence this model was trained with."""
+        return self.pipeline.named_steps["features"].transform(columns)
+
+    def probabilities(self, columns: Any) -> Any:
+        """Calibrated survival probabilities for raw passenger columns: the features, the
+        booster on numpy on one thread, then the calibration."""
+        raw = self.booster.predict(self.feature_matrix(columns), num_threads=1)
+        return self.calibration(raw)
 
     def reference(self) -> Any:
         """The raw inputs of the rows it was trained on: the drift reference (a DataFrame)."""
@@ -136,4 +147,26 @@ def save(
         Path(model.path_of(REFERENCE_SUMMARY_FILE)).write_text(
             json.dumps(reference_summary, indent=2, default=str)
         )
+    return str(model.tag)
+
+
+def restore(version: str, reason: str) -> str:
+    """Serve an earlier model (serving or candidate) again: its files saved as the newest
+    `titanic_survival` version, labelled with where they came from. Returns the new tag."""
+    import shutil
+
+    import bentoml
+
+    source = get(f"{SERVING_MODEL}:{version}") or get(f"{CANDIDATE_MODEL}:{version}")
+    if source is None:
+        raise LookupError(
+            f"No model version {version!r} in the store (names {SERVING_MODEL}, "
+            f"{CANDIDATE_MODEL}); `bentoml models list` shows the versions there are."
+        )
+    promotion = {"promoted": True, "reason": f"rollback to {source.tag}: {reason}"}
+    metadata = {**source.metadata, "promotion": promotion, "restored_from": source.tag}
+    labels = {**source.labels, "stage": "serving", "restored_from": source.tag}
+    with bentoml.models.create(SERVING_MODEL, labels=labels, metadata=metadata) as model:
+        for name in (PIPELINE_FILE, REFERENCE_FILE, REFERENCE_SUMMARY_FILE):
+            shutil.copy(os.path.join(source.path, name), model.path_of(name))
     return str(model.tag)

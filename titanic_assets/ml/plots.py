@@ -129,3 +129,25 @@ def categorical_drift(feature: str, reference: np.ndarray, current: np.ndarray) 
         axes.legend()
 
     return _image(f"{feature}: reference vs current", draw)
+
+
+def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> str:
+    """Observed survival rate against the mean predicted probability, per probability bin
+    (marker size: the bin's rows); a calibrated model lies on the diagonal."""
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(probabilities, edges) - 1, 0, bins - 1)
+    used = [b for b in range(bins) if (index == b).any()]
+    predicted = [probabilities[index == b].mean() for b in used]
+    observed = [labels[index == b].mean() for b in used]
+    counts = [int((index == b).sum()) for b in used]
+
+    def draw(axes: Axes) -> None:
+        axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
+        axes.plot(predicted, observed, color="tab:blue")
+        axes.scatter(predicted, observed, s=[10 + 3 * c for c in counts], color="tab:blue")
+        axes.set_xlabel("Predicted probability of survival")
+        axes.set_ylabel("Observed survival rate")
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+
+    return _image("Reliability (held-out passengers)", draw)

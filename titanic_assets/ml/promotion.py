@@ -1,67 +1,139 @@
-"""When a newly registered model replaces the one being served: the promotion policy.
+"""When a newly trained model replaces the one being served: the promotion policy.
 
-A candidate is promoted only if, on its held-out split, every metric in PROMOTION_METRICS is
-at least the serving model's value minus TOLERANCE. The tolerance is one passenger's worth of
-accuracy on the ~180-row test split, so sampling noise alone neither blocks a retrain on new
-data nor lets a clearly worse model through. The first model is promoted when nothing serves.
+Champion (the serving model) and challenger (the candidate) are scored on the same
+passengers, ones neither was trained on: the candidate's held-out split minus every
+passenger the champion trained on, plus any labelled traffic given. Their difference is
+estimated by a paired bootstrap over those passengers. The candidate is promoted when it is
+non-inferior on each metric of PROMOTION_METRICS: the one-sided 95% lower bound of
+(candidate - champion) is above -MARGIN. Chosen so that noise decides nothing:
 
-Pure functions, no Dagster and no BentoML: the serving asset applies this and reports the
-decision in its metadata.
+- On ~160 held-out passengers two equally good retrains disagree on about 4% of them, so
+  their accuracies differ by a few passengers either way; a 0.06 margin lets such a retrain
+  through and keeps a model 0.10 worse out (benchmarks/promotion.py measures both rates).
+- Fewer than MIN_ROWS shared unseen passengers is no evidence: the candidate is kept and
+  the champion keeps serving.
+
+The first model is promoted when nothing serves. Pure functions, no Dagster and no BentoML.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-# Held-out metrics that must not get worse, all "higher is better".
-PROMOTION_METRICS: tuple[str, ...] = ("roc_auc", "accuracy")
-TOLERANCE = 0.01
+import numpy as np
+import pandas as pd
+
+from titanic_assets.ml import statistics
+
+PROMOTION_METRICS: dict[str, Any] = {
+    "accuracy": statistics.accuracy,
+    "roc_auc": statistics.roc_auc,
+}
+MARGIN = 0.06
+MIN_ROWS = 30
+LEVEL = 0.90  # two-sided 90%: its lower end is the one-sided 95% lower bound
+
+POLICY = (
+    f"Promote when, on passengers neither model was trained on, the candidate is non-inferior "
+    f"to the serving model on {', '.join(PROMOTION_METRICS)}: the one-sided 95% lower bound "
+    f"of (candidate - serving), by a paired bootstrap over passengers, is above -{MARGIN}. "
+    f"Fewer than {MIN_ROWS} such passengers: kept as a candidate."
+)
 
 
 @dataclass(frozen=True)
 class PromotionDecision:
-    """Whether the candidate becomes the serving model, and why, metric by metric."""
+    """Whether the candidate becomes the serving model, and the evidence, metric by metric."""
 
     promote: bool
     reason: str
-    comparison: dict[str, dict[str, float | None]]
+    rows: int  # passengers both models were scored on
+    comparison: dict[str, dict[str, Any]]
+
+
+def evaluation_rows(
+    candidate_held_out: pd.DataFrame,
+    champion_training_ids: Any,
+    labelled_traffic: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The passengers to compare on: the candidate's held-out rows the champion did not train
+    on, plus labelled traffic (raw passenger columns and Survived) neither trained on."""
+    seen = set(champion_training_ids)
+    rows = candidate_held_out[~candidate_held_out["PassengerId"].isin(seen)]
+    if labelled_traffic is not None and len(labelled_traffic):
+        rows = pd.concat([rows, labelled_traffic], ignore_index=True)
+    return rows.reset_index(drop=True)
+
+
+def first_model() -> PromotionDecision:
+    return PromotionDecision(
+        promote=True,
+        reason="no model is being served yet: the first model is promoted",
+        rows=0,
+        comparison={},
+    )
 
 
 def decide_promotion(
-    candidate: Mapping[str, float],
-    serving: Mapping[str, float] | None,
-    tolerance: float = TOLERANCE,
+    labels: np.ndarray,
+    champion: np.ndarray,
+    candidate: np.ndarray,
+    champion_threshold: float,
+    candidate_threshold: float,
+    margin: float = MARGIN,
+    seed: int = 0,
 ) -> PromotionDecision:
-    """Compare the candidate's held-out metrics with the serving model's (None: none serves)."""
-    if serving is None:
-        return PromotionDecision(
-            promote=True,
-            reason="no model is being served yet: the first model is promoted",
-            comparison={
-                m: {"candidate": float(candidate[m]), "serving": None} for m in PROMOTION_METRICS
-            },
-        )
-    comparison: dict[str, dict[str, float | None]] = {}
-    worse: list[str] = []
-    for metric in PROMOTION_METRICS:
-        new, current = float(candidate[metric]), serving.get(metric)
-        comparison[metric] = {"candidate": new, "serving": None if current is None else current}
-        if current is not None and new < float(current) - tolerance:
-            worse.append(f"{metric} {new:.4f} < serving {float(current):.4f} - {tolerance}")
-    if worse:
+    """Compare two models' probabilities for the same passengers (`labels` their outcomes)."""
+    labels = np.asarray(labels)
+    outputs = {
+        "accuracy": (champion >= champion_threshold, candidate >= candidate_threshold),
+        "roc_auc": (champion, candidate),
+    }
+    comparison: dict[str, dict[str, Any]] = {}
+    if len(labels) < MIN_ROWS or labels.min() == labels.max():
         return PromotionDecision(
             promote=False,
-            reason="kept as a candidate: " + "; ".join(worse),
+            reason=(
+                f"kept as a candidate: only {len(labels)} passengers neither model was trained "
+                f"on (at least {MIN_ROWS}, with both outcomes, are needed to compare them)"
+            ),
+            rows=len(labels),
             comparison=comparison,
         )
-    return PromotionDecision(
-        promote=True,
-        reason=(
-            "promoted: "
-            + ", ".join(
-                f"{m} within {tolerance} of the serving model or better" for m in PROMOTION_METRICS
+    worse = []
+    for name, metric in PROMOTION_METRICS.items():
+        first, second = outputs[name]
+        difference = statistics.paired_bootstrap(
+            labels, first, second, metric, seed=seed, level=LEVEL
+        )
+        non_inferior = difference.low > -margin
+        comparison[name] = {
+            "serving": statistics.bootstrap(labels, first, metric, seed=seed).as_dict(),
+            "candidate": statistics.bootstrap(labels, second, metric, seed=seed).as_dict(),
+            "difference": difference.as_dict(),
+            "margin": margin,
+            "non_inferior": non_inferior,
+        }
+        if not non_inferior:
+            worse.append(
+                f"{name} {difference.estimate:+.3f} (95% lower bound {difference.low:+.3f} "
+                f"<= -{margin})"
             )
-        ),
-        comparison=comparison,
+    if worse:
+        reason = (
+            f"kept as a candidate: on {len(labels)} passengers neither model trained on, "
+            f"it may be worse than the serving model by more than the margin: {'; '.join(worse)}"
+        )
+    else:
+        reason = (
+            f"promoted: on {len(labels)} passengers neither model trained on, non-inferior on "
+            + ", ".join(
+                f"{n} ({c['difference']['estimate']:+.3f}, 95% lower bound "
+                f"{c['difference']['low']:+.3f} > -{margin})"
+                for n, c in comparison.items()
+            )
+        )
+    return PromotionDecision(
+        promote=not worse, reason=reason, rows=len(labels), comparison=comparison
     )

@@ -85,6 +85,8 @@ class PassengerFeatureTable(pa.DataFrameModel):
     deck: Series[float] = pa.Field(isin=[float(i) for i in range(len(DECKS))], nullable=True)
     has_cabin: Series[float] = pa.Field(isin=[0.0, 1.0])
     fare_per_person: Series[float] = pa.Field(ge=0)
+    group_known: Series[float] = pa.Field(ge=0)
+    group_survival: Series[float] = pa.Field(ge=0, le=1, nullable=True)
 
     class Config:
         strict = True

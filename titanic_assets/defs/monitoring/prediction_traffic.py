@@ -55,7 +55,7 @@ def prediction_traffic(exports: LandingArea) -> dg.MaterializeResult[TrafficWind
     # The outcomes the model predicts for the passengers it was trained on: the baseline
     # the traffic's predicted outcomes are read against.
     reference = model.reference()
-    training_probability = model.pipeline.predict_proba(reference[list(RAW_INPUTS)])[:, 1]
+    training_probability = model.probabilities(reference[list(RAW_INPUTS)])
     training_survived = training_probability >= model.threshold
     traffic_rate = float(rows["survived"].mean()) if len(rows) else 0.0
     outcomes = {

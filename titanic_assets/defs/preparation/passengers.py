@@ -11,12 +11,16 @@ def passengers(raw_passengers) -> dg.MaterializeResult:
     """Cleaned, typed passengers: duplicates removed, missing ports and fares imputed.
 
     Ages stay missing where unknown: LightGBM handles them natively, as it must at serving
-    time. What was imputed, how, and for whom is in the metadata.
+    time. What was imputed, how, and for whom is in the metadata. The data version is a hash
+    of the labelled passengers as the model reads them; a model trained on them carries it.
     """
+    from titanic_assets.core.contract import RAW_INPUTS
     from titanic_assets.ml.cleaning import clean_passengers
+    from titanic_assets.ml.modeling import LABEL, table_version
     from titanic_assets.ml.schemas import Passengers
 
     table, report = clean_passengers(raw_passengers)
+    version = table_version(table[["PassengerId", *RAW_INPUTS, LABEL]])
     imputed = {
         f"imputed/{item.column}": dg.MetadataValue.json(
             {
@@ -29,8 +33,10 @@ def passengers(raw_passengers) -> dg.MaterializeResult:
     }
     return dg.MaterializeResult(
         value=table,
+        data_version=dg.DataVersion(version),
         metadata={
             **table_metadata(table, Passengers),
+            "data_version": version,
             "duplicates_removed": len(report.duplicates_removed),
             "duplicate_passenger_ids": dg.MetadataValue.json(report.duplicates_removed),
             "imputed_columns": ", ".join(i.column for i in report.imputations) or "none",

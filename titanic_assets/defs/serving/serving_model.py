@@ -40,25 +40,41 @@ def serving_model(
     `titanic_survival` (served) or stays a `titanic_survival_candidate`; the metadata says
     which and why.
     """
+    import numpy as np
+
     from titanic_assets.core import registry
     from titanic_assets.core.contract import RAW_INPUTS
     from titanic_assets.core.features import CATEGORICAL_FEATURES, FEATURES
     from titanic_assets.defs.serving.provenance import code_version
-    from titanic_assets.ml import promotion
+    from titanic_assets.ml import modeling, promotion
 
     held_out = {name: float(value) for name, value in model_evaluation.metrics.items()}
     serving = registry.serving_model()
     serving_before = serving.tag if serving else None
-    decision = promotion.decide_promotion(
-        held_out, serving.metadata["metrics"]["held_out"] if serving else None
-    )
+    if serving is None:
+        decision = promotion.first_model()
+    else:
+        # Champion and challenger on the same passengers, ones neither was trained on.
+        candidate_held_out = passengers[passengers["PassengerId"].isin(survival_model.test_ids)]
+        rows = promotion.evaluation_rows(
+            candidate_held_out, serving.reference()["PassengerId"].tolist()
+        )
+        columns = rows[list(RAW_INPUTS)]
+        scored = len(rows) > 0
+        decision = promotion.decide_promotion(
+            rows[modeling.LABEL].to_numpy(),
+            champion=serving.probabilities(columns) if scored else np.empty(0),
+            candidate=survival_model.predict_proba(columns) if scored else np.empty(0),
+            champion_threshold=serving.threshold,
+            candidate_threshold=survival_model.threshold,
+        )
 
     reference = (
         passengers.set_index("PassengerId")
         .loc[survival_model.train_ids, list(RAW_INPUTS)]
         .reset_index()
     )
-    # The version of the feature table this very model was trained on, carried by the model
+    # The version of the passengers this very model was trained on, carried by the model
     # itself: under concurrent runs, "the latest materialization" may be another run's.
     versions = {"data_version": survival_model.data_version, "code_version": code_version()}
     metadata = {
@@ -67,19 +83,24 @@ def serving_model(
         "raw_inputs": list(RAW_INPUTS),
         "features": list(FEATURES),
         "categorical_features": list(CATEGORICAL_FEATURES),
+        "calibration": survival_model.calibration.as_dict(),
         "metrics": {
-            "cross_validation": {
-                "roc_auc": survival_model.cv_roc_auc,
-                "oof_accuracy": survival_model.oof_accuracy,
-            },
+            "cross_validation": survival_model.cross_validation.as_dict(),
             "held_out": held_out,
+            "held_out_intervals": {k: v.as_dict() for k, v in model_evaluation.intervals.items()},
+            "held_out_baselines": model_evaluation.baselines,
         },
-        "hyperparameters": survival_model.best_params,
+        "hyperparameters": survival_model.hyperparameters,
         "train_rows": len(survival_model.train_ids),
         "test_rows": len(survival_model.test_ids),
         "trained_at": _now(),
         "dagster_run_id": context.run.run_id,
-        "promotion": {"promoted": decision.promote, "reason": decision.reason},
+        "promotion": {
+            "promoted": decision.promote,
+            "reason": decision.reason,
+            "compared_with": serving_before or "none",
+            "rows": decision.rows,
+        },
         **versions,
     }
     name = registry.SERVING_MODEL if decision.promote else registry.CANDIDATE_MODEL
@@ -99,11 +120,10 @@ def serving_model(
             "stage": "serving" if decision.promote else "candidate",
             "promoted": decision.promote,
             "promotion_reason": decision.reason,
-            "promotion_policy": dg.MetadataValue.md(
-                f"Promote when every held-out metric in {list(promotion.PROMOTION_METRICS)} "
-                f"is at least the serving model's minus {promotion.TOLERANCE}."
-            ),
+            "promotion_policy": dg.MetadataValue.md(promotion.POLICY),
             "comparison": dg.MetadataValue.json(decision.comparison),
+            "comparison_rows": decision.rows,
+            **_comparison_table(decision.comparison),
             "serving_model": (tag if decision.promote else (serving_before or "none")),
             "previous_serving_model": serving_before or "none",
             "threshold": float(survival_model.threshold),
@@ -118,3 +138,18 @@ def _now() -> str:
     from datetime import UTC, datetime
 
     return datetime.now(UTC).isoformat()
+
+
+def _comparison_table(comparison: dict[str, Any]) -> dict[str, Any]:
+    """Both models on the same rows, with 95% intervals, as a table in the UI."""
+    if not comparison:
+        return {}
+    lines = ["| metric | serving | candidate | difference (90% two-sided) | non-inferior |"]
+    lines.append("|---|---|---|---|---|")
+    for name, c in comparison.items():
+        cells = [
+            f"{c[k]['estimate']:.3f} [{c[k]['low']:.3f}, {c[k]['high']:.3f}]"
+            for k in ("serving", "candidate", "difference")
+        ]
+        lines.append(f"| {name} | {' | '.join(cells)} | {c['non_inferior']} |")
+    return {"comparison_table": dg.MetadataValue.md("\n".join(lines))}

@@ -1,0 +1,53 @@
+"""Serving: put an earlier model back in service, as one documented command.
+
+    dg launch --job rollback_serving_model \\
+        --config-json '{"ops": {"restore_serving_model": {"config": {"version": "<version>"}}}}'
+
+The version is any earlier serving model or candidate (the serving_model asset's history in
+the UI lists them, as does `bentoml models list`). Its files are saved again as the newest
+`titanic_survival` version, so the service's poll switches to it like to any promotion (no
+restart, no failed request), the traffic window starts again at the rollback, and the
+store keeps the full history. The run records a materialization of serving_model saying
+what was restored and why, so the UI shows the rollback in the asset's history.
+"""
+
+import dagster as dg
+
+
+class RollbackConfig(dg.Config):
+    version: str
+    """The model version to serve again (e.g. `6kqzjvhgqkrgoax4`)."""
+    reason: str = "rollback requested by an operator"
+
+
+@dg.op(description="Save an earlier model version as the newest serving version.")
+def restore_serving_model(context: dg.OpExecutionContext, config: RollbackConfig) -> None:
+    from titanic_assets.core import registry
+
+    before = registry.serving_tag()
+    try:
+        tag = registry.restore(config.version, config.reason)
+    except LookupError as error:
+        raise dg.Failure(str(error)) from error
+    context.log.info(f"Serving {tag}, restored from {config.version} (was {before})")
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key="serving_model",
+            description=f"Rollback: {config.version} serves again ({config.reason}).",
+            metadata={
+                "bentoml_tag": tag,
+                "model_version": tag.split(":", 1)[1],
+                "stage": "serving",
+                "promoted": True,
+                "promotion_reason": f"rollback to {config.version}: {config.reason}",
+                "restored_from": config.version,
+                "previous_serving_model": before or "none",
+                "serving_model": tag,
+            },
+        )
+    )
+
+
+@dg.job(description="Serve an earlier model version again (config: its version).")
+def rollback_serving_model() -> None:
+    restore_serving_model()
