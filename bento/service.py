@@ -28,7 +28,7 @@ import bentoml
 import numpy as np
 from fastapi import FastAPI, HTTPException
 from prometheus_client import Counter, Gauge
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
 from titanic_assets.core import contract, registry
@@ -71,8 +71,29 @@ def use_json_logs() -> None:
             handler.setFormatter(JsonLinesFormatter())
 
 
+class ClientErrorsAsWarnings(logging.Filter):
+    """A rejected request is the client's mistake, not the service's error: BentoML logs each
+    one at ERROR with a traceback (`log_exception` in its http_app); this turns those records
+    into one WARNING line naming the fields and the reasons. Other errors pass unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, ValidationError):
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
+                for e in error.errors(include_url=False, include_input=False)[:10]
+            )
+            path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg = f"Rejected input on {path} ({error.error_count()}): {problems}"
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 # Each worker configures BentoML's logging before it imports this module.
 use_json_logs()
+logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsAsWarnings())
 
 PREDICTIONS = Counter(
     "titanic_predictions",
@@ -117,8 +138,13 @@ def contract_type(spec: contract.InputField) -> Any:
         )
         kind, constraints = int, {"strict": True, "ge": low, "le": high}
     else:
-        kind = float
-        constraints = {"ge": spec.minimum, "le": spec.maximum, "allow_inf_nan": False}
+        kind = float  # strict: `false` or "12" is not a number
+        constraints = {
+            "strict": True,
+            "ge": spec.minimum,
+            "le": spec.maximum,
+            "allow_inf_nan": False,
+        }
     if not spec.required:
         kind = kind | None
     return Annotated[kind, Field(description=spec.description, **constraints)]
@@ -288,6 +314,166 @@ def rejection_reason(error_type: str, location: list[Any]) -> str:
     if error_type.endswith("_type") or error_type.endswith("_parsing"):
         return "wrong_type"
     return "other"
+
+
+def _json_response(status: int, body: dict[str, Any]) -> tuple[dict, dict]:
+    payload = json.dumps(body).encode()
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(payload)),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": payload}
+
+
+class JsonBodiesOnly:
+    """ASGI middleware: the prediction APIs take JSON bodies only; anything else is a 415.
+
+    BentoML 1.4 reads a `text/plain` or `application/xml` body as JSON all the same, and
+    answers `multipart/form-data` without a boundary with a 500 from its form parser. Here a
+    POST to an API path whose Content-Type is not application/json (any charset) is answered
+    415 before BentoML parses anything, in the same error shape as its 400s.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in API_PATHS:
+            headers = dict(scope["headers"])
+            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if media_type != b"application/json":
+                shown = media_type.decode("latin-1") or "none"
+                REJECTED.labels(reason="media_type", endpoint=scope["path"].lstrip("/")).inc()
+                start, body = _json_response(
+                    415,
+                    {
+                        "error": f"Unsupported media type {shown}: send application/json",
+                        "detail": [
+                            {
+                                "type": "unsupported_media_type",
+                                "loc": ["header", "content-type"],
+                                "msg": f"Content-Type {shown} is not application/json",
+                            }
+                        ],
+                    },
+                )
+                await send(start)
+                await send(body)
+                return
+        await self.app(scope, receive, send)
+
+
+# The error body every 4xx of the prediction APIs has: BentoML's generated schema says
+# `detail` is a string, but its validation errors (and ours) answer a list of problems.
+ERROR_SCHEMA = {
+    "type": "object",
+    "title": "ClientError",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string", "title": "Message"},
+        "detail": {
+            "type": "array",
+            "title": "Problems",
+            "items": {
+                "type": "object",
+                "required": ["type", "loc", "msg"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "loc": {
+                        "type": "array",
+                        "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _nullable(schema: Any) -> Any:
+    """pydantic writes an optional field as anyOf [type, {type: null}] (JSON Schema 2020-12);
+    the document declares OpenAPI 3.0, which says `nullable: true`."""
+    if isinstance(schema, list):
+        return [_nullable(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    schema = {key: _nullable(value) for key, value in schema.items()}
+    options = schema.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options and len(options) == 2:
+        [kept] = [option for option in options if option != {"type": "null"}]
+        schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **kept, "nullable": True}
+        if "enum" in schema:  # OpenAPI 3.0.3: a nullable enum lists null among its values
+            schema["enum"] = [*schema["enum"], None]
+    return schema
+
+
+def corrected_openapi(spec: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document as the service behaves: optional fields are nullable, 4xx bodies
+    of the prediction APIs are ClientError (a list of problems), unsupported media types are
+    a documented 415, and a prediction before any model exists is a documented 503."""
+    spec = _nullable(spec)
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ClientError"] = ERROR_SCHEMA
+    reference = {"$ref": "#/components/schemas/ClientError"}
+    message = {"$ref": "#/components/schemas/InternalServerError"}
+    for path in API_PATHS:
+        operation = spec["paths"][path]["post"]
+        # BentoML inlines the request schema with its null options dropped: point it at the
+        # component, which keeps them.
+        operation["requestBody"]["required"] = True  # no body is a 415, not a request
+        body = operation["requestBody"]["content"]["application/json"]
+        if body["schema"].get("title") in schemas:
+            body["schema"] = {"$ref": f"#/components/schemas/{body['schema']['title']}"}
+        responses = operation["responses"]
+        responses["400"] = {
+            "description": "Invalid input: each problem with its field",
+            "content": {"application/json": {"schema": reference}},
+        }
+        responses["415"] = {
+            "description": "The body is not application/json",
+            "content": {"application/json": {"schema": reference}},
+        }
+        responses["503"] = {
+            "description": "No model is being served yet",
+            "content": {"application/json": {"schema": message}},
+        }
+    return spec
+
+
+class CorrectedOpenAPI:
+    """ASGI middleware: serves /docs.json through `corrected_openapi`. BentoML 1.4 builds its
+    error responses from a module-level table (`_bentoml_sdk/service/openapi.py`) with no
+    hook to change them, so the document is corrected on its way out."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/docs.json":
+            await self.app(scope, receive, send)
+            return
+        start: dict = {}
+        body = bytearray()
+
+        async def collect(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                body.extend(message.get("body", b""))
+
+        await self.app(scope, receive, collect)
+        if start.get("status") != 200:
+            await send(start)
+            await send({"type": "http.response.body", "body": bytes(body)})
+            return
+        first, rest = _json_response(200, corrected_openapi(json.loads(body)))
+        await send(first)
+        await send(rest)
 
 
 class RejectionMetrics:
@@ -474,3 +660,5 @@ class TitanicSurvival:
 
 
 TitanicSurvival.add_asgi_middleware(RejectionMetrics)
+TitanicSurvival.add_asgi_middleware(JsonBodiesOnly)
+TitanicSurvival.add_asgi_middleware(CorrectedOpenAPI)
