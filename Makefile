@@ -6,6 +6,8 @@ UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 export DAGSTER_HOME := $(CURDIR)
 # The BentoML model store (registered models, built bentos) too, unless set: .bentoml/.
 export BENTOML_HOME ?= $(CURDIR)/.bentoml
+DAGSTER_PORT ?= 3000
+SERVICE_PORT ?= 3001
 
 .PHONY: install dev serve test materialize check lint bench
 
@@ -14,9 +16,8 @@ install:  ## The locked environment in .venv (installs uv with pip if it is miss
 	$(UV) sync --frozen
 
 dev: install  ## Dagster on http://localhost:3000, the model service on :3001; Ctrl-C stops both
-	@$(UV) run --frozen bentoml serve bento.service:TitanicSurvival --host 127.0.0.1 --port 3001 & \
-	service=$$!; trap 'kill $$service 2>/dev/null' EXIT INT TERM; \
-	$(UV) run --frozen dg dev --host 127.0.0.1 --port 3000
+	$(UV) run --frozen python -m titanic_assets.dev \
+		--dagster-port $(DAGSTER_PORT) --service-port $(SERVICE_PORT)
 
 serve: install  ## The model service alone on http://localhost:3001 (ready once a model is promoted)
 	$(UV) run --frozen bentoml serve bento.service:TitanicSurvival --host 127.0.0.1 --port 3001

@@ -1,0 +1,74 @@
+"""`make dev`: Dagster (`dg dev`) and the model service side by side, stopped together.
+
+Each runs in its own process group, so one signal reaches every process it started (the
+webserver, the daemon, code servers, BentoML's workers). Ctrl-C (SIGINT) or SIGTERM stops
+both: SIGTERM to each group, then SIGKILL to whatever is left after GRACE_SECONDS, so
+nothing outlives `make dev` and it returns within 10 s. If either exits on its own, the
+other is stopped too. (A shell `trap` could not do this: a background job of a
+non-interactive shell ignores SIGINT, and `uv run` wrappers sit between it and the servers.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+GRACE_SECONDS = 6.0
+BIN = Path(sys.executable).parent
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_SECONDS
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(max(0.0, deadline - time.monotonic()))
+    for process in processes:  # the group may outlive its leader: kill what is left
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dagster-port", type=int, default=3000)
+    parser.add_argument("--service-port", type=int, default=3001)
+    args = parser.parse_args(argv)
+    commands = [
+        [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+         "--host", "127.0.0.1", "--port", str(args.service_port)],
+        [str(BIN / "dg"), "dev", "--host", "127.0.0.1", "--port", str(args.dagster_port)],
+    ]  # fmt: skip
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    processes = [
+        subprocess.Popen(command, start_new_session=True, stdin=subprocess.DEVNULL)
+        for command in commands
+    ]
+    try:
+        while not stopping and all(p.poll() is None for p in processes):
+            time.sleep(0.2)
+    finally:
+        _stop(processes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
