@@ -24,9 +24,12 @@ INSTANCE_JOB = "titanic-dagster-instance"
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The survival service with an empty model store: it exports metrics before any model
-    is promoted."""
-    with survival_service(tmp_path_factory.mktemp("service")) as url:
+    """The survival service with an empty model store (it exports metrics before any model
+    is promoted) and a prediction log it cannot write: its directory lies under a file."""
+    work = tmp_path_factory.mktemp("service")
+    (work / "not-a-directory").write_text("")
+    unwritable = {"TITANIC_PREDICTION_LOG": str(work / "not-a-directory" / "log")}
+    with survival_service(work, unwritable) as url:
         yield url
 
 
@@ -149,6 +152,16 @@ def test_a_failed_drift_check_on_the_instance_fires_the_drift_alert(
                 and a["state"] == "firing"]  # fmt: skip
 
     poll("TitanicDriftCheckFailed to fire", firing)
+
+
+def test_an_unwritable_prediction_log_fires_its_alert(service: str, prometheus: str) -> None:
+    def firing() -> list[dict]:
+        alerts = httpx.get(f"{prometheus}/api/v1/alerts").json()["data"]["alerts"]
+        return [a for a in alerts if a["labels"]["alertname"] == "TitanicPredictionLogFailing"
+                and a["state"] == "firing"]  # fmt: skip
+
+    poll("TitanicPredictionLogFailing to fire", firing)
+    assert httpx.get(f"{service}/livez").is_success  # the service itself keeps running
 
 
 def test_every_grafana_panel_query_runs_on_prometheus(service: str, prometheus: str) -> None:

@@ -11,19 +11,30 @@ worker process appends to its own file per UTC day, `predictions-<YYYYMMDD>-<hos
 with one `write` and a flush per request: several workers never interleave, and a crash loses
 at most the line being written, which the reader skips.
 
+Rotation and retention (`RetentionPolicy`, from the environment): a worker's file of the day
+rolls over to `...-p<n>.jsonl` parts past TITANIC_PREDICTION_LOG_MAX_MB (64), and files of
+days older than TITANIC_PREDICTION_LOG_KEEP_DAYS (30) are deleted when a new day starts.
+
+When the log's storage fails (directory unwritable, disk full), the prediction is still
+answered: the line is dropped and the failure reported to the writer's callbacks (the
+service counts it in a metric an alert watches); the writer tries again on the next request,
+so it recovers by itself once the storage does.
+
 The writer uses only the standard library (it runs in the service); pandas is imported by
 the reader alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,16 +63,47 @@ def prediction_log_location() -> Path:
     return Path(os.getenv(LOCATION_ENV, DEFAULT_LOCATION)).expanduser()
 
 
-class PredictionLogWriter:
-    """Appends one JSON line per request to this process's file of the day."""
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How big a worker's file of the day grows before it rolls over, and how long logs stay."""
 
-    def __init__(self, location: str | Path | None = None) -> None:
+    max_file_bytes: int = 64 * 1024 * 1024
+    keep_days: int = 30
+
+    @classmethod
+    def from_env(cls) -> RetentionPolicy:
+        return cls(
+            max_file_bytes=int(float(os.getenv("TITANIC_PREDICTION_LOG_MAX_MB", "64")) * 2**20),
+            keep_days=int(os.getenv("TITANIC_PREDICTION_LOG_KEEP_DAYS", "30")),
+        )
+
+
+class PredictionLogWriter:
+    """Appends one JSON line per request to this process's file of the day (see the module
+    docstring for rotation, retention and what happens when the storage fails)."""
+
+    def __init__(
+        self,
+        location: str | Path | None = None,
+        policy: RetentionPolicy | None = None,
+        on_failure: Callable[[OSError], None] | None = None,
+        on_health: Callable[[bool], None] | None = None,
+    ) -> None:
         self.location = Path(location) if location else prediction_log_location()
-        self.location.mkdir(parents=True, exist_ok=True)
-        self._suffix = f"{socket.gethostname()}-{os.getpid()}.jsonl"
+        self.policy = policy or RetentionPolicy.from_env()
+        self._on_failure = on_failure or (lambda error: None)
+        self._on_health = on_health or (lambda healthy: None)
+        self._prefix = f"{socket.gethostname()}-{os.getpid()}"
         self._day = ""
+        self._part = 0
         self._file: Any = None
-        self._lock = threading.Lock()  # API calls run on a thread pool
+        self._size = 0
+        self._lock = threading.Lock()  # API calls may run on a thread pool
+        self.healthy = True
+        try:
+            self.location.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self._failed(error)
 
     def write(
         self,
@@ -71,7 +113,8 @@ class PredictionLogWriter:
         inputs: Mapping[str, Sequence[Any]],
         probabilities: Sequence[float],
         survived: Sequence[bool],
-    ) -> None:
+    ) -> bool:
+        """Log one request; False when the storage failed (the line is dropped)."""
         now = time.time()
         line = json.dumps(
             {
@@ -85,22 +128,64 @@ class PredictionLogWriter:
             },
             separators=(",", ":"),
         )
-        day = time.strftime("%Y%m%d", time.gmtime(now))
+        data = line + "\n"
         with self._lock:
-            if day != self._day:
-                if self._file is not None:
-                    self._file.close()
-                path = self.location / f"predictions-{day}-{self._suffix}"
-                self._file = path.open("a", encoding="utf-8")
-                self._day = day
-            self._file.write(line + "\n")
-            self._file.flush()
+            try:
+                self._roll(time.strftime("%Y%m%d", time.gmtime(now)))
+                self._file.write(data)
+                self._file.flush()
+            except OSError as error:
+                self._close()
+                self._failed(error)
+                return False
+            self._size += len(data)
+            if not self.healthy:
+                self.healthy = True
+                self._on_health(True)
+            return True
+
+    def _roll(self, day: str) -> None:
+        """Have a file open to write to: a new one on a new day or past the size limit."""
+        if day != self._day:
+            if self._day:
+                self._prune(day)
+            self._close()
+            self._day, self._part = day, 0
+        elif self._size >= self.policy.max_file_bytes:
+            self._close()
+            self._part += 1
+        while self._file is None:
+            suffix = f"-p{self._part}" if self._part else ""
+            path = self.location / f"predictions-{day}-{self._prefix}{suffix}.jsonl"
+            if path.exists() and path.stat().st_size >= self.policy.max_file_bytes:
+                self._part += 1  # a file this process left full (e.g. before a restart)
+                continue
+            self._file = path.open("a", encoding="utf-8")
+            self._size = path.stat().st_size
+
+    def _prune(self, today: str) -> None:
+        """Delete every worker's files of days older than the policy keeps."""
+        oldest = datetime.strptime(today, "%Y%m%d") - timedelta(days=self.policy.keep_days)
+        for old in self.location.glob("predictions-*.jsonl"):
+            day = old.name.split("-")[1]
+            if day.isdigit() and day < oldest.strftime("%Y%m%d"):
+                old.unlink(missing_ok=True)
+
+    def _failed(self, error: OSError) -> None:
+        self._on_failure(error)
+        if self.healthy:
+            self.healthy = False
+            self._on_health(False)
+
+    def _close(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            self._close()
 
 
 def read_prediction_log(

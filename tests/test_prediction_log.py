@@ -1,0 +1,88 @@
+"""The prediction log's writer under faults and over time: a full disk or an unwritable
+directory never fails a prediction, files roll over by size, old days are deleted."""
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.processes import poll, survival_service
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.prediction_log import (
+    PredictionLogWriter,
+    RetentionPolicy,
+    read_prediction_log,
+)
+
+PASSENGER = {"Pclass": 3, "Sex": "male", "SibSp": 0, "Parch": 0}
+COLUMNS = {name: [PASSENGER.get(name)] for name in RAW_INPUTS}
+
+
+def write(writer: PredictionLogWriter, request_id: str) -> bool:
+    return writer.write(request_id, "predict", "v1", COLUMNS, [0.1], [False])
+
+
+def own_file(location: Path) -> Path:
+    day = time.strftime("%Y%m%d", time.gmtime())
+    return location / f"predictions-{day}-{socket.gethostname()}-{os.getpid()}.jsonl"
+
+
+def test_a_full_disk_drops_the_line_reports_it_and_recovers(tmp_path):
+    failures, health = [], []
+    writer = PredictionLogWriter(tmp_path, on_failure=failures.append, on_health=health.append)
+    own_file(tmp_path).symlink_to("/dev/full")  # every write: ENOSPC, as on a full disk
+    assert write(writer, "lost") is False
+    assert [f.errno for f in failures] == [28] and health == [False] and not writer.healthy
+
+    own_file(tmp_path).unlink()  # space again
+    assert write(writer, "kept") is True
+    assert health == [False, True] and writer.healthy
+    assert read_prediction_log(tmp_path)["request_id"].tolist() == ["kept"]
+
+
+def test_an_unwritable_directory_is_reported_not_raised(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    failures = []
+    writer = PredictionLogWriter(tmp_path / "a-file" / "log", on_failure=failures.append)
+    assert not writer.healthy
+    assert write(writer, "lost") is False
+    assert len(failures) == 2  # at start-up, and for the request
+
+
+def test_files_roll_over_by_size_and_the_reader_sees_every_part(tmp_path):
+    writer = PredictionLogWriter(tmp_path, RetentionPolicy(max_file_bytes=1000, keep_days=30))
+    for i in range(30):
+        assert write(writer, f"r{i}")
+    files = sorted(tmp_path.glob("predictions-*.jsonl"))
+    assert len(files) > 3
+    assert all(f.stat().st_size < 1000 + 400 for f in files)
+    assert sorted(read_prediction_log(tmp_path)["request_id"]) == sorted(f"r{i}" for i in range(30))
+
+
+def test_a_new_day_deletes_the_days_past_the_retention(tmp_path):
+    for day in ("20200101", time.strftime("%Y%m%d", time.gmtime(time.time() - 3 * 86400))):
+        (tmp_path / f"predictions-{day}-otherhost-1.jsonl").write_text("")
+    writer = PredictionLogWriter(tmp_path, RetentionPolicy(keep_days=7))
+    writer._day = "19991231"  # as if the process had been writing since an earlier day
+    assert write(writer, "today")
+    names = sorted(p.name.split("-")[1] for p in tmp_path.glob("predictions-*.jsonl"))
+    assert "20200101" not in names and len(names) == 2
+
+
+def test_the_service_answers_and_counts_when_its_log_cannot_be_written(
+    materialized_graph, tmp_path
+):
+    (tmp_path / "a-file").write_text("")
+    env = {
+        "BENTOML_HOME": os.environ["BENTOML_HOME"],  # the store the graph registered into
+        "TITANIC_PREDICTION_LOG": str(tmp_path / "a-file" / "log"),
+    }
+    with survival_service(tmp_path, env) as url:
+        poll("readiness", lambda: httpx.get(f"{url}/readyz").is_success)
+        answers = [httpx.post(f"{url}/predict", json=PASSENGER) for _ in range(3)]
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        metrics = httpx.get(f"{url}/metrics").text
+    assert 'titanic_prediction_log_failures_total{error="ENOTDIR"}' in metrics
+    assert "titanic_prediction_log_writable 0.0" in metrics
