@@ -548,6 +548,7 @@ class TitanicSurvival:
 
     def __init__(self) -> None:
         self._model: registry.RegisteredModel | None = None
+        self._unloadable: str | None = None  # a version that failed to load
         # A failing log never fails a prediction: it is answered, counted and alerted on.
         self._log = PredictionLogWriter(on_failure=_log_failed, on_health=LOG_WRITABLE.set)
         LOG_WRITABLE.set(int(self._log.healthy))
@@ -561,15 +562,22 @@ class TitanicSurvival:
     # --- model updates -------------------------------------------------------------------
 
     def _refresh(self) -> None:
-        """Load the serving model if it differs from the one in use; keep serving on error."""
+        """Load the serving model if it differs from the one in use; keep serving on error.
+
+        A version that fails to load (a half-written or corrupt store entry) is reported once
+        and not tried again until the serving version changes."""
+        tag = None
         try:
             tag = registry.serving_tag()
             current = self._model
-            if tag is None or (current is not None and tag.endswith(":" + current.version)):
+            if tag is None or tag == self._unloadable:
+                return
+            if current is not None and tag.endswith(":" + current.version):
                 return
             loaded = registry.load(tag)
-        except Exception:  # a half-written store entry: try again at the next poll
-            logger.exception("Could not load the serving model; keeping the current one")
+        except Exception:
+            self._unloadable = tag
+            logger.exception("Could not load %s; keeping the current model", tag)
             return
         self._model = loaded  # one reference assignment: requests see old or new, whole
         gc.freeze()

@@ -10,9 +10,11 @@ import json
 import math
 import os
 import pickle
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -577,3 +579,108 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_the_documented_s
     )  # fmt: skip
     assert fuzzed.returncode == 0, fuzzed.stdout[-6000:]
     assert " passed" in fuzzed.stdout and "failed" not in fuzzed.stdout
+
+
+def service_workers(url: str) -> list[int]:
+    """The pids of the BentoML workers of the service listening at `url`."""
+    port = url.rsplit(":", 1)[1]
+    processes = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            processes[int(entry.name)] = (parent, [c.decode(errors="replace") for c in command])
+    [arbiter] = [
+        pid for pid, (_, cmd) in processes.items()
+        if "serve" in cmd and "--port" in cmd and cmd[cmd.index("--port") + 1] == port
+    ]  # fmt: skip
+    return sorted(
+        pid for pid, (parent, cmd) in processes.items()
+        if parent == arbiter and "_bentoml_impl.worker.service" in cmd
+    )  # fmt: skip
+
+
+def test_a_worker_killed_under_load_is_replaced_and_every_answer_was_logged(server, model_a):
+    """SIGKILL one of two workers under load: the other keeps answering, a new worker takes
+    the dead one's place, and every request answered 200 is in the prediction log; only
+    requests in flight at the kill may fail."""
+    workers = service_workers(server.url)
+    assert len(workers) == 2
+    started = pd.Timestamp.now(tz="UTC") - pd.Timedelta(seconds=1)
+    answered: list[str] = []
+    failed: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(timeout=10) as client:
+            while not stop.is_set():
+                try:
+                    response = client.post(server.url + "/predict", json=PASSENGER)
+                except httpx.TransportError as error:
+                    failed.append(type(error).__name__)
+                    continue
+                if response.status_code == 200:
+                    answered.append(response.json()["request_id"])
+                else:
+                    failed.append(str(response.status_code))
+
+    clients = [threading.Thread(target=load) for _ in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        poll("requests in flight", lambda: len(answered) > 50, 30)
+        os.kill(workers[0], signal.SIGKILL)
+        before = len(answered)
+        poll("answers after the kill", lambda: len(answered) > before + 100, 30)
+        poll(
+            "a new worker in place of the killed one",
+            lambda: (
+                len(service_workers(server.url)) == 2
+                and workers[0] not in service_workers(server.url)
+            ),
+            60,
+        )
+        restarted = len(answered)
+        poll("answers from both workers again", lambda: len(answered) > restarted + 100, 30)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+
+    assert len(failed) <= len(clients), failed  # at most the requests in flight at the kill
+    logged = set(read_prediction_log(server.log, since=started.to_pydatetime())["request_id"])
+    assert set(answered) <= logged
+
+
+HALF_WRITTEN = """
+import pickle, sys
+import bentoml
+from titanic_assets.core import registry
+with bentoml.models.create(registry.SERVING_MODEL, labels={}, metadata={"threshold": 0.5}) as m:
+    whole = pickle.dumps(list(range(100_000)))
+    open(m.path_of(registry.PIPELINE_FILE), "wb").write(whole[: len(whole) // 2])
+print(m.tag)
+"""
+
+
+def test_a_half_written_model_in_the_store_leaves_the_current_one_serving(server, model_a):
+    serving = server.get("/model_info").json()["model_version"]
+    written = subprocess.run(
+        [sys.executable, "-c", HALF_WRITTEN],
+        env={**os.environ, "BENTOML_HOME": str(server.store)}, cwd=ROOT,
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    broken = written.stdout.strip().rsplit(":", 1)[1]
+    deadline = time.monotonic() + 4  # four poll intervals: every worker tried to load it
+    answers = []
+    while time.monotonic() < deadline:
+        response = server.post("/predict", PASSENGER)
+        answers.append((response.status_code, response.json().get("model_version")))
+    assert set(answers) == {(200, serving)}, broken
+    assert server.get("/readyz").status_code == 200
+    # Reported once per worker, not at every poll.
+    log = (server.store.parent / "service.log").read_text()
+    assert 0 < log.count(f"Could not load titanic_survival:{broken}") <= 2
