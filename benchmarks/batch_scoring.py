@@ -25,7 +25,7 @@ from pathlib import Path
 # from the forking parent (here, one holding a million-row table).
 CHILD = """
 import json, pickle, sys, time
-from titanic_assets.ml import batch_scoring
+from titanic_assets.core import batch_scoring
 def peak_kb():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--chunk-rows", type=int, default=None)
     args = parser.parse_args()
-    from titanic_assets.ml.batch_scoring import CHUNK_ROWS
+    from titanic_assets.core.batch_scoring import CHUNK_ROWS
 
     chunk_rows = args.chunk_rows or CHUNK_ROWS
     with tempfile.TemporaryDirectory(prefix="batch-scoring-bench-") as tmp:

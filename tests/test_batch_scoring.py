@@ -11,13 +11,13 @@ import pytest
 
 from tests.test_gcp_profile import emulator  # noqa: F401 (a fixture: a GCS emulator process)
 from titanic_assets.core import registry
+from titanic_assets.core.batch_scoring import invalid_rows, score_file
 from titanic_assets.defs.resources import LocalLandingArea
 from titanic_assets.defs.scoring.batch_predictions import (
     BatchScoringConfig,
     batch_predictions,
     batch_scoring_on_new_files,
 )
-from titanic_assets.ml.batch_scoring import invalid_rows, score_file
 
 VALID = {
     "PassengerId": "1", "Pclass": "3", "Sex": "male", "Age": "22", "SibSp": "1", "Parch": "0",

@@ -6,6 +6,7 @@ The tests run in file order against one server: readiness before any model, then
 under load.
 """
 
+import io
 import json
 import math
 import os
@@ -684,3 +685,38 @@ def test_a_half_written_model_in_the_store_leaves_the_current_one_serving(server
     # Reported once per worker, not at every poll.
     log = (server.store.parent / "service.log").read_text()
     assert 0 < log.count(f"Could not load titanic_survival:{broken}") <= 2
+
+
+def test_predict_csv_scores_a_passenger_file_with_the_batch_rules(
+    server, model_a, trained, shipped_passengers
+):
+    passengers = shipped_passengers.drop(columns=["Survived"]).head(40).astype(object)
+    passengers.loc[3, "Sex"] = "unknown"
+    passengers.loc[7, "Age"] = "200"
+    response = server.client.post(
+        server.url + "/predict_csv",
+        content=passengers.to_csv(index=False).encode(),
+        headers={"content-type": "text/csv"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    answer = pd.read_csv(io.BytesIO(response.content))
+    scored, rejected = answer[answer["reason"].isna()], answer[answer["reason"].notna()]
+    assert len(scored) == 38
+    assert rejected["row"].tolist() == [4, 8]
+    assert rejected["reason"].tolist() == ["Sex not male or female", "Age not a number in 0-100"]
+    valid = shipped_passengers.set_index("PassengerId").loc[scored["PassengerId"]].reset_index()
+    np.testing.assert_allclose(scored["probability"], local_probability(trained, valid), atol=1e-6)
+
+
+def test_predict_csv_refuses_other_media_types_and_oversized_files(server, model_a):
+    wrong = server.client.post(
+        server.url + "/predict_csv", content=b"a,b\n1,2\n", headers={"content-type": "text/plain"}
+    )
+    assert wrong.status_code == 415 and wrong.json()["detail"][0]["loc"] == ["content-type"]
+    huge = server.client.post(
+        server.url + "/predict_csv",
+        content=b"PassengerId,Pclass\n" + b"1,3\n" * (11 * 2**20 // 4),
+        headers={"content-type": "text/csv"},
+    )
+    assert huge.status_code == 413

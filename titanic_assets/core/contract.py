@@ -2,7 +2,7 @@
 
 Three places enforce it and all three are built from this table: the Pandera schemas of the
 pipeline's tables (ml/schemas.py), the service's request models (bento/service.py) and the
-batch scoring rules (ml/batch_scoring.py). A limit changed here changes all three.
+batch scoring rules (core/batch_scoring.py). A limit changed here changes all three.
 
 The upper bounds come from who was aboard (1,309 passengers in the full passenger list):
 - Age: the oldest passenger was 80; 100 leaves room for typing, not for nonsense.

@@ -36,9 +36,8 @@ def batch_predictions(
     """
     import pandas as pd
 
-    from titanic_assets.core import registry
+    from titanic_assets.core import batch_scoring, registry
     from titanic_assets.defs.metadata import markdown_table
-    from titanic_assets.ml import batch_scoring
 
     if registry.serving_tag() is None:
         raise dg.Failure(
