@@ -39,11 +39,13 @@ def poll(what: str, probe: Callable[[], object], seconds: float = 90) -> object:
 
 
 @contextmanager
-def running(command: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen]:
+def running(
+    command: list[str], log: Path, env: dict[str, str], cwd: Path = ROOT
+) -> Iterator[subprocess.Popen]:
     """A process in its own process group, stopped with all its children on exit."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
             start_new_session=True,
         )  # fmt: skip
     try:

@@ -86,3 +86,18 @@ def test_the_service_answers_and_counts_when_its_log_cannot_be_written(
         metrics = httpx.get(f"{url}/metrics").text
     assert 'titanic_prediction_log_failures_total{error="ENOTDIR"}' in metrics
     assert "titanic_prediction_log_writable 0.0" in metrics
+
+
+def test_relative_locations_are_under_titanic_home_not_the_working_directory(tmp_path, monkeypatch):
+    from titanic_assets.core.locations import location
+    from titanic_assets.core.prediction_log import prediction_log_location
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TITANIC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TITANIC_PREDICTION_LOG", "logs/predictions")
+    assert prediction_log_location() == tmp_path / "home" / "logs" / "predictions"
+    monkeypatch.delenv("TITANIC_HOME")
+    root = Path(__file__).resolve().parents[1]
+    assert location("TITANIC_UNSET_FOR_TEST", "data/x") == root / "data" / "x"
+    monkeypatch.setenv("TITANIC_PREDICTION_LOG", "/srv/log")
+    assert prediction_log_location() == Path("/srv/log")

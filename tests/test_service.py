@@ -263,31 +263,6 @@ def test_openapi_page_documents_every_endpoint_and_the_input_contract(server, mo
         assert passenger["example"]["Name"]
 
 
-def test_bentoml_build_packs_the_service_the_feature_code_and_the_serving_model(server, model_a):
-    built = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "bentoml"),
-            "build",
-            "-f",
-            "bento/bentofile.yaml",
-            ".",
-            "--output",
-            "tag",
-        ],
-        env={**os.environ, "BENTOML_HOME": str(server.store), "BENTOML_DO_NOT_TRACK": "true"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    tag = built.stdout.strip().splitlines()[-1].removeprefix("__tag__:")
-    name, version = tag.split(":")
-    bento = server.store / "bentos" / name / version
-    assert (bento / "src" / "bento" / "service.py").exists()
-    assert (bento / "src" / "titanic_assets" / "core" / "features.py").exists()
-    assert f"tag: titanic_survival:{model_a}" in (bento / "bento.yaml").read_text()
-
-
 # --- invalid input: always a 4xx naming the field and the reason -------------------------
 
 

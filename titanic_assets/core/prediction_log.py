@@ -1,8 +1,8 @@
 """The prediction log: every prediction the service makes, where drift monitoring reads it.
 
 Where: the directory in the TITANIC_PREDICTION_LOG environment variable, by default
-`data/prediction_log` under the directory the service starts in (the repository root for
-`make dev` / `make serve`). Both the service (writer) and Dagster (reader) resolve it here.
+`data/prediction_log`; a relative path is under TITANIC_HOME (core/locations.py), never the
+working directory. Both the service (writer) and Dagster (reader) resolve it here.
 
 Format: JSON lines, one line per request, columnar so a 1,000-passenger batch costs one
 `json.dumps` (BentoML's `bentoml.monitor` writes one logging record per row through
@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.locations import location
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +61,7 @@ COLUMNS: tuple[str, ...] = (
 
 def prediction_log_location() -> Path:
     """The prediction log directory (TITANIC_PREDICTION_LOG, else data/prediction_log)."""
-    return Path(os.getenv(LOCATION_ENV, DEFAULT_LOCATION)).expanduser()
+    return location(LOCATION_ENV, DEFAULT_LOCATION)
 
 
 @dataclass(frozen=True)

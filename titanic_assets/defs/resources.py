@@ -21,6 +21,8 @@ from typing import IO, TYPE_CHECKING
 
 import dagster as dg
 
+from titanic_assets.core.locations import location
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -176,18 +178,19 @@ class GCSLandingArea(LandingArea):
 
 
 def local_resources() -> dict:
-    """Everything on this machine: a landing folder and pickles under the instance's storage."""
+    """Everything on this machine: folders (relative ones under TITANIC_HOME, see
+    core/locations.py) and pickles under the instance's storage."""
     return {
         "landing_area": LocalLandingArea(
-            directory=os.getenv("TITANIC_LANDING_DIR", "data/landing")
+            directory=str(location("TITANIC_LANDING_DIR", "data/landing"))
         ),
         "scoring_inbox": LocalLandingArea(
-            directory=os.getenv("TITANIC_INBOX_DIR", "data/inbox"),
+            directory=str(location("TITANIC_INBOX_DIR", "data/inbox")),
             seed_with_shipped_passengers=False,
         ),
         # Files for people to download (e.g. the traffic window as CSV).
         "exports": LocalLandingArea(
-            directory=os.getenv("TITANIC_EXPORTS_DIR", "data/exports"),
+            directory=str(location("TITANIC_EXPORTS_DIR", "data/exports")),
             seed_with_shipped_passengers=False,
         ),
         "io_manager": dg.FilesystemIOManager(),
