@@ -299,8 +299,9 @@ def model_info(model: registry.RegisteredModel) -> ModelInfo:
     )
 
 
-def _log_failed(error: OSError) -> None:
-    LOG_FAILURES.labels(error=errno.errorcode.get(error.errno or 0, type(error).__name__)).inc()
+def _log_failed(error: Exception) -> None:
+    code = getattr(error, "errno", None)
+    LOG_FAILURES.labels(error=errno.errorcode.get(code or 0, type(error).__name__)).inc()
     logger.warning("Prediction not logged (%s); the answer was sent", error)
 
 
@@ -588,6 +589,11 @@ class TitanicSurvival:
             SERVING_VERSION.labels(version=current.version).set(0)
         SERVING_VERSION.labels(version=loaded.version).set(1)
         logger.info("Serving model %s", loaded.tag)
+
+    @bentoml.on_shutdown
+    def _flush_log(self) -> None:
+        """Write out what the prediction log still holds (a bucket log's last batch)."""
+        self._log.close()
 
     def _watch(self) -> None:
         stop = threading.Event()

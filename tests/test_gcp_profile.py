@@ -196,3 +196,67 @@ def test_a_service_with_its_own_store_serves_the_model_exported_to_the_bucket(
         prediction = httpx.post(f"{url}/predict", json=body)
         assert prediction.status_code == 200, prediction.text
         assert prediction.json()["model_version"] == version
+
+
+def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
+    emulator, materialized_graph, tmp_path, monkeypatch
+):
+    """Two service processes log to one bucket prefix; every answered prediction appears
+    exactly once in what the traffic window reads. A replica killed with SIGKILL loses at
+    most its last batch: the predictions of its last TITANIC_LOG_BATCH_SECONDS."""
+    import signal
+    import time
+
+    from google.cloud import storage
+
+    from titanic_assets.core.prediction_log import read_prediction_log
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "titanic-test")
+    storage.Client(project="titanic-test").create_bucket("titanic-replicas")
+    url = "gs://titanic-replicas/predictions"
+    batch_seconds = 1.0
+    env = {
+        "BENTOML_HOME": os.environ["BENTOML_HOME"],  # the store the graph registered into
+        "STORAGE_EMULATOR_HOST": emulator,
+        "GOOGLE_CLOUD_PROJECT": "titanic-test",
+        "TITANIC_PREDICTION_LOG": url,
+        "TITANIC_LOG_BATCH_SECONDS": str(batch_seconds),
+    }
+    passenger = {"Pclass": 1, "Sex": "female", "SibSp": 0, "Parch": 0, "Age": 30.0}
+    answered: dict[str, float] = {}  # request id -> when its answer arrived
+    with (
+        survival_service(_folder(tmp_path / "a"), env) as first,
+        survival_service(_folder(tmp_path / "b"), env) as second,
+    ):
+        for replica in (first, second):
+            poll("readiness", lambda r=replica: httpx.get(f"{r}/readyz").is_success)
+        for i in range(300):
+            replica = first if i % 2 else second
+            answer = httpx.post(f"{replica}/predict", json=passenger).json()
+            answered[answer["request_id"]] = time.monotonic()
+        # SIGKILL the second replica's worker while it holds a batch.
+        for _ in range(50):
+            answer = httpx.post(f"{second}/predict", json=passenger).json()
+            answered[answer["request_id"]] = time.monotonic()
+        workers = _service_workers(second)
+        killed_at = time.monotonic()
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+    # Both replicas stopped: the first gracefully (its last batch flushed on shutdown).
+    logged = read_prediction_log(url)
+    counts = logged["request_id"].value_counts()
+    assert counts.max() == 1  # exactly once
+    lost = set(answered) - set(counts.index)
+    assert all(answered[i] >= killed_at - batch_seconds - 1.0 for i in lost), len(lost)
+
+
+def _service_workers(url: str) -> list[int]:
+    from tests.test_service import service_workers
+
+    return service_workers(url)
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

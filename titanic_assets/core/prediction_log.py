@@ -32,7 +32,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,9 +59,17 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
-def prediction_log_location() -> Path:
-    """The prediction log directory (TITANIC_PREDICTION_LOG, else data/prediction_log)."""
+def prediction_log_location() -> Path | str:
+    """The prediction log (TITANIC_PREDICTION_LOG, else data/prediction_log): a directory, or
+    a gs://bucket/prefix URL where each replica ships batches (core/log_shipping.py)."""
+    configured = os.getenv(LOCATION_ENV, "")
+    if is_bucket(configured):
+        return configured
     return location(LOCATION_ENV, DEFAULT_LOCATION)
+
+
+def is_bucket(place: str | Path) -> bool:
+    return isinstance(place, str) and place.startswith("gs://")
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,7 @@ class PredictionLogWriter:
         on_failure: Callable[[OSError], None] | None = None,
         on_health: Callable[[bool], None] | None = None,
     ) -> None:
-        self.location = Path(location) if location else prediction_log_location()
+        self.location = location or prediction_log_location()
         self.policy = policy or RetentionPolicy.from_env()
         self._on_failure = on_failure or (lambda error: None)
         self._on_health = on_health or (lambda healthy: None)
@@ -101,6 +109,13 @@ class PredictionLogWriter:
         self._size = 0
         self._lock = threading.Lock()  # API calls may run on a thread pool
         self.healthy = True
+        self._bucket = None
+        if is_bucket(self.location):
+            from titanic_assets.core.log_shipping import BucketBatches
+
+            self._bucket = BucketBatches(str(self.location), on_failure=self._failed)
+            return
+        self.location = Path(self.location)
         try:
             self.location.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -130,6 +145,9 @@ class PredictionLogWriter:
             separators=(",", ":"),
         )
         data = line + "\n"
+        if self._bucket is not None:  # batched, uploaded by size and age (log_shipping.py)
+            self._bucket.append(time.strftime("%Y%m%d", time.gmtime(now)), data)
+            return True
         with self._lock:
             try:
                 self._roll(time.strftime("%Y%m%d", time.gmtime(now)))
@@ -172,7 +190,7 @@ class PredictionLogWriter:
             if day.isdigit() and day < oldest.strftime("%Y%m%d"):
                 old.unlink(missing_ok=True)
 
-    def _failed(self, error: OSError) -> None:
+    def _failed(self, error: Exception) -> None:
         self._on_failure(error)
         if self.healthy:
             self.healthy = False
@@ -185,8 +203,26 @@ class PredictionLogWriter:
             self._file = None
 
     def close(self) -> None:
+        """Close the file, or upload what a bucket log still holds (call it on shutdown)."""
+        if self._bucket is not None:
+            self._bucket.close()
         with self._lock:
             self._close()
+
+
+def _lines(place: str | Path, since_day: str) -> Iterator[str]:
+    """The log's lines, file by file (or object by object), days before `since_day` skipped."""
+    if is_bucket(place):
+        from titanic_assets.core.log_shipping import bucket_lines
+
+        yield from bucket_lines(str(place), "predictions", since_day)
+        return
+    root = Path(place)
+    for path in sorted(root.glob("predictions-*.jsonl")) if root.exists() else []:
+        if since_day and path.name.split("-")[1] < since_day:
+            continue
+        with path.open(encoding="utf-8") as handle:
+            yield from handle
 
 
 def read_prediction_log(
@@ -201,31 +237,28 @@ def read_prediction_log(
     """
     import pandas as pd
 
-    root = Path(location) if location else prediction_log_location()
+    place = location or prediction_log_location()
     since_ts = None
+    since_day = ""
     if since is not None:
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
         since_ts = since.timestamp()
         since_day = since.astimezone(UTC).strftime("%Y%m%d")
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-    for path in sorted(root.glob("predictions-*.jsonl")) if root.exists() else []:
-        if since_ts is not None and path.name.split("-")[1] < since_day:
+    for line in _lines(place, since_day):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
             continue
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if since_ts is not None and record["timestamp"] < since_ts:
-                    continue
-                rows = len(record["probability"])
-                for name in ("request_id", "timestamp", "model_version", "endpoint"):
-                    columns[name].extend([record[name]] * rows)
-                for name in RAW_INPUTS:
-                    columns[name].extend(record["inputs"][name])
-                columns["probability"].extend(record["probability"])
-                columns["survived"].extend(record["survived"])
+        if since_ts is not None and record["timestamp"] < since_ts:
+            continue
+        rows = len(record["probability"])
+        for name in ("request_id", "timestamp", "model_version", "endpoint"):
+            columns[name].extend([record[name]] * rows)
+        for name in RAW_INPUTS:  # a field added later is missing in older lines
+            columns[name].extend(record["inputs"].get(name, [None] * rows))
+        columns["probability"].extend(record["probability"])
+        columns["survived"].extend(record["survived"])
     table = pd.DataFrame(columns, columns=list(COLUMNS))
     table["timestamp"] = pd.to_datetime(table["timestamp"].astype("float64"), unit="s", utc=True)
     table["probability"] = table["probability"].astype("float64")
