@@ -68,11 +68,10 @@ def train_and_register(work: Path) -> tuple[Path, float]:
     from titanic_assets.defs.resources import SHIPPED_PASSENGERS
     from titanic_assets.ml import modeling
     from titanic_assets.ml.cleaning import clean_passengers
-    from titanic_assets.ml.modeling import build_feature_table
 
     passengers, _ = clean_passengers(pd.read_csv(SHIPPED_PASSENGERS).assign(source_file="x"))
-    model = modeling.train_survival_model(build_feature_table(passengers))
-    evaluation = modeling.evaluate(model, build_feature_table(passengers))
+    model = modeling.train_survival_model(passengers)
+    evaluation = modeling.evaluate(model, passengers)
     tag = registry.save(
         registry.SERVING_MODEL,
         pipeline=model.pipeline,
@@ -80,6 +79,7 @@ def train_and_register(work: Path) -> tuple[Path, float]:
         reference_summary={},
         metadata={
             "threshold": model.threshold,
+            "calibration": model.calibration.as_dict(),
             "metrics": {"held_out": evaluation.metrics},
             "train_rows": len(model.train_ids),
         },
@@ -190,6 +190,13 @@ def measure(name: str, process, ready_seconds: float, url: str, work: Path) -> d
     return figures
 
 
+def measure_single(url: str, work: Path) -> dict:
+    single = work / "constant-single.json"
+    single.write_text(json.dumps(PASSENGER))
+    wrk(f"{url}/predict", single, 8, seconds=2)  # warm-up
+    return {f"c{c}": wrk(f"{url}/predict", single, c) for c in CONCURRENCY}
+
+
 def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -221,6 +228,21 @@ def main() -> None:
     )
     try:
         results["bentoml"] = measure("bentoml", process, ready, f"http://127.0.0.1:{port}", work)
+    finally:
+        stop(process)
+
+    # The same framework answering a constant (benchmarks/constant_service.py): what is
+    # left of the difference is the project's own work per request.
+    port = free_port()
+    process, ready = start(
+        [str(BIN / "bentoml"), "serve", "benchmarks.constant_service:ConstantAnswer",
+         "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        f"http://127.0.0.1:{port}/livez",
+        work / "constant.log",
+    )  # fmt: skip
+    try:
+        results["constant"] = measure_single(f"http://127.0.0.1:{port}", work)
     finally:
         stop(process)
 
@@ -280,6 +302,19 @@ def report(results: dict) -> None:
         / results["flask"]["c32"]["requests_per_second"]
     )
     print(f"\nThroughput at concurrency 32: {speedup:.1f}x the Flask baseline.")
+    ours, constant = results["bentoml"], results["constant"]
+    print(
+        "\n| concurrency | service req/s | constant-answer req/s | ratio | service p50 / p99 ms "
+        "| p99 / p50 | constant p50 / p99 ms |\n|---|---|---|---|---|---|---|"
+    )
+    for c in CONCURRENCY:
+        a, b = ours[f"c{c}"], constant[f"c{c}"]
+        print(
+            f"| {c} | {a['requests_per_second']:.0f} | {b['requests_per_second']:.0f} | "
+            f"{a['requests_per_second'] / b['requests_per_second']:.2f} | "
+            f"{a['p50_ms']:.2f} / {a['p99_ms']:.2f} | {a['p99_ms'] / a['p50_ms']:.1f} | "
+            f"{b['p50_ms']:.2f} / {b['p99_ms']:.2f} |"
+        )
 
 
 if __name__ == "__main__":
