@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 LOCATION_ENV = "TITANIC_PREDICTION_LOG"
 DEFAULT_LOCATION = "data/prediction_log"
 COLUMNS: tuple[str, ...] = (
+    "prediction_id",
     "request_id",
     "timestamp",
     "model_version",
@@ -45,6 +46,15 @@ COLUMNS: tuple[str, ...] = (
     "probability",
     "survived",
 )
+
+
+def prediction_ids(request_id: str, rows: int, endpoint: str) -> list[str]:
+    """The id of each passenger of a request, the key outcomes are sent back with (see
+    core/outcomes.py): a batch's i-th passenger is `<request id>-<i>`, any other request's
+    passenger is the request id itself."""
+    if endpoint == "predict_batch":
+        return [f"{request_id}-{i}" for i in range(rows)]
+    return [request_id] * rows
 
 
 def prediction_log_location() -> Path:
@@ -75,6 +85,7 @@ class PredictionLogWriter:
         now = time.time()
         line = json.dumps(
             {
+                "ids": prediction_ids(request_id, len(probabilities), endpoint),
                 "request_id": request_id,
                 "timestamp": now,
                 "model_version": model_version,
@@ -108,10 +119,10 @@ def read_prediction_log(
 ) -> pd.DataFrame:
     """Every logged prediction, one row each, oldest first.
 
-    Columns: request_id, timestamp (UTC), model_version, endpoint, the raw passenger
-    fields (missing as None/NaN), probability, survived. `since` (a tz-aware datetime, or
-    naive meaning UTC) keeps predictions made at or after it. A line cut short by a crash
-    is skipped.
+    Columns: prediction_id (the id outcomes refer to), request_id, timestamp (UTC),
+    model_version, endpoint, the raw passenger fields (missing as None/NaN), probability,
+    survived. `since` (a tz-aware datetime, or naive meaning UTC) keeps predictions made at
+    or after it. A line cut short by a crash is skipped.
     """
     import pandas as pd
 
@@ -134,6 +145,10 @@ def read_prediction_log(
                 if since_ts is not None and record["timestamp"] < since_ts:
                     continue
                 rows = len(record["probability"])
+                columns["prediction_id"].extend(
+                    record.get("ids")
+                    or prediction_ids(record["request_id"], rows, record["endpoint"])
+                )
                 for name in ("request_id", "timestamp", "model_version", "endpoint"):
                     columns[name].extend([record[name]] * rows)
                 for name in RAW_INPUTS:
