@@ -172,3 +172,21 @@ def read_outcomes(location: str | Path | None = None) -> pd.DataFrame:
     table["received_at"] = pd.to_datetime(received_at, unit="s", utc=True)
     table["survived"] = table["survived"].astype(bool)
     return table.drop_duplicates("id", keep="first").sort_values("received_at", ignore_index=True)
+
+
+def labelled_traffic(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Each logged prediction with its outcome, if one came back: the prediction log's
+    columns plus `outcome` (bool, missing as NA) and `received_at`.
+
+    An id predicted twice (a client reusing its X-Request-ID) keeps its latest prediction.
+    Each row keeps the model version that answered it, so a late outcome is attributed
+    to the model that made the prediction, not to the one serving when it arrived.
+    """
+    latest = predictions.drop_duplicates("prediction_id", keep="last")
+    joined = latest.merge(
+        outcomes.rename(columns={"id": "prediction_id", "survived": "outcome"}),
+        on="prediction_id",
+        how="left",
+    )
+    joined["outcome"] = joined["outcome"].astype("boolean")
+    return joined.reset_index(drop=True)
