@@ -11,7 +11,9 @@ from typing import Any
 import dagster as dg
 
 
-@dg.asset(group_name="monitoring", kinds={"bentoml", "pandas"})
+# After serving_model, as prediction_traffic: "Materialize all" reads the log once the
+# model that answers is in place, and a failed upstream contract stops it too.
+@dg.asset(group_name="monitoring", kinds={"bentoml", "pandas"}, deps=["serving_model"])
 def prediction_outcomes() -> dg.MaterializeResult:
     """Every logged prediction with its outcome if one came back (POST /feedback): which
     model version answered, what it predicted, what happened. Late outcomes count for the
