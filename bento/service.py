@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import uuid
 from typing import Annotated, Any, Literal, NotRequired
@@ -37,13 +38,16 @@ from typing_extensions import TypedDict
 from titanic_assets.core import contract, registry
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.features import FEATURES
-from titanic_assets.core.prediction_log import PredictionLogWriter
+from titanic_assets.core.outcomes import OutcomeStore
+from titanic_assets.core.prediction_log import PredictionLogWriter, is_bucket, prediction_ids
 
 MAX_BATCH = 1000
 MAX_CSV_BYTES = int(os.getenv("TITANIC_MAX_CSV_BYTES", str(10 * 2**20)))  # ~140,000 passengers
 POLL_SECONDS = float(os.getenv("TITANIC_MODEL_POLL_SECONDS", "10"))
 WORKERS = int(os.getenv("TITANIC_SERVING_WORKERS", "2"))
 API_PATHS = ("/predict", "/predict_batch", "/explain")
+# A client's own request id (X-Request-ID): the key it sends outcomes back with later.
+CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 logger = logging.getLogger("bentoml.service.titanic")
 
@@ -228,6 +232,7 @@ class PassengerBatch(BaseModel):
 
 
 class Prediction(BaseModel):
+    id: str = Field(description="The id to send this passenger's outcome with (POST /feedback).")
     survived: bool
     probability: float = Field(description="Predicted probability of survival.")
     threshold: float = Field(description="survived = probability >= threshold.")
@@ -238,6 +243,7 @@ class Prediction(BaseModel):
 class Outcome(TypedDict):
     """One passenger of a batch (a TypedDict: plain dicts, cheap for 1,000 rows)."""
 
+    id: str
     survived: bool
     probability: float
 
@@ -281,6 +287,43 @@ class ModelInfo(BaseModel):
     max_batch: int
 
 
+class Feedback(BaseModel):
+    """One passenger's outcome: whether the passenger of prediction `id` survived."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(min_length=1, max_length=80, description="A prediction's id.")]
+    survived: Annotated[bool, Field(strict=True)]
+
+
+class FeedbackBatch(BaseModel):
+    """The body of /feedback: 1 to MAX_BATCH outcomes, stored all or none."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"example": {"outcomes": [{"id": "3f2a...-0", "survived": True}]}},
+    )
+
+    outcomes: Annotated[list[Feedback], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+class FeedbackReceipt(BaseModel):
+    received: int = Field(description="Outcomes in the request.")
+    stored: int = Field(description="Outcomes new to the store (repeats are idempotent).")
+
+
+def request_id(ctx: bentoml.Context) -> str:
+    """The client's X-Request-ID if it sent a valid one, else a new id."""
+    sent = ctx.request.headers.get("x-request-id")
+    if sent is None:
+        return uuid.uuid4().hex
+    if not CLIENT_ID.fullmatch(sent):
+        raise bentoml.exceptions.InvalidArgument(
+            "X-Request-ID: 1 to 64 characters from A-Z a-z 0-9 . _ : - expected"
+        )
+    return sent
+
+
 def model_info(model: registry.RegisteredModel) -> ModelInfo:
     meta = model.metadata
     return ModelInfo(
@@ -297,6 +340,18 @@ def model_info(model: registry.RegisteredModel) -> ModelInfo:
         features=list(FEATURES),
         max_batch=MAX_BATCH,
     )
+
+
+def _outcome_store(log_location: Any) -> OutcomeStore | None:
+    """Outcomes are stored beside a folder prediction log; with a bucket log, or a folder that
+    cannot be written, /feedback answers 503 and predictions go on."""
+    if is_bucket(log_location):
+        return None
+    try:
+        return OutcomeStore(log_location)
+    except OSError:
+        logger.warning("Outcomes cannot be stored in %s; /feedback is unavailable", log_location)
+        return None
 
 
 def _log_failed(error: Exception) -> None:
@@ -556,6 +611,7 @@ class TitanicSurvival:
         # A failing log never fails a prediction: it is answered, counted and alerted on.
         self._log = PredictionLogWriter(on_failure=_log_failed, on_health=LOG_WRITABLE.set)
         LOG_WRITABLE.set(int(self._log.healthy))
+        self._outcomes = _outcome_store(self._log.location)
         self._refresh()
         threading.Thread(target=self._watch, name="model-watcher", daemon=True).start()
         # Move everything loaded so far (BentoML, pydantic, sklearn: ~250 MB of objects) out
@@ -614,49 +670,56 @@ class TitanicSurvival:
     # --- API -----------------------------------------------------------------------------
 
     def _score(
-        self, endpoint: str, passengers: list[dict[str, Any]]
-    ) -> tuple[registry.RegisteredModel, str, np.ndarray, np.ndarray]:
+        self, endpoint: str, passengers: list[dict[str, Any]], request_id: str
+    ) -> tuple[registry.RegisteredModel, np.ndarray, np.ndarray]:
         model = self._serving()
         columns = _columns(passengers)
         probabilities = model.probabilities(columns)
         survived = probabilities >= model.threshold
-        request_id = uuid.uuid4().hex
         self._log.write(request_id, endpoint, model.version, columns, probabilities, survived)
         alive = int(survived.sum())
         PREDICTIONS.labels(outcome="survived", endpoint=endpoint).inc(alive)
         PREDICTIONS.labels(outcome="died", endpoint=endpoint).inc(len(survived) - alive)
-        return model, request_id, probabilities, survived
+        return model, probabilities, survived
 
     @bentoml.api
-    async def predict(self, passenger: Passenger, /) -> Prediction:
-        """Whether one passenger survives, the probability, and the threshold used."""
-        model, request_id, probabilities, survived = self._score("predict", [vars(passenger)])
+    async def predict(self, passenger: Passenger, /, ctx: bentoml.Context) -> Prediction:
+        """Whether one passenger survives, the probability, and the threshold used. The id
+        is the X-Request-ID header if sent, else the service's request id."""
+        rid = request_id(ctx)
+        model, probabilities, survived = self._score("predict", [vars(passenger)], rid)
         return Prediction(
+            id=rid,
             survived=bool(survived[0]),
             probability=float(probabilities[0]),
             threshold=model.threshold,
             model_version=model.version,
-            request_id=request_id,
+            request_id=rid,
         )
 
     @bentoml.api(input_spec=PassengerBatch)
-    async def predict_batch(self, passengers: list[BatchPassenger]) -> BatchPrediction:
-        """One prediction per passenger, in order; at most MAX_BATCH (1,000) per request."""
-        model, request_id, probabilities, survived = self._score("predict_batch", passengers)
+    async def predict_batch(
+        self, passengers: list[BatchPassenger], ctx: bentoml.Context
+    ) -> BatchPrediction:
+        """One prediction per passenger, in order; at most MAX_BATCH (1,000) per request.
+        Passenger i's id is `<request id>-<i>`."""
+        rid = request_id(ctx)
+        model, probabilities, survived = self._score("predict_batch", passengers, rid)
+        ids = prediction_ids(rid, len(passengers), "predict_batch")
         # Built from values already typed: validating 1,000 outcomes again took longer
         # than scoring them.
         return BatchPrediction.model_construct(
             predictions=[
-                {"survived": s, "probability": p}
-                for s, p in zip(survived.tolist(), probabilities.tolist(), strict=True)
+                {"id": i, "survived": s, "probability": p}
+                for i, s, p in zip(ids, survived.tolist(), probabilities.tolist(), strict=True)
             ],
             threshold=model.threshold,
             model_version=model.version,
-            request_id=request_id,
+            request_id=rid,
         )
 
     @bentoml.api
-    async def explain(self, passenger: Passenger, /) -> Explanation:
+    async def explain(self, passenger: Passenger, /, ctx: bentoml.Context) -> Explanation:
         """Per-feature contributions to the booster's raw score (log-odds), which they add up
         to; `probability` is that score through the model's calibration, as /predict serves."""
         model = self._serving()
@@ -666,8 +729,8 @@ class TitanicSurvival:
         raw_score = float(contributions.sum())
         probability = float(model.calibration(1.0 / (1.0 + math.exp(-raw_score))))
         survived = probability >= model.threshold
-        request_id = uuid.uuid4().hex
-        self._log.write(request_id, "explain", model.version, columns, [probability], [survived])
+        rid = request_id(ctx)
+        self._log.write(rid, "explain", model.version, columns, [probability], [survived])
         PREDICTIONS.labels(outcome="survived" if survived else "died", endpoint="explain").inc()
         return Explanation(
             contributions={n: float(c) for n, c in zip(FEATURES, contributions[:-1], strict=True)},
@@ -681,8 +744,33 @@ class TitanicSurvival:
             survived=survived,
             threshold=model.threshold,
             model_version=model.version,
-            request_id=request_id,
+            request_id=rid,
         )
+
+    @info_app.post(
+        "/feedback",
+        response_model=FeedbackReceipt,
+        tags=["Service APIs"],
+        responses={
+            400: {"description": "The body is not valid JSON"},
+            404: {"description": "Unknown ids"},
+            409: {"description": "Conflicts"},
+            503: {"description": "Outcomes cannot be stored here (a bucket prediction log)"},
+        },
+    )
+    def feedback(self, body: FeedbackBatch) -> FeedbackReceipt:
+        """Outcomes for earlier predictions, by id; stored all or none, beside the
+        prediction log (core/outcomes.py). 404 names ids no prediction has, 409 ids that
+        already have a different outcome; sending a stored outcome again changes nothing."""
+        if self._outcomes is None:
+            raise HTTPException(503, "Outcomes are stored beside a folder prediction log only.")
+        pairs = [(o.id, o.survived) for o in body.outcomes]
+        stored, rejection = self._outcomes.add(pairs)
+        if rejection is not None:
+            raise HTTPException(
+                rejection.status, {"reason": rejection.reason, "ids": rejection.ids}
+            )
+        return FeedbackReceipt(received=len(pairs), stored=stored)
 
     @info_app.get("/model_info", response_model=ModelInfo, tags=["Service APIs"])
     def model_info(self) -> ModelInfo:

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 LOCATION_ENV = "TITANIC_PREDICTION_LOG"
 DEFAULT_LOCATION = "data/prediction_log"
 COLUMNS: tuple[str, ...] = (
+    "prediction_id",
     "request_id",
     "timestamp",
     "model_version",
@@ -57,6 +58,15 @@ COLUMNS: tuple[str, ...] = (
     "probability",
     "survived",
 )
+
+
+def prediction_ids(request_id: str, rows: int, endpoint: str) -> list[str]:
+    """The id of each passenger of a request, the key outcomes are sent back with (see
+    core/outcomes.py): a batch's i-th passenger is `<request id>-<i>`, any other request's
+    passenger is the request id itself."""
+    if endpoint == "predict_batch":
+        return [f"{request_id}-{i}" for i in range(rows)]
+    return [request_id] * rows
 
 
 def prediction_log_location() -> Path | str:
@@ -138,6 +148,7 @@ class PredictionLogWriter:
                 "timestamp": now,
                 "model_version": model_version,
                 "endpoint": endpoint,
+                "ids": prediction_ids(request_id, len(probabilities), endpoint),
                 "inputs": {name: list(inputs[name]) for name in RAW_INPUTS},
                 "probability": np.round(np.asarray(probabilities, dtype=float), 6).tolist(),
                 "survived": np.asarray(survived, dtype=bool).tolist(),
@@ -230,10 +241,10 @@ def read_prediction_log(
 ) -> pd.DataFrame:
     """Every logged prediction, one row each, oldest first.
 
-    Columns: request_id, timestamp (UTC), model_version, endpoint, the raw passenger
-    fields (missing as None/NaN), probability, survived. `since` (a tz-aware datetime, or
-    naive meaning UTC) keeps predictions made at or after it. A line cut short by a crash
-    is skipped.
+    Columns: prediction_id (the id outcomes refer to), request_id, timestamp (UTC),
+    model_version, endpoint, the raw passenger fields (missing as None/NaN), probability,
+    survived. `since` (a tz-aware datetime, or naive meaning UTC) keeps predictions made at
+    or after it. A line cut short by a crash is skipped.
     """
     import pandas as pd
 
@@ -253,6 +264,9 @@ def read_prediction_log(
         if since_ts is not None and record["timestamp"] < since_ts:
             continue
         rows = len(record["probability"])
+        columns["prediction_id"].extend(
+            record.get("ids") or prediction_ids(record["request_id"], rows, record["endpoint"])
+        )
         for name in ("request_id", "timestamp", "model_version", "endpoint"):
             columns[name].extend([record[name]] * rows)
         for name in RAW_INPUTS:  # a field added later is missing in older lines

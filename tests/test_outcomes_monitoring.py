@@ -1,0 +1,127 @@
+"""Outcomes joined to predictions, and the serving model's realized performance and its
+check, materialized on a real instance from a real prediction log and outcome store (the
+session's promoted model scoring shipped passengers)."""
+
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from titanic_assets.core import registry
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.outcomes import OutcomeStore
+from titanic_assets.core.prediction_log import PredictionLogWriter
+from titanic_assets.defs.monitoring import prediction_outcomes as monitoring
+
+
+@pytest.fixture
+def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, materialized_graph) -> Path:
+    monkeypatch.setenv("TITANIC_PREDICTION_LOG", str(tmp_path / "log"))
+    return tmp_path / "log"
+
+
+def serve(location: Path, passengers: pd.DataFrame, version: str | None = None) -> list[str]:
+    """Score passengers with the serving model and log them as the service does (one
+    single-passenger request each); returns their ids."""
+    model = registry.serving_model()
+    writer = PredictionLogWriter(location)
+    ids = []
+    for _, row in passengers.iterrows():
+        columns = {n: [None if pd.isna(row[n]) else row[n]] for n in RAW_INPUTS}
+        probability = model.probabilities(columns)
+        rid = uuid.uuid4().hex
+        writer.write(
+            rid, "predict", version or model.version, columns, probability,
+            probability >= model.threshold,
+        )  # fmt: skip
+        ids.append(rid)
+    writer.close()
+    return ids
+
+
+def run(tmp_path: Path) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [
+            monitoring.prediction_outcomes,
+            monitoring.model_performance,
+            monitoring.realized_accuracy_not_worse_than_promised,
+        ],
+        resources={"io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage"))},
+    )
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    [event] = [
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == asset
+    ]
+    return {k: v.value for k, v in event.metadata.items()}
+
+
+def test_outcomes_are_joined_and_late_ones_count_for_the_model_that_predicted(
+    log, tmp_path, shipped_passengers
+):
+    rows = shipped_passengers.sample(40, random_state=1)
+    old = serve(log, rows.head(10), version="older-model")
+    current = serve(log, rows.tail(30))
+    store = OutcomeStore(log)
+    truth = dict(zip(old + current, rows["Survived"].astype(bool), strict=True))
+    assert store.add([(i, truth[i]) for i in old + current[:20]])[1] is None
+
+    result = run(tmp_path)
+    table = result.asset_value("prediction_outcomes")
+    assert len(table) == 40
+    assert table.set_index("prediction_id").loc[old, "model_version"].eq("older-model").all()
+    assert table["outcome"].notna().sum() == 30
+    meta = metadata(result, "prediction_outcomes")
+    assert meta["outcomes_received"] == 30 and meta["outcomes_missing"] == 10
+    # The serving model's performance counts only its own 20 labelled rows.
+    assert metadata(result, "model_performance")["outcomes_received"] == 20
+
+
+def test_true_outcomes_pass_the_check_and_realized_accuracy_is_reported_with_an_interval(
+    log, tmp_path, shipped_passengers
+):
+    rows = shipped_passengers.sample(200, random_state=2)
+    ids = serve(log, rows)
+    OutcomeStore(log).add(list(zip(ids, rows["Survived"].astype(bool), strict=True)))
+    result = run(tmp_path)
+    meta = metadata(result, "model_performance")
+    accuracy = meta["realized_accuracy"]
+    assert meta["realized_accuracy_low"] < accuracy < meta["realized_accuracy_high"]
+    assert meta["realized_accuracy"] > 0.7
+    # The estimate from the model's own probabilities lands near the realized accuracy.
+    assert abs(meta["estimated_accuracy"] - meta["realized_accuracy"]) < 0.1
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed
+
+
+def test_a_handful_of_wrong_outcomes_never_fails_the_check(log, tmp_path, shipped_passengers):
+    rows = shipped_passengers.sample(6, random_state=3)
+    ids = serve(log, rows)
+    model = registry.serving_model()
+    table = pd.DataFrame({n: rows[n] for n in RAW_INPUTS})
+    predicted = (
+        model.probabilities({n: [None if pd.isna(v) else v for v in table[n]] for n in RAW_INPUTS})
+        >= model.threshold
+    )
+    OutcomeStore(log).add([(i, not bool(p)) for i, p in zip(ids, predicted, strict=True)])
+    [check] = run(tmp_path).get_asset_check_evaluations()
+    assert check.passed  # 0 of 6 right, but 6 rows cannot show it beyond noise
+
+
+def test_significantly_worse_accuracy_fails_the_check_with_error_severity(
+    log, tmp_path, shipped_passengers
+):
+    rows = shipped_passengers.sample(150, random_state=4)
+    ids = serve(log, rows)
+    flipped = ~rows["Survived"].astype(bool)  # the world changed: the model is now wrong
+    OutcomeStore(log).add(list(zip(ids, flipped, strict=True)))
+    [check] = run(tmp_path).get_asset_check_evaluations()
+    assert not check.passed
+    assert check.severity == dg.AssetCheckSeverity.ERROR
+    assert check.metadata["labelled_rows"].value == 150
+    assert check.metadata["p_value"].value < 0.01

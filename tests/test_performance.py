@@ -1,0 +1,54 @@
+"""The performance statistics on constructed samples (ml/performance.py)."""
+
+import numpy as np
+import pytest
+
+from titanic_assets.ml import performance
+
+
+def calibrated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    probabilities = rng.beta(0.8, 0.8, n)
+    return (rng.random(n) < probabilities).astype(int), probabilities
+
+
+def test_the_estimate_matches_realized_accuracy_when_probabilities_are_calibrated():
+    labels, probabilities = calibrated(5000, 1)
+    realized = performance.realized(labels, probabilities, 0.5)["accuracy"]
+    estimate = performance.estimated_accuracy(probabilities, 0.5)
+    assert abs(estimate - realized.value) < 0.025  # about 4 standard errors at 5,000 rows
+
+
+def test_the_estimate_misses_when_the_world_changes_under_the_probabilities():
+    labels, probabilities = calibrated(5000, 2)
+    flipped = 1 - labels  # outcomes no longer follow the probabilities
+    realized = performance.realized(flipped, probabilities, 0.5)["accuracy"]
+    assert performance.estimated_accuracy(probabilities, 0.5) > realized.high
+
+
+def test_intervals_narrow_with_more_rows_and_hold_the_value():
+    small = performance.realized(*calibrated(50, 3), 0.5)
+    large = performance.realized(*calibrated(2000, 3), 0.5)
+    for name in ("accuracy", "roc_auc", "brier"):
+        assert small[name].low <= small[name].value <= small[name].high
+        assert large[name].high - large[name].low < small[name].high - small[name].low
+
+
+@pytest.mark.parametrize("n", [1, 5, 29])
+def test_too_few_outcomes_never_fail_the_check_even_all_wrong(n):
+    assert performance.worse_than_promised(0, n, 0.83) >= performance.ALPHA
+
+
+def test_a_clear_drop_on_enough_rows_fails_and_a_met_promise_passes():
+    assert performance.worse_than_promised(int(0.70 * 300), 300, 0.83) < performance.ALPHA
+    assert performance.worse_than_promised(int(0.83 * 300), 300, 0.83) > performance.ALPHA
+
+
+def test_the_outcomes_needed_reach_the_power_asked():
+    n = performance.outcomes_needed(0.83)
+    assert performance.MIN_LABELLED <= n < 1000
+    rng = np.random.default_rng(0)
+    drops = rng.binomial(n, 0.73, 4000)
+    fails = [performance.worse_than_promised(k, n, 0.83) < performance.ALPHA for k in drops]
+    power = np.mean(fails)
+    assert power > 0.93

@@ -1,0 +1,151 @@
+"""Monitoring: outcomes joined to the predictions they belong to, and the serving model's
+performance on them, realized and estimated.
+
+Not time-partitioned: the join is recomputed from the whole log on each run (cheap at this
+scale, and a late outcome for an older prediction lands in the right row without a
+backfill); history is the asset's numeric metadata over materializations.
+"""
+
+from typing import Any
+
+import dagster as dg
+
+
+# After serving_model, as prediction_traffic: "Materialize all" reads the log once the
+# model that answers is in place, and a failed upstream contract stops it too.
+@dg.asset(group_name="monitoring", kinds={"bentoml", "pandas"}, deps=["serving_model"])
+def prediction_outcomes() -> dg.MaterializeResult:
+    """Every logged prediction with its outcome if one came back (POST /feedback): which
+    model version answered, what it predicted, what happened. Late outcomes count for the
+    model that made the prediction. Per model version: predictions, outcomes, missing."""
+    import pandas as pd
+
+    from titanic_assets.core.outcomes import labelled_traffic, read_outcomes
+    from titanic_assets.core.prediction_log import prediction_log_location, read_prediction_log
+    from titanic_assets.defs.metadata import table_metadata
+
+    location = prediction_log_location()
+    table = labelled_traffic(read_prediction_log(location), read_outcomes(location))
+    by_version = (
+        table.groupby("model_version")
+        .agg(predictions=("prediction_id", "size"), outcomes=("outcome", "count"))
+        .assign(missing=lambda t: t["predictions"] - t["outcomes"])
+        .reset_index()
+    )
+    labelled = int(table["outcome"].notna().sum())
+    return dg.MaterializeResult(
+        value=table,
+        metadata={
+            **table_metadata(table),
+            "outcomes_received": labelled,
+            "outcomes_missing": len(table) - labelled,
+            "by_model_version": dg.MetadataValue.md(
+                pd.DataFrame(by_version).to_markdown(index=False)
+            ),
+        },
+    )
+
+
+def _promised(model: Any) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in model.metadata.get("metrics", {}).get("held_out", {}).items()
+        if k in ("accuracy", "roc_auc", "brier")
+    }
+
+
+@dg.asset(group_name="monitoring", kinds={"pandas"}, deps=["serving_model"])
+def model_performance(prediction_outcomes) -> dg.MaterializeResult:
+    """The serving model on its labelled traffic: accuracy, ROC-AUC, Brier score, each with a
+    95% interval, a reliability table, beside what its evaluation promised and the
+    confidence-based estimate (CBPE, ml/performance.py) over all its traffic."""
+    import pandas as pd
+
+    from titanic_assets.core import registry
+    from titanic_assets.ml import performance
+
+    model = registry.serving_model()
+    if model is None:
+        raise dg.Failure(description="No model is being served yet: materialize serving_model.")
+    mine = prediction_outcomes[prediction_outcomes["model_version"] == model.version]
+    labelled = mine[mine["outcome"].notna()]
+    labels = labelled["outcome"].astype(bool).to_numpy().astype(int)
+    probabilities = labelled["probability"].to_numpy()
+    realized = performance.realized(labels, probabilities, model.threshold)
+    promised = _promised(model)
+    estimate_all = performance.estimated_accuracy(mine["probability"].to_numpy(), model.threshold)
+    estimate_labelled = performance.estimated_accuracy(probabilities, model.threshold)
+    metadata: dict[str, Any] = {
+        "serving_model": model.tag,
+        "predictions": len(mine),
+        "outcomes_received": len(labelled),
+        "estimated_accuracy": dg.MetadataValue.float(estimate_all),
+        "estimated_accuracy_labelled_rows": dg.MetadataValue.float(estimate_labelled),
+    }
+    for name, interval in realized.items():
+        if interval is None:
+            continue
+        metadata[f"realized_{name}"] = dg.MetadataValue.float(interval.value)
+        metadata[f"realized_{name}_low"] = dg.MetadataValue.float(interval.low)
+        metadata[f"realized_{name}_high"] = dg.MetadataValue.float(interval.high)
+    for name, value in promised.items():
+        metadata[f"promised_{name}"] = dg.MetadataValue.float(value)
+    side_by_side = [
+        {
+            "metric": name,
+            "realized [95% CI]": str(interval) if interval is not None else "-",
+            "promised (held-out)": f"{promised[name]:.3f}" if name in promised else "-",
+            "estimated (CBPE)": f"{estimate_all:.3f}" if name == "accuracy" else "-",
+        }
+        for name, interval in realized.items()
+    ]
+    metadata["performance"] = dg.MetadataValue.md(pd.DataFrame(side_by_side).to_markdown())
+    if len(labelled):
+        metadata["reliability"] = dg.MetadataValue.md(
+            pd.DataFrame(performance.reliability(labels, probabilities)).to_markdown(index=False)
+        )
+    return dg.MaterializeResult(
+        value={
+            "model_version": model.version,
+            "labelled": len(labelled),
+            "correct": int(((probabilities >= model.threshold) == labels.astype(bool)).sum()),
+            "promised_accuracy": promised.get("accuracy"),
+        },
+        metadata=metadata,
+    )
+
+
+@dg.asset_check(asset=model_performance, blocking=False)
+def realized_accuracy_not_worse_than_promised(model_performance) -> dg.AssetCheckResult:
+    """Fails when the serving model's realized accuracy is significantly below what its
+    held-out evaluation promised: one-sided exact binomial test at p < ALPHA (0.01), and
+    only from MIN_LABELLED (30) labelled rows, so a handful of outcomes never fails it."""
+    from titanic_assets.ml import performance
+
+    n, correct = model_performance["labelled"], model_performance["correct"]
+    promised = model_performance["promised_accuracy"]
+    if promised is None:
+        return dg.AssetCheckResult(
+            passed=True, description="The serving model has no promised accuracy to test."
+        )
+    p_value = performance.worse_than_promised(correct, n, promised)
+    return dg.AssetCheckResult(
+        passed=p_value >= performance.ALPHA,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{correct}/{n} correct (decides from {performance.MIN_LABELLED} rows) vs "
+            f"{promised:.3f} promised: p = {p_value:.4f} "
+            f"({'significantly worse' if p_value < performance.ALPHA else 'not significant'})"
+        ),
+        metadata={
+            "rule": (
+                "one-sided exact binomial test of accuracy >= promised, fail at "
+                f"p < {performance.ALPHA}, from {performance.MIN_LABELLED} labelled rows"
+            ),
+            "labelled_rows": n,
+            "correct": correct,
+            "promised_accuracy": promised,
+            "p_value": p_value,
+            "outcomes_to_catch_10pt_drop": performance.outcomes_needed(promised),
+        },
+    )

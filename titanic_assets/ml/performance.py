@@ -1,0 +1,126 @@
+"""Performance on labelled traffic, realized and estimated, each with its uncertainty.
+
+Realized: accuracy with a Wilson interval; ROC-AUC and Brier score with percentile bootstrap
+intervals (no closed form that holds on small, unbalanced samples); a reliability table.
+
+Estimated (before outcomes arrive): confidence-based performance estimation, the idea of
+NannyML's CBPE. If the probabilities are calibrated, a passenger predicted to survive with
+probability p is right with probability p, one predicted to die with probability 1 - p, so
+expected accuracy is the mean of those. It is written here rather than taken from `nannyml`
+because nannyml pins lightgbm < 4.6 (this project runs a newer one) and the accuracy estimate
+is these few lines; it is only as good as the calibration of the probabilities.
+
+The realized check's rule (`worse_than_promised`): a one-sided exact binomial test of
+"accuracy >= promised" on the labelled rows, failing at p < ALPHA, and only with at least
+MIN_LABELLED rows: a handful of outcomes (often the first, unrepresentative ones to come
+back) never fails it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+from sklearn import metrics
+
+ALPHA = 0.01  # false-alarm rate of the realized check
+MIN_LABELLED = 30  # below this the check does not decide (outcomes may be a biased few)
+CONFIDENCE = 0.95  # of every interval reported
+BOOTSTRAP = 200
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> Interval:
+    """A proportion with its Wilson score interval."""
+    if n == 0:
+        return Interval(float("nan"), 0.0, 1.0)
+    result = stats.binomtest(successes, n).proportion_ci(confidence, method="wilson")
+    return Interval(successes / n, float(result.low), float(result.high))
+
+
+def _bootstrap(labels: np.ndarray, probabilities: np.ndarray, metric, seed: int = 0) -> Interval:
+    value = float(metric(labels, probabilities))
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(BOOTSTRAP):
+        index = rng.integers(0, len(labels), len(labels))
+        if metric is metrics.roc_auc_score and labels[index].min() == labels[index].max():
+            continue
+        draws.append(metric(labels[index], probabilities[index]))
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail]) if draws else (np.nan, np.nan)
+    return Interval(value, float(low), float(high))
+
+
+def realized(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
+    """Accuracy, ROC-AUC, Brier score (each an Interval) on labelled rows; AUC needs both
+    outcomes present (else None)."""
+    labels = np.asarray(labels, dtype=int)
+    probabilities = np.asarray(probabilities, dtype=float)
+    correct = int(((probabilities >= threshold) == labels.astype(bool)).sum())
+    both = len(labels) > 0 and labels.min() != labels.max()
+    return {
+        "accuracy": wilson(correct, len(labels)),
+        "roc_auc": _bootstrap(labels, probabilities, metrics.roc_auc_score) if both else None,
+        "brier": _bootstrap(labels, probabilities, metrics.brier_score_loss)
+        if len(labels)
+        else None,
+    }
+
+
+def estimated_accuracy(probabilities: np.ndarray, threshold: float) -> float:
+    """CBPE's expected accuracy: each row is right with the probability of what it predicts."""
+    p = np.asarray(probabilities, dtype=float)
+    if len(p) == 0:
+        return float("nan")
+    return float(np.where(p >= threshold, p, 1 - p).mean())
+
+
+def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = 5) -> list[dict]:
+    """Observed survival rate per predicted-probability bin (a calibration table)."""
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
+    rows = []
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            rows.append(
+                {
+                    "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                    "rows": int(mask.sum()),
+                    "mean predicted": round(float(np.mean(probabilities[mask])), 3),
+                    "observed": round(float(np.mean(labels[mask])), 3),
+                }
+            )
+    return rows
+
+
+def worse_than_promised(correct: int, n: int, promised: float) -> float:
+    """The p-value of "realized accuracy >= promised" given `correct` of `n` (1.0 below
+    MIN_LABELLED rows: too few to decide)."""
+    if n < MIN_LABELLED:
+        return 1.0
+    return float(stats.binomtest(correct, n, promised, alternative="less").pvalue)
+
+
+def outcomes_needed(promised: float, drop: float = 0.10, power: float = 0.95) -> int:
+    """The fewest labelled rows for which the check (at ALPHA) catches an accuracy `drop`
+    below `promised` with at least `power`, by exact binomial computation."""
+    for n in range(MIN_LABELLED, 5000):
+        # The largest count of correct rows that still fails the check.
+        critical = int(stats.binom.ppf(ALPHA, n, promised))
+        while critical >= 0 and stats.binom.cdf(critical, n, promised) > ALPHA:
+            critical -= 1
+        if critical >= 0 and stats.binom.cdf(critical, n, promised - drop) >= power:
+            return n
+    return -1
