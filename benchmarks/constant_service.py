@@ -13,7 +13,7 @@ import bentoml
 from bento.service import Passenger, Prediction
 
 ANSWER = Prediction(
-    survived=False, probability=0.1, threshold=0.5, model_version="constant", request_id="0"
+    id="0", survived=False, probability=0.1, threshold=0.5, model_version="constant", request_id="0"
 )
 
 
