@@ -40,3 +40,5 @@ bench: install  ## Performance figures for the README (the service benchmark nee
 	$(UV) run --frozen python benchmarks/service.py
 	$(UV) run --frozen python benchmarks/drift.py
 	$(UV) run --frozen python benchmarks/batch_scoring.py
+	$(UV) run --frozen python benchmarks/promotion.py
+	$(UV) run --frozen python benchmarks/loop.py
