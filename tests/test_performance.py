@@ -16,7 +16,7 @@ def test_the_estimate_matches_realized_accuracy_when_probabilities_are_calibrate
     labels, probabilities = calibrated(5000, 1)
     realized = performance.realized(labels, probabilities, 0.5)["accuracy"]
     estimate = performance.estimated_accuracy(probabilities, 0.5)
-    assert abs(estimate - realized.value) < 0.025  # about 4 standard errors at 5,000 rows
+    assert abs(estimate - realized.estimate) < 0.025  # about 4 standard errors at 5,000 rows
 
 
 def test_the_estimate_misses_when_the_world_changes_under_the_probabilities():
@@ -30,7 +30,7 @@ def test_intervals_narrow_with_more_rows_and_hold_the_value():
     small = performance.realized(*calibrated(50, 3), 0.5)
     large = performance.realized(*calibrated(2000, 3), 0.5)
     for name in ("accuracy", "roc_auc", "brier"):
-        assert small[name].low <= small[name].value <= small[name].high
+        assert small[name].low <= small[name].estimate <= small[name].high
         assert large[name].high - large[name].low < small[name].high - small[name].low
 
 

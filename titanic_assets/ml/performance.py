@@ -18,26 +18,15 @@ back) never fails it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import stats
-from sklearn import metrics
+
+from titanic_assets.ml.statistics import Interval, bin_index, bootstrap, brier, roc_auc
 
 ALPHA = 0.01  # false-alarm rate of the realized check
 MIN_LABELLED = 30  # below this the check does not decide (outcomes may be a biased few)
 CONFIDENCE = 0.95  # of every interval reported
 BOOTSTRAP = 200
-
-
-@dataclass(frozen=True)
-class Interval:
-    value: float
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
 def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> Interval:
@@ -46,20 +35,6 @@ def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> Interval:
         return Interval(float("nan"), 0.0, 1.0)
     result = stats.binomtest(successes, n).proportion_ci(confidence, method="wilson")
     return Interval(successes / n, float(result.low), float(result.high))
-
-
-def _bootstrap(labels: np.ndarray, probabilities: np.ndarray, metric, seed: int = 0) -> Interval:
-    value = float(metric(labels, probabilities))
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(BOOTSTRAP):
-        index = rng.integers(0, len(labels), len(labels))
-        if metric is metrics.roc_auc_score and labels[index].min() == labels[index].max():
-            continue
-        draws.append(metric(labels[index], probabilities[index]))
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(draws, [tail, 100 - tail]) if draws else (np.nan, np.nan)
-    return Interval(value, float(low), float(high))
 
 
 def realized(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict:
@@ -71,10 +46,8 @@ def realized(labels: np.ndarray, probabilities: np.ndarray, threshold: float) ->
     both = len(labels) > 0 and labels.min() != labels.max()
     return {
         "accuracy": wilson(correct, len(labels)),
-        "roc_auc": _bootstrap(labels, probabilities, metrics.roc_auc_score) if both else None,
-        "brier": _bootstrap(labels, probabilities, metrics.brier_score_loss)
-        if len(labels)
-        else None,
+        "roc_auc": bootstrap(labels, probabilities, roc_auc, BOOTSTRAP) if both else None,
+        "brier": bootstrap(labels, probabilities, brier, BOOTSTRAP) if len(labels) else None,
     }
 
 
@@ -89,7 +62,7 @@ def estimated_accuracy(probabilities: np.ndarray, threshold: float) -> float:
 def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = 5) -> list[dict]:
     """Observed survival rate per predicted-probability bin (a calibration table)."""
     edges = np.linspace(0, 1, bins + 1)
-    index = np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
+    index = bin_index(probabilities, bins)
     rows = []
     for b in range(bins):
         mask = index == b

@@ -134,8 +134,9 @@ def categorical_drift(feature: str, reference: np.ndarray, current: np.ndarray) 
 def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> str:
     """Observed survival rate against the mean predicted probability, per probability bin
     (marker size: the bin's rows); a calibrated model lies on the diagonal."""
-    edges = np.linspace(0, 1, bins + 1)
-    index = np.clip(np.digitize(probabilities, edges) - 1, 0, bins - 1)
+    from titanic_assets.ml.statistics import bin_index
+
+    index = bin_index(probabilities, bins)
     used = [b for b in range(bins) if (index == b).any()]
     predicted = [probabilities[index == b].mean() for b in used]
     observed = [labels[index == b].mean() for b in used]

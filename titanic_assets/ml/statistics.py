@@ -116,10 +116,15 @@ def paired_bootstrap(
     return _interval(metric(labels, second) - metric(labels, first), samples, level)
 
 
+def bin_index(probabilities: np.ndarray, bins: int) -> np.ndarray:
+    """Which of `bins` equal-width probability bins each value falls in (1.0 in the last)."""
+    edges = np.linspace(0, 1, bins + 1)
+    return np.clip(np.digitize(probabilities, edges[1:-1]), 0, bins - 1)
+
+
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10):
     """Mean |observed rate - mean probability| over equal-width bins, weighted by rows."""
-    edges = np.linspace(0, 1, bins + 1)
-    index = np.clip(np.digitize(probabilities, edges) - 1, 0, bins - 1)
+    index = bin_index(probabilities, bins)
     error = 0.0
     for b in range(bins):
         inside = index == b

@@ -85,7 +85,7 @@ def model_performance(prediction_outcomes) -> dg.MaterializeResult:
     for name, interval in realized.items():
         if interval is None:
             continue
-        metadata[f"realized_{name}"] = dg.MetadataValue.float(interval.value)
+        metadata[f"realized_{name}"] = dg.MetadataValue.float(interval.estimate)
         metadata[f"realized_{name}_low"] = dg.MetadataValue.float(interval.low)
         metadata[f"realized_{name}_high"] = dg.MetadataValue.float(interval.high)
     for name, value in promised.items():
