@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from tests.test_monitoring import metadata
 from titanic_assets.core import registry
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.outcomes import OutcomeStore
@@ -50,15 +51,6 @@ def run(tmp_path: Path) -> dg.ExecuteInProcessResult:
         ],
         resources={"io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage"))},
     )
-
-
-def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    [event] = [
-        e.materialization
-        for e in result.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == asset
-    ]
-    return {k: v.value for k, v in event.metadata.items()}
 
 
 def test_outcomes_are_joined_and_late_ones_count_for_the_model_that_predicted(

@@ -69,33 +69,31 @@ class BucketBatches:
         threading.Thread(target=self._flush_when_old, name="log-shipper", daemon=True).start()
 
     def append(self, day: str, data: str) -> None:
-        batch = None
+        batches = []
         with self._lock:
-            if self._lines and day != self._day:
-                batch = self._take()
+            if day != self._day:  # a new day starts a new object
+                batches += self._take()
             if not self._lines:
                 self._day, self._oldest = day, time.monotonic()
             self._lines.append(data)
             self._size += len(data)
             if self._size >= self.max_bytes:
-                batch = (batch or []) + (self._take() or [])  # type: ignore[operator]
-        if batch:
-            self._upload(batch)
+                batches += self._take()
+        self._upload(batches)
 
     def flush(self) -> None:
         with self._lock:
-            batch = self._take()
-        if batch:
-            self._upload(batch)
+            batches = self._take()
+        self._upload(batches)
 
     def close(self) -> None:
         self._stop.set()
         self.flush()
 
-    def _take(self) -> list[tuple[str, str]] | None:
-        """The buffered lines as one batch (day, text), the buffer emptied."""
+    def _take(self) -> list[tuple[str, str]]:
+        """The buffered lines as one batch [(day, text)] (none when empty), the buffer emptied."""
         if not self._lines:
-            return None
+            return []
         batch = [(self._day, "".join(self._lines))]
         self._lines, self._size = [], 0
         return batch
