@@ -391,6 +391,16 @@ def rejection_reason(error_type: str, location: list[Any]) -> str:
     return "other"
 
 
+def client_error(kind: str, loc: list[str], message: str, error: str = "") -> dict[str, Any]:
+    """A 4xx body in the documented ClientError shape: the problem with its place."""
+    return {"error": error or message, "detail": [{"type": kind, "loc": loc, "msg": message}]}
+
+
+def media_type_of(content_type: str) -> str:
+    """`application/json; charset=utf-8` -> `application/json`."""
+    return content_type.split(";")[0].strip().lower()
+
+
 def _json_response(status: int, body: dict[str, Any]) -> tuple[dict, dict]:
     payload = json.dumps(body).encode()
     start = {
@@ -418,23 +428,19 @@ class JsonBodiesOnly:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in API_PATHS:
-            headers = dict(scope["headers"])
-            media_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-            if media_type != b"application/json":
-                shown = media_type.decode("latin-1") or "none"
+            header = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
+            media_type = media_type_of(header)
+            if media_type != "application/json":
+                shown = media_type or "none"
                 REJECTED.labels(reason="media_type", endpoint=scope["path"].lstrip("/")).inc()
                 start, body = _json_response(
                     415,
-                    {
-                        "error": f"Unsupported media type {shown}: send application/json",
-                        "detail": [
-                            {
-                                "type": "unsupported_media_type",
-                                "loc": ["header", "content-type"],
-                                "msg": f"Content-Type {shown} is not application/json",
-                            }
-                        ],
-                    },
+                    client_error(
+                        "unsupported_media_type",
+                        ["header", "content-type"],
+                        f"Content-Type {shown} is not application/json",
+                        error=f"Unsupported media type {shown}: send application/json",
+                    ),
                 )
                 await send(start)
                 await send(body)
@@ -817,7 +823,7 @@ class TitanicSurvival:
         valid rows are scored, invalid ones come back with their row number and reason. For
         people without access to the scoring inbox; like batch scoring, not in the
         prediction log."""
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        media_type = media_type_of(request.headers.get("content-type", ""))
         if media_type != "text/csv":
             return _client_error(415, "content-type", f"{media_type or 'none'} is not text/csv")
         body = bytearray()
@@ -836,10 +842,7 @@ class TitanicSurvival:
 
 
 def _client_error(status: int, where: str, message: str) -> JSONResponse:
-    detail = [
-        {"type": "invalid_request", "loc": ["body" if where == "body" else where], "msg": message}
-    ]
-    return JSONResponse({"error": message, "detail": detail}, status_code=status)
+    return JSONResponse(client_error("invalid_request", [where], message), status_code=status)
 
 
 def _score_csv(body: bytes, model: registry.RegisteredModel) -> bytes:
