@@ -79,3 +79,17 @@ def survival_service(work: Path, env: dict[str, str] | None = None) -> Iterator[
         url = f"http://127.0.0.1:{port}"
         poll("the service to answer /livez", lambda: httpx.get(f"{url}/livez").is_success)
         yield url
+
+
+def process_table() -> dict[int, tuple[int, list[str]]]:
+    """Every process on the machine, from /proc: pid -> (parent pid, command line)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:  # gone meanwhile
+                continue
+            table[int(entry.name)] = (parent, [c.decode(errors="replace") for c in command])
+    return table

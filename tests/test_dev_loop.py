@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import ROOT, free_port, poll
+from tests.processes import ROOT, free_port, poll, process_table
 
 STOP_SECONDS = 10
 
@@ -19,14 +19,8 @@ STOP_SECONDS = 10
 def descendants(root: int) -> set[int]:
     """Every live process below `root`, from /proc (whatever session each one is in)."""
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            children.setdefault(parent, []).append(int(entry.name))
+    for pid, (parent, _) in process_table().items():
+        children.setdefault(parent, []).append(pid)
     found, todo = set(), [root]
     while todo:
         for child in children.get(todo.pop(), []):

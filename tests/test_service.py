@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.processes import ROOT, poll, survival_service
+from tests.processes import ROOT, poll, process_table, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import read_prediction_log
 
@@ -560,15 +560,7 @@ def test_schemathesis_finds_no_server_error_and_no_response_off_the_documented_s
 def service_workers(url: str) -> list[int]:
     """The pids of the BentoML workers of the service listening at `url`."""
     port = url.rsplit(":", 1)[1]
-    processes = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes().split(b"\0")
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            processes[int(entry.name)] = (parent, [c.decode(errors="replace") for c in command])
+    processes = process_table()
     [arbiter] = [
         pid for pid, (_, cmd) in processes.items()
         if "serve" in cmd and "--port" in cmd and cmd[cmd.index("--port") + 1] == port
