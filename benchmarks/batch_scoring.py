@@ -55,7 +55,7 @@ def registered_model(work: Path) -> Path:
     from titanic_assets.ml.cleaning import clean_passengers
     from titanic_assets.ml.modeling import build_feature_table, train_survival_model
 
-    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source_file=SHIPPED_PASSENGERS.name)
+    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source=SHIPPED_PASSENGERS.name)
     trained = train_survival_model(build_feature_table(clean_passengers(raw)[0]))
     (work / PIPELINE_FILE).write_bytes(pickle.dumps(trained.pipeline))
     model = RegisteredModel(

@@ -40,7 +40,7 @@ SEED = 7
 
 
 def population_and_reference() -> tuple[pd.DataFrame, pd.DataFrame]:
-    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source_file=SHIPPED_PASSENGERS.name)
+    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source=SHIPPED_PASSENGERS.name)
     passengers, _ = clean_passengers(raw)
     train_ids, _ = split_ids(passengers)
     reference = passengers[passengers["PassengerId"].isin(train_ids)]

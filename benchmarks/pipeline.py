@@ -58,7 +58,7 @@ from titanic_assets.ml.cleaning import clean_passengers
 from titanic_assets.ml.modeling import train_survival_model
 from titanic_assets.defs.resources import SHIPPED_PASSENGERS
 
-raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source_file="titanic.csv")
+raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source="titanic.csv")
 passengers = clean_passengers(raw)[0]
 started = time.perf_counter()
 model = train_survival_model(passengers)

@@ -89,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=100)
     args = parser.parse_args()
-    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source_file=SHIPPED_PASSENGERS.name)
+    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source=SHIPPED_PASSENGERS.name)
     passengers, _ = clean_passengers(raw)
     started = time.perf_counter()
     rows = []

@@ -69,7 +69,7 @@ def train_and_register(work: Path) -> tuple[Path, float]:
     from titanic_assets.ml import modeling
     from titanic_assets.ml.cleaning import clean_passengers
 
-    passengers, _ = clean_passengers(pd.read_csv(SHIPPED_PASSENGERS).assign(source_file="x"))
+    passengers, _ = clean_passengers(pd.read_csv(SHIPPED_PASSENGERS).assign(source="x"))
     model = modeling.train_survival_model(passengers)
     evaluation = modeling.evaluate(model, passengers)
     tag = registry.save(

@@ -16,10 +16,11 @@ import pytest
 _SESSION = Path(tempfile.mkdtemp(prefix="titanic-tests-"))
 os.environ["BENTOML_HOME"] = str(_SESSION / "bentoml")
 # Nor anything under the repository's data/: the prediction log the monitoring assets read,
-# the scoring inbox and the exports are session directories too.
+# the scoring inbox, the labels landing area and the exports are session directories too.
 os.environ["TITANIC_PREDICTION_LOG"] = str(_SESSION / "prediction_log")
 os.environ["TITANIC_INBOX_DIR"] = str(_SESSION / "inbox")
 os.environ["TITANIC_EXPORTS_DIR"] = str(_SESSION / "exports")
+os.environ["TITANIC_LABELS_DIR"] = str(_SESSION / "labels")
 os.environ["TITANIC_LANDING_DIR"] = str(_SESSION / "landing")
 
 from titanic_assets.definitions import defs as load_definitions  # noqa: E402

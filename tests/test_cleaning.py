@@ -9,7 +9,7 @@ from titanic_assets.ml.modeling import build_feature_table
 
 
 def _raw(table: pd.DataFrame) -> pd.DataFrame:
-    return table.assign(source_file="titanic.csv")
+    return table.assign(source="titanic.csv")
 
 
 def test_shipped_data_cleans_with_ports_imputed_and_ages_kept_missing(shipped_passengers) -> None:
@@ -39,7 +39,7 @@ def test_missing_fares_get_their_class_median(shipped_passengers) -> None:
 
 def test_the_same_passenger_twice_under_two_ids_is_kept_once(shipped_passengers) -> None:
     again = shipped_passengers.head(3).assign(PassengerId=[1001, 1002, 1003])
-    raw = pd.concat([_raw(shipped_passengers), again.assign(source_file="batch.csv")])
+    raw = pd.concat([_raw(shipped_passengers), again.assign(source="batch.csv")])
     passengers, report = clean_passengers(raw.reset_index(drop=True))
 
     assert len(passengers) == 891

@@ -126,7 +126,7 @@ def test_new_labelled_batch_is_read_beside_the_original(
         )
     raw = result.asset_value("raw_passengers")
     assert len(raw) == len(shipped_passengers) + 30
-    assert raw["source_file"].value_counts().to_dict() == {"titanic.csv": 891, "batch_2.csv": 30}
+    assert raw["source"].value_counts().to_dict() == {"titanic.csv": 891, "batch_2.csv": 30}
     # The batch repeats 30 passengers under new ids: cleaning removes them as duplicates.
     passengers = result.asset_value("passengers")
     assert len(passengers) == len(shipped_passengers)

@@ -100,7 +100,7 @@ def gcp_run(gcp_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 def test_raw_passengers_hold_every_csv_batch_in_the_landing_prefix(gcp_run: GcpRun) -> None:
     raw = gcp_run.result.asset_value("raw_passengers")
-    counts = raw["source_file"].value_counts().to_dict()
+    counts = raw["source"].value_counts().to_dict()
     shipped_rows = len(pd.read_csv(SHIPPED_PASSENGERS))
     assert counts == {
         f"{LANDING_PREFIX}/titanic.csv": shipped_rows,

@@ -57,9 +57,21 @@ def test_too_few_unseen_passengers_keep_the_candidate_a_candidate():
 
 def test_evaluation_rows_leave_out_what_the_champion_trained_on():
     held_out = pd.DataFrame({"PassengerId": [1, 2, 3, 4], "Survived": [0, 1, 0, 1]})
-    traffic = pd.DataFrame({"PassengerId": [9], "Survived": [1]})
-    rows = promotion.evaluation_rows(held_out, [2, 4], traffic)
-    assert rows["PassengerId"].tolist() == [1, 3, 9]
+    rows = promotion.evaluation_rows(held_out, [2, 4])
+    assert rows["PassengerId"].tolist() == [1, 3]
+
+
+def test_enough_labelled_traffic_decides_alone():
+    landed = pd.DataFrame({"PassengerId": range(100), "source": "titanic.csv"})
+    few = pd.DataFrame({"PassengerId": range(1000, 1000 + promotion.MIN_ROWS - 1)}).assign(
+        source="feedback:titanic_survival:a"
+    )
+    rows, what = promotion.deciding_rows(pd.concat([landed, few]))
+    assert what == "held-out passengers" and len(rows) == 100 + promotion.MIN_ROWS - 1
+    enough = pd.concat([few, few.tail(1).assign(PassengerId=5000)])
+    rows, what = promotion.deciding_rows(pd.concat([landed, enough]))
+    assert what == "labelled traffic" and len(rows) == promotion.MIN_ROWS
+    assert rows["source"].str.startswith("feedback:").all()
 
 
 def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_versions(

@@ -19,12 +19,16 @@ happens under the one lock. Prediction ids are looked up the same way (tailing e
 worker's prediction files), without the lock: a prediction is flushed before its response
 leaves the service, so any id a client can know is already on disk.
 
-Standard library only: this runs in the service.
+Outcomes also land in bulk, as CSV files of `(id, Survived)` in the labels landing area
+(defs/ingestion/labelled_traffic.py); `combine_outcomes` merges them with the stored ones.
+
+Standard library only at module level: this runs in the service.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -41,6 +45,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
 LOCK_NAME = "outcomes.lock"
+# Labelled traffic trains under PassengerIds from here up: above any real passenger list's.
+FEEDBACK_PASSENGER_IDS = 2**48
+
+
+def feedback_passenger_id(prediction_id: str) -> int:
+    """The PassengerId a labelled prediction trains under: stable (48 bits of the id's
+    SHA-256 above FEEDBACK_PASSENGER_IDS), so it falls in the same held-out split on every
+    retrain, and never one a landed passenger has."""
+    digest = hashlib.sha256(prediction_id.encode()).digest()
+    return FEEDBACK_PASSENGER_IDS + int.from_bytes(digest[:6], "big")
 
 
 class _Tail:
@@ -174,7 +188,31 @@ def read_outcomes(location: str | Path | None = None) -> pd.DataFrame:
     return table.drop_duplicates("id", keep="first").sort_values("received_at", ignore_index=True)
 
 
-def labelled_traffic(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+def combine_outcomes(stored: pd.DataFrame, landed: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Outcomes sent to /feedback and outcomes landed in bulk (`id`, `Survived`) as one
+    table like `read_outcomes`', and the ids whose landed outcome contradicts the stored one.
+
+    The stored outcome wins a contradiction: the service already checked it against every
+    other outcome for that id, and a file has no time order to argue with it.
+    """
+    import pandas as pd
+
+    bulk = pd.DataFrame(
+        {
+            "id": landed["id"].astype(str),
+            "received_at": pd.NaT,
+            "survived": landed["Survived"].astype(int).astype(bool),
+        }
+    ).drop_duplicates("id", keep="first")
+    before = bulk.merge(stored[["id", "survived"]], on="id", suffixes=("", "_stored"))
+    conflicts = before.loc[before["survived"] != before["survived_stored"], "id"].tolist()
+    bulk = bulk[~bulk["id"].isin(stored["id"])]
+    bulk["received_at"] = pd.to_datetime(bulk["received_at"], utc=True)
+    table = pd.concat([stored, bulk], ignore_index=True) if len(bulk) else stored
+    return table, conflicts
+
+
+def join_outcomes(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
     """Each logged prediction with its outcome, if one came back: the prediction log's
     columns plus `outcome` (bool, missing as NA) and `received_at`.
 

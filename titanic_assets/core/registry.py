@@ -7,8 +7,11 @@ serving model: the service polls it, `bentoml build` packs it, and no pointer fi
 out of step with the store. Where the store lives is BentoML's own BENTOML_HOME.
 
 Each model directory holds everything the service needs (the pickled pipeline, whose first
-step is the feature code) and what drift monitoring needs (the training rows' raw inputs);
-threshold, schema, metrics and versions are in the model's metadata and labels.
+step is the feature code) and what monitoring needs: the training rows' raw inputs (the
+reference for input drift), the held-out rows with outcomes (the reference for anything
+computed from the model's outputs, which on training rows would be over-confident), and
+every PassengerId it was given (so a retrain is requested only for labelled rows it has not
+seen). Threshold, schema, metrics and versions are in the model's metadata and labels.
 
 Imported by the service, so only the standard library at module level.
 """
@@ -31,6 +34,8 @@ CANDIDATE_MODEL = "titanic_survival_candidate"
 PIPELINE_FILE = "pipeline.pkl"
 REFERENCE_FILE = "reference.csv"
 REFERENCE_SUMMARY_FILE = "reference_summary.json"
+HELD_OUT_FILE = "held_out.csv"
+GIVEN_IDS_FILE = "given_passenger_ids.json"
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,24 @@ class RegisteredModel:
 
         return pd.read_csv(os.path.join(self.path, REFERENCE_FILE))
 
+    def held_out(self) -> Any:
+        """PassengerId, raw inputs and Survived of its held-out rows (a DataFrame; empty for
+        a model saved without them): passengers it was scored on, never trained on."""
+        import pandas as pd
+
+        path = os.path.join(self.path, HELD_OUT_FILE)
+        return pd.read_csv(path) if os.path.exists(path) else pd.DataFrame()
+
+    def given_passenger_ids(self) -> set[int]:
+        """Every PassengerId in the table it was trained from: training and held-out rows,
+        and duplicates the cleaning removed (a model saved without the list: its training
+        rows)."""
+        path = os.path.join(self.path, GIVEN_IDS_FILE)
+        if not os.path.exists(path):
+            return set(self.reference()["PassengerId"].tolist())
+        with open(path) as handle:
+            return set(json.load(handle))
+
 
 def get(tag: str) -> RegisteredModel | None:
     """A stored model's description (a full tag, or `<name>:latest`); None when absent."""
@@ -144,8 +167,11 @@ def save(
     reference_summary: dict[str, Any],
     metadata: dict[str, Any],
     labels: dict[str, str],
+    held_out: Any = None,
+    given_passenger_ids: Any = None,
 ) -> str:
-    """Save a model under `name` (serving or candidate); returns its full tag."""
+    """Save a model under `name` (serving or candidate); returns its full tag. `held_out`
+    (a DataFrame) and `given_passenger_ids` are what monitoring reads (see module doc)."""
     import bentoml
 
     with bentoml.models.create(name, labels=labels, metadata=metadata) as model:
@@ -155,6 +181,12 @@ def save(
         Path(model.path_of(REFERENCE_SUMMARY_FILE)).write_text(
             json.dumps(reference_summary, indent=2, default=str)
         )
+        if held_out is not None:
+            held_out.to_csv(model.path_of(HELD_OUT_FILE), index=False)
+        if given_passenger_ids is not None:
+            Path(model.path_of(GIVEN_IDS_FILE)).write_text(
+                json.dumps(sorted(int(i) for i in given_passenger_ids))
+            )
     return str(model.tag)
 
 
@@ -175,6 +207,9 @@ def restore(version: str, reason: str) -> str:
     metadata = {**source.metadata, "promotion": promotion, "restored_from": source.tag}
     labels = {**source.labels, "stage": "serving", "restored_from": source.tag}
     with bentoml.models.create(SERVING_MODEL, labels=labels, metadata=metadata) as model:
-        for name in (PIPELINE_FILE, REFERENCE_FILE, REFERENCE_SUMMARY_FILE):
-            shutil.copy(os.path.join(source.path, name), model.path_of(name))
+        for name in (
+            PIPELINE_FILE, REFERENCE_FILE, REFERENCE_SUMMARY_FILE, HELD_OUT_FILE, GIVEN_IDS_FILE
+        ):  # fmt: skip
+            if os.path.exists(os.path.join(source.path, name)):
+                shutil.copy(os.path.join(source.path, name), model.path_of(name))
     return str(model.tag)

@@ -30,7 +30,7 @@ def _failure_cases(table: pd.DataFrame, contract: Any) -> pd.DataFrame | None:
     columns_by_file = table.attrs.get("columns_by_file") or {None: list(table.columns)}
     found = []
     for name, columns in columns_by_file.items():
-        part = table if name is None else table.loc[table["source_file"] == name, columns]
+        part = table if name is None else table.loc[table["source"] == name, columns]
         try:
             contract.validate(part, lazy=True)
         except pandera.errors.SchemaErrors as errors:

@@ -1,11 +1,11 @@
 """The resources every domain uses, and which storage backs them in each profile.
 
-A landing area is where passenger files arrive (the labelled batches, the unlabelled ones to
-score) and where files for people are written back (under subfolders, which `csv_files`
-skips). It is a resource, so which storage holds it (a local folder, a bucket prefix) is
-configuration, never a branch inside an asset. The TITANIC_PROFILE environment variable
-picks the storage, from RESOURCES_BY_PROFILE at the end of this module; asset code never
-looks at the environment itself.
+A landing area is where files arrive (the labelled passenger batches, the unlabelled ones to
+score, outcomes in bulk) and where files for people are written back (under subfolders,
+which `csv_files` skips). It is a resource, so which storage holds it (a local folder, a
+bucket prefix) is configuration, never a branch inside an asset. The TITANIC_PROFILE
+environment variable picks the storage, from RESOURCES_BY_PROFILE at the end of this
+module; asset code never looks at the environment itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import tempfile
 from abc import abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -44,20 +44,28 @@ class LandingArea(dg.ConfigurableResource):
         """One landing-area file, opened for reading."""
 
     def read_passengers(self) -> pd.DataFrame:
-        """All batches as one table, with the file each row came from in `source_file`.
+        """All batches as one table, with the file each row came from in `source`.
 
         The columns each file really had are kept in `attrs["columns_by_file"]`: a batch that
         lacks a column must fail its contract, not pass as a column of missing values.
         """
+        table = self.read_tables()
+        if table is None:
+            raise dg.Failure(f"No CSV files in the landing area {self.location}.")
+        return table
+
+    def read_tables(self, **read_csv: Any) -> pd.DataFrame | None:
+        """Every CSV file as one table (`source` and `attrs` as in `read_passengers`), None
+        when there is none; `read_csv` goes to pandas.read_csv (e.g. dtype)."""
         import pandas as pd
 
         names = self.csv_files()
         if not names:
-            raise dg.Failure(f"No CSV files in the landing area {self.location}.")
+            return None
         frames = []
         for name in names:
             with self.open(name) as handle:
-                frames.append(pd.read_csv(handle).assign(source_file=name))
+                frames.append(pd.read_csv(handle, **read_csv).assign(source=name))
         table = pd.concat(frames, ignore_index=True)
         table.attrs["columns_by_file"] = {
             name: list(frame.columns) for name, frame in zip(names, frames, strict=True)
@@ -127,7 +135,7 @@ class GCSLandingArea(LandingArea):
     """A landing area under a GCS bucket prefix, read through dagster-gcp's `GCSResource`.
 
     Only the CSV objects directly under the prefix count, as in a local folder; each row's
-    `source_file` is the object's full name in the bucket. Credentials are the client's:
+    `source` is the object's full name in the bucket. Credentials are the client's:
     application default credentials, or none with `STORAGE_EMULATOR_HOST` set.
     """
 
@@ -188,6 +196,11 @@ def local_resources() -> dict:
             directory=str(location("TITANIC_INBOX_DIR", "data/inbox")),
             seed_with_shipped_passengers=False,
         ),
+        # Outcomes in bulk: CSV files of (id, Survived) for logged predictions.
+        "labels_landing": LocalLandingArea(
+            directory=str(location("TITANIC_LABELS_DIR", "data/labels")),
+            seed_with_shipped_passengers=False,
+        ),
         # Files for people to download (e.g. the traffic window as CSV).
         "exports": LocalLandingArea(
             directory=str(location("TITANIC_EXPORTS_DIR", "data/exports")),
@@ -217,6 +230,9 @@ def gcp_resources() -> dict:
         ),
         "scoring_inbox": GCSLandingArea(
             gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_INBOX_PREFIX", "inbox")
+        ),
+        "labels_landing": GCSLandingArea(
+            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_LABELS_PREFIX", "labels")
         ),
         "exports": GCSLandingArea(
             gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_EXPORTS_PREFIX", "exports")

@@ -8,9 +8,9 @@ import pandas as pd
 
 from titanic_assets.ml.schemas import RawPassengers
 
-STRING_COLUMNS = ("Name", "Sex", "Ticket", "Cabin", "Embarked", "source_file")
+STRING_COLUMNS = ("Name", "Sex", "Ticket", "Cabin", "Embarked", "source")
 # Two rows describing the same passenger differ at most in these columns.
-BOOKKEEPING_COLUMNS = ("PassengerId", "source_file")
+BOOKKEEPING_COLUMNS = ("PassengerId", "source")
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 Champion (the serving model) and challenger (the candidate) are scored on the same
 passengers, ones neither was trained on: the candidate's held-out split minus every
-passenger the champion trained on, plus any labelled traffic given. Their difference is
-estimated by a paired bootstrap over those passengers. The candidate is promoted when it is
-non-inferior on each metric of PROMOTION_METRICS: the one-sided 95% lower bound of
-(candidate - champion) is above -MARGIN. Chosen so that noise decides nothing:
+passenger the champion trained on. When at least MIN_ROWS of those are labelled traffic
+(passengers the service scored, whose outcome came back), the decision is made on them
+alone: they are the population the service answers now, and a retrain on new evidence
+exists to serve it. Their difference is estimated by a paired bootstrap over passengers.
+The candidate is promoted when it is non-inferior on each metric of PROMOTION_METRICS: the
+one-sided 95% lower bound of (candidate - champion) is above -MARGIN. Chosen so that noise
+decides nothing:
 
 - On ~160 held-out passengers two equally good retrains disagree on about 4% of them, so
   their accuracies differ by a few passengers either way; a 0.06 margin lets such a retrain
@@ -38,8 +41,10 @@ POLICY = (
     f"Promote when, on passengers neither model was trained on, the candidate is non-inferior "
     f"to the serving model on {', '.join(PROMOTION_METRICS)}: the one-sided 95% lower bound "
     f"of (candidate - serving), by a paired bootstrap over passengers, is above -{MARGIN}. "
+    f"Decided on the labelled traffic among them when it has at least {MIN_ROWS} passengers. "
     f"Fewer than {MIN_ROWS} such passengers: kept as a candidate."
 )
+FEEDBACK_SOURCE = "feedback:"
 
 
 @dataclass(frozen=True)
@@ -52,18 +57,20 @@ class PromotionDecision:
     comparison: dict[str, dict[str, Any]]
 
 
-def evaluation_rows(
-    candidate_held_out: pd.DataFrame,
-    champion_training_ids: Any,
-    labelled_traffic: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """The passengers to compare on: the candidate's held-out rows the champion did not train
-    on, plus labelled traffic (raw passenger columns and Survived) neither trained on."""
+def evaluation_rows(candidate_held_out: pd.DataFrame, champion_training_ids: Any) -> pd.DataFrame:
+    """The passengers to compare on: the candidate's held-out rows the champion did not
+    train on."""
     seen = set(champion_training_ids)
-    rows = candidate_held_out[~candidate_held_out["PassengerId"].isin(seen)]
-    if labelled_traffic is not None and len(labelled_traffic):
-        rows = pd.concat([rows, labelled_traffic], ignore_index=True)
-    return rows.reset_index(drop=True)
+    return candidate_held_out[~candidate_held_out["PassengerId"].isin(seen)].reset_index(drop=True)
+
+
+def deciding_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Which of the evaluation rows decide, and what they are in words: the labelled traffic
+    when there are at least MIN_ROWS of it (see module doc), else all of them."""
+    traffic = rows["source"].astype(str).str.startswith(FEEDBACK_SOURCE)
+    if traffic.sum() >= MIN_ROWS:
+        return rows[traffic].reset_index(drop=True), "labelled traffic"
+    return rows, "held-out passengers"
 
 
 def first_model() -> PromotionDecision:

@@ -34,12 +34,13 @@ def field(spec: contract.InputField, nullable: bool | None = None, **checks: Any
 
 
 class RawPassengers(pa.DataFrameModel):
-    """The labelled passengers as they land, one row per passenger, from any batch file."""
+    """The labelled passengers as they land, one row per passenger, from any batch file, or
+    from the service's labelled traffic (`source` says which file, or which model served it)."""
 
     PassengerId: Series[int] = pa.Field(unique=True, ge=1)
     Survived: Series[int] = pa.Field(isin=[0, 1])
     Pclass: Series[int] = field(contract.PCLASS)
-    Name: Series[str] = field(contract.NAME, nullable=False)
+    Name: Series[str] = field(contract.NAME)
     Sex: Series[str] = field(contract.SEX)
     Age: Series[float] = field(contract.AGE)
     SibSp: Series[int] = field(contract.SIBSP)
@@ -48,7 +49,9 @@ class RawPassengers(pa.DataFrameModel):
     Fare: Series[float] = field(contract.FARE)
     Cabin: Series[str] = field(contract.CABIN)
     Embarked: Series[str] = field(contract.EMBARKED)
-    source_file: Series[str] = pa.Field(description="The landing-area file the row came from.")
+    source: Series[str] = pa.Field(
+        description="The landing-area file the row came from, or `feedback:<model tag>`."
+    )
 
     class Config:
         # Coercion turns a wrong type into a failure case per offending row, not one error.
@@ -64,6 +67,30 @@ class Passengers(RawPassengers):
 
     class Config:
         coerce = False
+        strict = True
+
+
+class LandedOutcomes(pa.DataFrameModel):
+    """Outcomes dropped in bulk in the labels landing area: a prediction id and what happened."""
+
+    id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
+    Survived: Series[int] = pa.Field(isin=[0, 1])
+    source: Series[str] = pa.Field(description="The labels file the row came from.")
+
+    class Config:
+        coerce = True
+        strict = True
+
+
+class LabelledTraffic(RawPassengers):
+    """Passengers the service scored whose outcome came back, as training rows: the inputs it
+    was sent (already held to the input contract), the outcome, which model answered."""
+
+    prediction_id: Series[str] = pa.Field(unique=True)
+    model_version: Series[str]
+
+    class Config:
+        coerce = True
         strict = True
 
 

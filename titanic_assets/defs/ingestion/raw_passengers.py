@@ -11,7 +11,7 @@ from titanic_assets.defs.resources import LandingArea
 def raw_passengers(landing_area: LandingArea) -> dg.MaterializeResult:
     """Every labelled passenger file in the landing area, concatenated, untouched.
 
-    New batches land beside the original file; `source_file` keeps where each row came from.
+    New batches land beside the original file; `source` keeps where each row came from.
     The data version is a hash of the content, so retrains can tell new data from old.
     """
     from titanic_assets.ml.modeling import table_version
@@ -19,7 +19,7 @@ def raw_passengers(landing_area: LandingArea) -> dg.MaterializeResult:
 
     table = landing_area.read_passengers()
     version = table_version(table)
-    files = table["source_file"].value_counts().sort_index()
+    files = table["source"].value_counts().sort_index()
     return dg.MaterializeResult(
         value=table,
         data_version=dg.DataVersion(version),

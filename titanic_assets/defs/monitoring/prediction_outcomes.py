@@ -14,18 +14,20 @@ import dagster as dg
 # After serving_model, as prediction_traffic: "Materialize all" reads the log once the
 # model that answers is in place, and a failed upstream contract stops it too.
 @dg.asset(group_name="monitoring", kinds={"bentoml", "pandas"}, deps=["serving_model"])
-def prediction_outcomes() -> dg.MaterializeResult:
-    """Every logged prediction with its outcome if one came back (POST /feedback): which
+def prediction_outcomes(landed_outcomes) -> dg.MaterializeResult:
+    """Every logged prediction with its outcome if one came back (POST /feedback, or a file
+    in the labels landing area): which
     model version answered, what it predicted, what happened. Late outcomes count for the
     model that made the prediction. Per model version: predictions, outcomes, missing."""
     import pandas as pd
 
-    from titanic_assets.core.outcomes import labelled_traffic, read_outcomes
+    from titanic_assets.core.outcomes import combine_outcomes, join_outcomes, read_outcomes
     from titanic_assets.core.prediction_log import prediction_log_location, read_prediction_log
     from titanic_assets.defs.metadata import table_metadata
 
     location = prediction_log_location()
-    table = labelled_traffic(read_prediction_log(location), read_outcomes(location))
+    outcomes, _ = combine_outcomes(read_outcomes(location), landed_outcomes)
+    table = join_outcomes(read_prediction_log(location), outcomes)
     by_version = (
         table.groupby("model_version")
         .agg(predictions=("prediction_id", "size"), outcomes=("outcome", "count"))

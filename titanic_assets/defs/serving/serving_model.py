@@ -51,14 +51,16 @@ def serving_model(
     held_out = {name: float(value) for name, value in model_evaluation.metrics.items()}
     serving = registry.serving_model()
     serving_before = serving.tag if serving else None
+    compared_on = "none"
     if serving is None:
         decision = promotion.first_model()
     else:
         # Champion and challenger on the same passengers, ones neither was trained on.
         candidate_held_out = passengers[passengers["PassengerId"].isin(survival_model.test_ids)]
-        rows = promotion.evaluation_rows(
+        unseen = promotion.evaluation_rows(
             candidate_held_out, serving.reference()["PassengerId"].tolist()
         )
+        rows, compared_on = promotion.deciding_rows(unseen)
         columns = rows[list(RAW_INPUTS)]
         scored = len(rows) > 0
         decision = promotion.decide_promotion(
@@ -69,11 +71,12 @@ def serving_model(
             candidate_threshold=survival_model.threshold,
         )
 
-    reference = (
-        passengers.set_index("PassengerId")
-        .loc[survival_model.train_ids, list(RAW_INPUTS)]
-        .reset_index()
-    )
+    by_id = passengers.set_index("PassengerId")
+    reference = by_id.loc[survival_model.train_ids, list(RAW_INPUTS)].reset_index()
+    held_out_rows = by_id.loc[
+        survival_model.test_ids, [*RAW_INPUTS, modeling.LABEL, "source"]
+    ].reset_index()
+    given = [*by_id.index, *passengers.attrs.get("duplicate_passenger_ids", [])]
     # The version of the passengers this very model was trained on, carried by the model
     # itself: under concurrent runs, "the latest materialization" may be another run's.
     versions = {"data_version": survival_model.data_version, "code_version": code_version()}
@@ -99,6 +102,7 @@ def serving_model(
             "promoted": decision.promote,
             "reason": decision.reason,
             "compared_with": serving_before or "none",
+            "compared_on": compared_on,
             "rows": decision.rows,
         },
         **versions,
@@ -109,6 +113,8 @@ def serving_model(
         pipeline=survival_model.pipeline,
         reference=reference,
         reference_summary=reference_summary(reference[list(RAW_INPUTS)]),
+        held_out=held_out_rows,
+        given_passenger_ids=given,
         metadata=metadata,
         labels={**versions, "stage": "serving" if decision.promote else "candidate"},
     )
@@ -123,6 +129,7 @@ def serving_model(
             "promotion_policy": dg.MetadataValue.md(promotion.POLICY),
             "comparison": dg.MetadataValue.json(decision.comparison),
             "comparison_rows": decision.rows,
+            "compared_on": compared_on,
             **_comparison_table(decision.comparison),
             "serving_model": (tag if decision.promote else (serving_before or "none")),
             "previous_serving_model": serving_before or "none",

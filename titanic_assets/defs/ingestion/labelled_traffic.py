@@ -1,0 +1,90 @@
+"""Ingestion: the truth coming back about passengers the service scored, as training data.
+
+Outcomes arrive two ways: one by one through the service's POST /feedback (stored beside the
+prediction log, core/outcomes.py), and in bulk as CSV files of `(id, Survived)` dropped in
+the labels landing area. Joined to the predictions they belong to, they are passengers with
+a known outcome like any landed batch, and `passengers` reads them beside the landing area.
+
+No dependency on the serving model: the model is trained from these, so they come first.
+"""
+
+import dagster as dg
+
+from titanic_assets.defs.contract_checks import contract_check
+from titanic_assets.defs.metadata import table_metadata
+from titanic_assets.defs.resources import LandingArea
+
+LANDED_OUTCOME_COLUMNS = ("id", "Survived", "source")
+
+
+@dg.asset(group_name="ingestion", kinds={"pandas", "csv"})
+def landed_outcomes(labels_landing: LandingArea) -> dg.MaterializeResult:
+    """Every outcomes file in the labels landing area, concatenated, untouched: one row per
+    prediction id (`id`, as the service returned it) and what happened (`Survived`, 0 or 1).
+    Its contract names the rows with a bad value; then nothing downstream runs."""
+    import pandas as pd
+
+    from titanic_assets.ml.schemas import LandedOutcomes
+
+    table = labels_landing.read_tables(dtype={"id": str})
+    if table is None:
+        table = pd.DataFrame({name: pd.Series(dtype=str) for name in LANDED_OUTCOME_COLUMNS})
+        table["Survived"] = table["Survived"].astype("int64")
+    return dg.MaterializeResult(
+        value=table,
+        metadata={
+            **table_metadata(table, LandedOutcomes),
+            "labels_landing_area": labels_landing.location,
+            "file_count": int(table["source"].nunique()),
+        },
+    )
+
+
+landed_outcomes_contract = contract_check("landed_outcomes", "LandedOutcomes")
+
+
+@dg.asset(group_name="ingestion", kinds={"pandas"})
+def labelled_traffic(landed_outcomes) -> dg.MaterializeResult:
+    """The passengers the service scored whose outcome came back, through /feedback or a
+    labels file, as training rows: the inputs it was sent, the outcome, and in `source`
+    `feedback:<tag>` of the model that answered. Each trains under a PassengerId derived
+    from its prediction id (`outcomes.feedback_passenger_id`), so its held-out split is
+    stable across retrains."""
+    from titanic_assets.core.outcomes import (
+        combine_outcomes,
+        feedback_passenger_id,
+        join_outcomes,
+        read_outcomes,
+    )
+    from titanic_assets.core.prediction_log import read_prediction_log
+    from titanic_assets.core.registry import SERVING_MODEL
+    from titanic_assets.ml.schemas import LabelledTraffic
+
+    stored = read_outcomes()
+    outcomes, conflicts = combine_outcomes(stored, landed_outcomes)
+    joined = join_outcomes(read_prediction_log(), outcomes)
+    labelled = joined[joined["outcome"].notna()]
+    table = labelled.assign(
+        PassengerId=[feedback_passenger_id(i) for i in labelled["prediction_id"]],
+        Survived=labelled["outcome"].astype(int),
+        source="feedback:" + SERVING_MODEL + ":" + labelled["model_version"].astype(str),
+    )[list(LabelledTraffic.to_schema().columns)].reset_index(drop=True)
+    unmatched = sorted(set(landed_outcomes["id"]) - set(joined["prediction_id"]))
+    return dg.MaterializeResult(
+        value=table,
+        metadata={
+            **table_metadata(table, LabelledTraffic),
+            "labelled_rows": len(table),
+            "from_feedback": int(table["prediction_id"].isin(stored["id"]).sum()),
+            "by_model": dg.MetadataValue.md(
+                table["source"].value_counts().rename("rows").to_markdown()
+            ),
+            # Outcomes that cannot become training rows, and why.
+            "landed_ids_without_prediction": len(unmatched),
+            "landed_ids_without_prediction_sample": dg.MetadataValue.json(unmatched[:20]),
+            "landed_outcomes_contradicting_feedback": dg.MetadataValue.json(conflicts[:100]),
+        },
+    )
+
+
+labelled_traffic_contract = contract_check("labelled_traffic", "LabelledTraffic")
