@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import materialize_graph
 
 DOWNSTREAM_OF_RAW = {"passengers", "passenger_features", "survival_model", "model_evaluation"}
+# The other source of passengers (outcomes of served predictions) does not need the raw file.
+UPSTREAM_OF_PASSENGERS = {"landed_outcomes", "labelled_traffic"}
 
 
 def _drop_age(table: pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +89,7 @@ def test_bad_raw_file_fails_the_raw_contract_and_blocks_everything_downstream(
             corrupted.loc[rows, "PassengerId"].tolist()
         )
         assert "offending_rows" in metadata
-    assert _materialized(result) == {"raw_passengers"}
+    assert _materialized(result) == {"raw_passengers", *UPSTREAM_OF_PASSENGERS}
     assert not (_materialized(result) & DOWNSTREAM_OF_RAW)
 
 
@@ -106,7 +108,7 @@ def test_new_batch_missing_a_column_fails_even_beside_complete_files(
     assert metadata["failing_columns"] == "Fare"
     assert "batch_2.csv" in metadata["failures"]
     assert metadata["offending_row_count"] == 20
-    assert _materialized(result) == {"raw_passengers"}
+    assert _materialized(result) == {"raw_passengers", *UPSTREAM_OF_PASSENGERS}
 
 
 def test_new_labelled_batch_is_read_beside_the_original(
@@ -133,16 +135,60 @@ def test_new_labelled_batch_is_read_beside_the_original(
 
 
 def _graph_upto_passengers() -> list:
+    from titanic_assets.defs.ingestion import labelled_traffic as traffic
     from titanic_assets.defs.ingestion.raw_passengers import raw_passengers, raw_passengers_contract
     from titanic_assets.defs.preparation.passengers import passengers, passengers_contract
 
-    return [raw_passengers, passengers, raw_passengers_contract, passengers_contract]
+    return [
+        raw_passengers,
+        raw_passengers_contract,
+        traffic.landed_outcomes,
+        traffic.landed_outcomes_contract,
+        traffic.labelled_traffic,
+        traffic.labelled_traffic_contract,
+        passengers,
+        passengers_contract,
+    ]
 
 
-def _local_resources(landing: Path, storage: Path) -> dict:
+def _local_resources(landing: Path, storage: Path, labels: Path | None = None) -> dict:
     from titanic_assets.defs.resources import LocalLandingArea
 
+    labels = labels or landing.parent / "labels"
     return {
         "landing_area": LocalLandingArea(directory=str(landing)),
+        "labels_landing": LocalLandingArea(
+            directory=str(labels), seed_with_shipped_passengers=False
+        ),
         "io_manager": dg.FilesystemIOManager(base_dir=str(storage)),
     }
+
+
+def test_a_labels_file_with_a_bad_outcome_fails_its_contract_naming_the_rows(
+    tmp_path: Path, shipped_passengers: pd.DataFrame
+) -> None:
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    pd.DataFrame({"id": ["a", "b", "c", "d"], "Survived": [1, 0, 2, "yes"]}).to_csv(
+        labels / "outcomes-1.csv", index=False
+    )
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shipped_passengers.to_csv(landing / "titanic.csv", index=False)
+    (tmp_path / "instance").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "instance")) as instance:
+        result = dg.materialize(
+            _graph_upto_passengers(),
+            instance=instance,
+            resources=_local_resources(landing, tmp_path / "storage", labels),
+            raise_on_error=False,
+        )
+
+    evaluation = _check(result, "landed_outcomes_contract")
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    metadata = {k: v.value for k, v in evaluation.metadata.items()}
+    assert metadata["failing_columns"] == "Survived"
+    assert sorted(metadata["offending_row_index"]) == [2, 3]
+    assert "outcomes-1.csv" in metadata["failures"]
+    # Nothing that reads outcomes runs: no training data from them, no model.
+    assert _materialized(result) == {"raw_passengers", "landed_outcomes"}

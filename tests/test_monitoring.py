@@ -18,7 +18,7 @@ from tests.conftest import materialize_graph
 from titanic_assets.core import registry
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import PredictionLogWriter
-from titanic_assets.defs.monitoring import drift_report, prediction_traffic, retrain_on_drift
+from titanic_assets.defs.monitoring import drift_report, evidence, prediction_traffic, retraining
 from titanic_assets.defs.resources import LocalLandingArea
 from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
 from titanic_assets.ml import drift
@@ -38,13 +38,22 @@ class Monitored:
                 drift_report.no_input_drift,
             ],
             instance=self.instance,
-            resources={
-                "io_manager": dg.FilesystemIOManager(base_dir=str(self.root / "storage")),
-                "exports": LocalLandingArea(
-                    directory=str(self.root / "exports"), seed_with_shipped_passengers=False
-                ),
-            },
+            resources=self.resources(),
         )
+
+    def resources(self) -> dict:
+        def folder(name: str, seeded: bool = False) -> LocalLandingArea:
+            return LocalLandingArea(
+                directory=str(self.root / name), seed_with_shipped_passengers=seeded
+            )
+
+        return {
+            "io_manager": dg.FilesystemIOManager(base_dir=str(self.root / "storage")),
+            "landing_area": folder("landing", seeded=True),
+            "labels_landing": folder("labels"),
+            "scoring_inbox": folder("inbox"),
+            "exports": folder("exports"),
+        }
 
 
 @pytest.fixture(scope="module")
@@ -159,11 +168,11 @@ def test_in_distribution_traffic_passes_the_check_and_requests_no_retrain(
     assert report["drift_detected"] is False and report["n_current"] == 300
     assert 0.0 <= report["largest_psi"] < drift.PSI_MAJOR
     assert report["smallest_p_value"] > report["p_value_threshold"]
-    data = tick(retrain_on_drift.retrain_on_drift, monitored.instance)
+    data = tick(retraining.retrain_on_new_evidence, monitored.instance)
     assert data.run_requests == []
 
 
-def test_drifted_traffic_fails_the_check_and_requests_exactly_one_retrain(
+def test_drift_without_new_labelled_data_fails_the_check_and_requests_nothing(
     monitored, log, shipped_passengers
 ):
     send(log, drifted(shipped_passengers, 300, seed=4))
@@ -174,20 +183,17 @@ def test_drifted_traffic_fails_the_check_and_requests_exactly_one_retrain(
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert set(evaluation.metadata["drifted_features"].value) == {"Age", "Embarked"}
-    assert "a retrain on the latest labelled data is due" in evaluation.description
+    assert evaluation.metadata["new_labelled_rows"].value == 0
+    needed = evidence.min_new_rows()
+    assert evaluation.metadata["new_outcomes_still_needed"].value == needed
+    assert f"no retrain; {needed} more outcomes are needed" in evaluation.description
     report = metadata(result, "drift_report")
     assert report["share_drifted"] == pytest.approx(2 / len(drift.MONITORED))
     assert {"plot_Age", "plot_Embarked"} <= set(report)
 
-    first = tick(retrain_on_drift.retrain_on_drift, monitored.instance)
-    [request] = first.run_requests
-    data_version = registry.serving_model().data_version
-    assert request.run_key == f"drift-retrain-{data_version}"
-    assert request.tags[retrain_on_drift.RETRAIN_DATA_VERSION_TAG] == data_version
-    assert first.cursor is not None
-
-    again = tick(retrain_on_drift.retrain_on_drift, monitored.instance, cursor=first.cursor)
-    assert again.run_requests == []
+    skipped = tick(retraining.retrain_on_new_evidence, monitored.instance)
+    assert skipped.run_requests == []
+    assert f"{needed} more outcomes are needed" in skipped.skip_message
 
 
 def test_the_retrain_job_is_the_chain_from_raw_data_to_the_served_model():
@@ -199,7 +205,7 @@ def test_the_retrain_job_is_the_chain_from_raw_data_to_the_served_model():
     keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
     assert {"raw_passengers", "survival_model", "model_evaluation", "serving_model"} <= keys
     assert not keys & {"prediction_traffic", "drift_report"}
-    assert retrain_on_drift.retrain_on_drift in defs.sensors
+    assert retraining.retrain_on_new_evidence in defs.sensors
 
 
 def test_the_refresh_sensor_waits_for_enough_new_rows_then_requests_one_report(
@@ -224,46 +230,58 @@ def test_the_refresh_sensor_waits_for_enough_new_rows_then_requests_one_report(
     assert soon.run_requests == []
 
 
-def test_drift_after_a_retrain_on_unchanged_data_asks_for_new_data_and_never_loops(
+def test_drift_with_a_new_labelled_batch_retrains_once_and_never_again_on_the_same_data(
     monitored, log, shipped_passengers
 ):
-    """The retrain the sensor requests, run here as the daemon would, on the same landing
-    area: the new model has the old data version, so drift persists and nothing repeats."""
-    send(log, drifted(shipped_passengers, 300, seed=8))
-    assert not check_evaluation(monitored.refresh()).passed
-    [request] = tick(retrain_on_drift.retrain_on_drift, monitored.instance).run_requests
-    before = registry.serving_model()
-
-    from titanic_assets.definitions import defs as load_definitions
-
-    defs = load_definitions()
-    from titanic_assets.defs.resources import LocalLandingArea
-
-    dg.materialize(
-        [*defs.assets, *defs.asset_checks],
-        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("monitoring"),
-        instance=monitored.instance,
-        resources={
-            "landing_area": LocalLandingArea(directory=str(monitored.root / "landing")),
-            "scoring_inbox": LocalLandingArea(
-                directory=str(monitored.root / "inbox"), seed_with_shipped_passengers=False
-            ),
-            "exports": LocalLandingArea(
-                directory=str(monitored.root / "exports"), seed_with_shipped_passengers=False
-            ),
-            "io_manager": dg.FilesystemIOManager(base_dir=str(monitored.root / "storage")),
-        },
-        tags=request.tags,
+    """The retrain the sensor requests, run here as the daemon would: the new model has been
+    given the new batch, so when drift persists there is no new evidence and nothing runs."""
+    batch = shipped_passengers.sample(200, random_state=5).assign(
+        PassengerId=lambda t: t["PassengerId"] + 50_000, Age=lambda t: t["Age"] + 15
     )
-    after = registry.serving_model()
-    assert after.tag != before.tag and after.data_version == before.data_version
+    batch.to_csv(monitored.root / "landing" / "batch-new.csv", index=False)
+    try:
+        send(log, drifted(shipped_passengers, 300, seed=8))
+        evaluation = check_evaluation(monitored.refresh())
+        assert not evaluation.passed
+        assert evaluation.metadata["new_labelled_rows_landed"].value == 200
+        assert "a retrain on them is due" in evaluation.description
+        first = tick(retraining.retrain_on_new_evidence, monitored.instance)
+        [request] = first.run_requests
+        digest = evaluation.metadata["new_evidence_digest"].value
+        assert request.run_key == f"retrain-{digest}"
+        assert request.tags[retraining.RETRAIN_CHECK_TAG] == "drift"
+        # The same evaluation is not acted on twice.
+        again = tick(retraining.retrain_on_new_evidence, monitored.instance, cursor=first.cursor)
+        assert again.run_requests == []
 
-    send(log, drifted(shipped_passengers, 300, seed=9))  # after the new promotion
-    evaluation = check_evaluation(monitored.refresh())
-    assert not evaluation.passed
-    assert "new labelled data is needed" in evaluation.description
-    [repeat] = tick(retrain_on_drift.retrain_on_drift, monitored.instance).run_requests
-    assert repeat.run_key == request.run_key  # the daemon skips a run key already used
+        from titanic_assets.definitions import defs as load_definitions
+
+        defs = load_definitions()
+        before = registry.serving_model()
+        dg.materialize(
+            [*defs.assets, *defs.asset_checks],
+            selection=dg.AssetSelection.all() - dg.AssetSelection.groups("monitoring", "scoring"),
+            instance=monitored.instance,
+            resources=monitored.resources(),
+            tags=request.tags,
+        )
+        after = registry.get(f"{registry.SERVING_MODEL}:latest")
+        candidate = registry.get(f"{registry.CANDIDATE_MODEL}:latest")
+        retrained = after if after.tag != before.tag else candidate
+        assert retrained.data_version != before.data_version
+        assert set(batch["PassengerId"]) <= retrained.given_passenger_ids()
+
+        send(log, drifted(shipped_passengers, 300, seed=9))
+        evaluation = check_evaluation(monitored.refresh())
+        assert not evaluation.passed
+        if after.tag != before.tag:  # the retrained model serves: it has seen the batch
+            assert evaluation.metadata["new_labelled_rows"].value == 0
+            assert tick(retraining.retrain_on_new_evidence, monitored.instance).run_requests == []
+        else:  # kept as a candidate: the same evidence asks for the same run, which never reruns
+            [repeat] = tick(retraining.retrain_on_new_evidence, monitored.instance).run_requests
+            assert repeat.run_key == request.run_key
+    finally:
+        (monitored.root / "landing" / "batch-new.csv").unlink()
 
 
 def test_the_missing_share_of_logged_nulls_is_reported(monitored, log, shipped_passengers):

@@ -12,9 +12,11 @@ import pytest
 from tests.test_monitoring import metadata
 from titanic_assets.core import registry
 from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.outcomes import OutcomeStore
+from titanic_assets.core.outcomes import FEEDBACK_PASSENGER_IDS, OutcomeStore
 from titanic_assets.core.prediction_log import PredictionLogWriter
+from titanic_assets.defs.ingestion import labelled_traffic as traffic
 from titanic_assets.defs.monitoring import prediction_outcomes as monitoring
+from titanic_assets.defs.resources import LocalLandingArea
 
 
 @pytest.fixture
@@ -45,12 +47,25 @@ def serve(location: Path, passengers: pd.DataFrame, version: str | None = None) 
 def run(tmp_path: Path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [
+            traffic.landed_outcomes,
             monitoring.prediction_outcomes,
             monitoring.model_performance,
             monitoring.realized_accuracy_not_worse_than_promised,
         ],
-        resources={"io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage"))},
+        resources={
+            "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage")),
+            "landing_area": LocalLandingArea(directory=str(tmp_path / "landing")),
+            "labels_landing": LocalLandingArea(
+                directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
+            ),
+        },
     )
+
+
+def performance_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
+    evaluations = result.get_asset_check_evaluations()
+    [check] = [e for e in evaluations if e.check_name == monitoring.PERFORMANCE_CHECK]
+    return check
 
 
 def test_outcomes_are_joined_and_late_ones_count_for_the_model_that_predicted(
@@ -87,7 +102,7 @@ def test_true_outcomes_pass_the_check_and_realized_accuracy_is_reported_with_an_
     assert meta["realized_accuracy"] > 0.7
     # The estimate from the model's own probabilities lands near the realized accuracy.
     assert abs(meta["estimated_accuracy"] - meta["realized_accuracy"]) < 0.1
-    [check] = result.get_asset_check_evaluations()
+    check = performance_check(result)
     assert check.passed
 
 
@@ -101,7 +116,7 @@ def test_a_handful_of_wrong_outcomes_never_fails_the_check(log, tmp_path, shippe
         >= model.threshold
     )
     OutcomeStore(log).add([(i, not bool(p)) for i, p in zip(ids, predicted, strict=True)])
-    [check] = run(tmp_path).get_asset_check_evaluations()
+    check = performance_check(run(tmp_path))
     assert check.passed  # 0 of 6 right, but 6 rows cannot show it beyond noise
 
 
@@ -112,8 +127,61 @@ def test_significantly_worse_accuracy_fails_the_check_with_error_severity(
     ids = serve(log, rows)
     flipped = ~rows["Survived"].astype(bool)  # the world changed: the model is now wrong
     OutcomeStore(log).add(list(zip(ids, flipped, strict=True)))
-    [check] = run(tmp_path).get_asset_check_evaluations()
+    check = performance_check(run(tmp_path))
     assert not check.passed
     assert check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["labelled_rows"].value == 150
     assert check.metadata["p_value"].value < 0.01
+    # These outcomes are evidence the serving model has not seen: a retrain is due.
+    assert check.metadata["new_labelled_rows_feedback"].value == 150
+    assert check.metadata["new_outcomes_still_needed"].value == 0
+    assert "a retrain on them is due" in check.description
+
+
+def test_outcomes_landed_in_bulk_count_like_feedback_and_the_stored_one_wins_a_conflict(
+    log, tmp_path, shipped_passengers
+):
+    rows = shipped_passengers.sample(20, random_state=5)
+    ids = serve(log, rows)
+    truth = rows["Survived"].astype(int).tolist()
+    OutcomeStore(log).add([(ids[0], bool(truth[0]))])
+    (tmp_path / "labels").mkdir()
+    pd.DataFrame(
+        {"id": [ids[0], *ids[1:10], "never-predicted"], "Survived": [1 - truth[0], *truth[1:10], 1]}
+    ).to_csv(tmp_path / "labels" / "outcomes.csv", index=False)
+
+    table = run(tmp_path).asset_value("prediction_outcomes").set_index("prediction_id")
+
+    assert table["outcome"].notna().sum() == 10
+    assert table.loc[ids[0], "outcome"] == bool(truth[0])  # /feedback's, not the file's
+
+
+def test_labelled_predictions_become_training_rows_with_their_provenance(
+    log, tmp_path, shipped_passengers
+):
+    rows = shipped_passengers.sample(12, random_state=6)
+    ids = serve(log, rows)
+    OutcomeStore(log).add(list(zip(ids[:8], rows["Survived"].astype(bool), strict=False)))
+    (tmp_path / "labels").mkdir()
+    pd.DataFrame({"id": ids[8:10], "Survived": rows["Survived"].iloc[8:10]}).to_csv(
+        tmp_path / "labels" / "outcomes.csv", index=False
+    )
+    result = dg.materialize(
+        [traffic.landed_outcomes, traffic.labelled_traffic, traffic.labelled_traffic_contract],
+        resources={
+            "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage")),
+            "labels_landing": LocalLandingArea(
+                directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
+            ),
+        },
+    )
+
+    table = result.asset_value("labelled_traffic").set_index("prediction_id")
+    assert sorted(table.index) == sorted(ids[:10])  # the two without an outcome are not there
+    model = registry.serving_model()
+    assert (table["source"] == f"feedback:{model.tag}").all()
+    assert (table["PassengerId"] >= FEEDBACK_PASSENGER_IDS).all()
+    expected = rows.assign(prediction_id=ids).set_index("prediction_id").loc[table.index]
+    assert (table["Survived"] == expected["Survived"]).all()
+    assert (table["Name"] == expected["Name"]).all()
+    assert all(e.passed for e in result.get_asset_check_evaluations())

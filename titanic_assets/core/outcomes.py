@@ -181,7 +181,9 @@ def read_outcomes(location: str | Path | None = None) -> pd.DataFrame:
             ids.extend(record["ids"])
             survived.extend(record["survived"])
             received.extend([record["timestamp"]] * len(record["ids"]))
-    table = pd.DataFrame({"id": ids, "received_at": received, "survived": survived})
+    table = pd.DataFrame(
+        {"id": pd.Series(ids, dtype=object), "received_at": received, "survived": survived}
+    )
     received_at = table["received_at"].astype("float64")
     table["received_at"] = pd.to_datetime(received_at, unit="s", utc=True)
     table["survived"] = table["survived"].astype(bool)
@@ -201,7 +203,7 @@ def combine_outcomes(stored: pd.DataFrame, landed: pd.DataFrame) -> tuple[pd.Dat
         {
             "id": landed["id"].astype(str),
             "received_at": pd.NaT,
-            "survived": landed["Survived"].astype(int).astype(bool),
+            "survived": landed["Survived"].astype(str).str.strip() == "1",
         }
     ).drop_duplicates("id", keep="first")
     before = bulk.merge(stored[["id", "survived"]], on="id", suffixes=("", "_stored"))
@@ -221,6 +223,8 @@ def join_outcomes(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataF
     to the model that made the prediction, not to the one serving when it arrived.
     """
     latest = predictions.drop_duplicates("prediction_id", keep="last")
+    latest = latest.assign(prediction_id=latest["prediction_id"].astype(str))
+    outcomes = outcomes.assign(id=outcomes["id"].astype(str))
     joined = latest.merge(
         outcomes.rename(columns={"id": "prediction_id", "survived": "outcome"}),
         on="prediction_id",

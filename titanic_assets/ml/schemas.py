@@ -71,10 +71,11 @@ class Passengers(RawPassengers):
 
 
 class LandedOutcomes(pa.DataFrameModel):
-    """Outcomes dropped in bulk in the labels landing area: a prediction id and what happened."""
+    """Outcomes dropped in bulk in the labels landing area: a prediction id and what happened.
+    Read as text, so that a bad value fails on its own row, not the whole column's type."""
 
     id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
-    Survived: Series[int] = pa.Field(isin=[0, 1])
+    Survived: Series[str] = pa.Field(isin=["0", "1"])
     source: Series[str] = pa.Field(description="The labels file the row came from.")
 
     class Config:

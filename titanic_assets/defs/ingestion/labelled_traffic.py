@@ -20,16 +20,16 @@ LANDED_OUTCOME_COLUMNS = ("id", "Survived", "source")
 @dg.asset(group_name="ingestion", kinds={"pandas", "csv"})
 def landed_outcomes(labels_landing: LandingArea) -> dg.MaterializeResult:
     """Every outcomes file in the labels landing area, concatenated, untouched: one row per
-    prediction id (`id`, as the service returned it) and what happened (`Survived`, 0 or 1).
+    prediction id (`id`, as the service returned it) and what happened (`Survived`, 0 or 1),
+    as text.
     Its contract names the rows with a bad value; then nothing downstream runs."""
     import pandas as pd
 
     from titanic_assets.ml.schemas import LandedOutcomes
 
-    table = labels_landing.read_tables(dtype={"id": str})
+    table = labels_landing.read_tables(dtype=str)
     if table is None:
         table = pd.DataFrame({name: pd.Series(dtype=str) for name in LANDED_OUTCOME_COLUMNS})
-        table["Survived"] = table["Survived"].astype("int64")
     return dg.MaterializeResult(
         value=table,
         metadata={

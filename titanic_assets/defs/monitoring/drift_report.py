@@ -16,6 +16,7 @@ import dagster as dg
 
 from titanic_assets.core.registry import RegisteredModel
 from titanic_assets.defs.monitoring.prediction_traffic import TrafficWindow
+from titanic_assets.defs.resources import LandingArea
 
 DRIFT_CHECK = "no_input_drift"
 DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("drift_report"), DRIFT_CHECK)
@@ -86,13 +87,14 @@ def drift_report(prediction_traffic: TrafficWindow) -> dg.MaterializeResult[Traf
     name=DRIFT_CHECK,
     description=(
         "Fails (error) when the traffic's inputs drifted from the serving model's training "
-        "data; the retrain sensor watches it. Not enough traffic is not a failure."
+        "data; the retrain sensor watches it, and the metadata says whether there is new "
+        "labelled data to retrain on. Not enough traffic is not a failure."
     ),
 )
 def no_input_drift(
-    context: dg.AssetCheckExecutionContext, drift_report: TrafficDrift
+    drift_report: TrafficDrift, landing_area: LandingArea, labels_landing: LandingArea
 ) -> dg.AssetCheckResult:
-    from titanic_assets.defs.monitoring.retrain_on_drift import already_retrained
+    from titanic_assets.defs.monitoring.evidence import new_evidence
 
     report, model = drift_report.report, drift_report.model
     metadata: dict[str, Any] = {
@@ -104,38 +106,21 @@ def no_input_drift(
     }
     if not report.drift_detected:
         return dg.AssetCheckResult(passed=True, description=report.summary, metadata=metadata)
-    if already_retrained(context.instance, model.data_version):
-        action = (
-            f"the model was already retrained on data version {model.data_version} and the "
-            "drift persists: new labelled data is needed in the landing area"
-        )
-    else:
-        action = f"a retrain on the latest labelled data is due (data version {model.data_version})"
+    evidence = new_evidence(model, landing_area, labels_landing)
     return dg.AssetCheckResult(
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{report.summary}; {action}",
-        metadata={**metadata, "action": action},
+        description=f"{report.summary}; {evidence.in_words}",
+        metadata={**metadata, **evidence.metadata()},
     )
-
-
-def latest_drift_evaluation(instance: dg.DagsterInstance) -> tuple[Any, Any] | None:
-    """The drift check's latest completed evaluation, as (event record, evaluation); None
-    before there is one. A planned evaluation (its run still going) is not a result yet."""
-    record = instance.get_latest_asset_check_evaluation_record(DRIFT_CHECK_KEY)
-    if (
-        record is None
-        or record.event is None
-        or record.event.dagster_event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ):
-        return None
-    return record, record.event.dagster_event.event_specific_data
 
 
 drift_monitoring_job = dg.define_asset_job(
     "drift_monitoring",
-    selection=dg.AssetSelection.groups("monitoring"),
-    description="Read the traffic window and report its drift, with the drift check.",
+    # With the outcomes landed in bulk: the performance assets read them.
+    selection=dg.AssetSelection.groups("monitoring") | dg.AssetSelection.assets("landed_outcomes"),
+    description="Read the traffic window and report its drift, with the drift check, and the "
+    "serving model's realized performance on the outcomes come back.",
 )
 
 

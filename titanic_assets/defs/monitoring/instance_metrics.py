@@ -19,7 +19,8 @@ from typing import Any
 
 import dagster as dg
 
-from titanic_assets.defs.monitoring.drift_report import latest_drift_evaluation
+from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
+from titanic_assets.defs.monitoring.retraining import latest_evaluation
 
 
 class DriftCheckCollector:
@@ -39,7 +40,7 @@ class DriftCheckCollector:
             "titanic_drift_check_timestamp_seconds",
             "When the latest drift check evaluation was recorded (Unix time).",
         )
-        latest = latest_drift_evaluation(self.instance)
+        latest = latest_evaluation(self.instance, DRIFT_CHECK_KEY)
         if latest is not None:
             record, evaluation = latest
             passed.add_metric([], 1.0 if evaluation.passed else 0.0)

@@ -10,6 +10,8 @@ from typing import Any
 
 import dagster as dg
 
+from titanic_assets.defs.resources import LandingArea
+
 
 # After serving_model, as prediction_traffic: "Materialize all" reads the log once the
 # model that answers is in place, and a failed upstream contract stops it too.
@@ -117,11 +119,20 @@ def model_performance(prediction_outcomes) -> dg.MaterializeResult:
     )
 
 
-@dg.asset_check(asset=model_performance, blocking=False)
-def realized_accuracy_not_worse_than_promised(model_performance) -> dg.AssetCheckResult:
+PERFORMANCE_CHECK = "realized_accuracy_not_worse_than_promised"
+PERFORMANCE_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("model_performance"), PERFORMANCE_CHECK)
+
+
+@dg.asset_check(asset=model_performance, name=PERFORMANCE_CHECK, blocking=False)
+def realized_accuracy_not_worse_than_promised(
+    model_performance, landing_area: LandingArea, labels_landing: LandingArea
+) -> dg.AssetCheckResult:
     """Fails when the serving model's realized accuracy is significantly below what its
     held-out evaluation promised: one-sided exact binomial test at p < ALPHA (0.01), and
-    only from MIN_LABELLED (30) labelled rows, so a handful of outcomes never fails it."""
+    only from MIN_LABELLED (30) labelled rows, so a handful of outcomes never fails it.
+    On failure the metadata says whether there is new labelled data to retrain on."""
+    from titanic_assets.core import registry
+    from titanic_assets.defs.monitoring.evidence import new_evidence
     from titanic_assets.ml import performance
 
     n, correct = model_performance["labelled"], model_performance["correct"]
@@ -131,23 +142,31 @@ def realized_accuracy_not_worse_than_promised(model_performance) -> dg.AssetChec
             passed=True, description="The serving model has no promised accuracy to test."
         )
     p_value = performance.worse_than_promised(correct, n, promised)
-    return dg.AssetCheckResult(
-        passed=p_value >= performance.ALPHA,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=(
-            f"{correct}/{n} correct (decides from {performance.MIN_LABELLED} rows) vs "
-            f"{promised:.3f} promised: p = {p_value:.4f} "
-            f"({'significantly worse' if p_value < performance.ALPHA else 'not significant'})"
+    worse = p_value < performance.ALPHA
+    description = (
+        f"{correct}/{n} correct (decides from {performance.MIN_LABELLED} rows) vs "
+        f"{promised:.3f} promised: p = {p_value:.4f} "
+        f"({'significantly worse' if worse else 'not significant'})"
+    )
+    metadata = {
+        "rule": (
+            "one-sided exact binomial test of accuracy >= promised, fail at "
+            f"p < {performance.ALPHA}, from {performance.MIN_LABELLED} labelled rows"
         ),
-        metadata={
-            "rule": (
-                "one-sided exact binomial test of accuracy >= promised, fail at "
-                f"p < {performance.ALPHA}, from {performance.MIN_LABELLED} labelled rows"
-            ),
-            "labelled_rows": n,
-            "correct": correct,
-            "promised_accuracy": promised,
-            "p_value": p_value,
-            "outcomes_to_catch_10pt_drop": performance.outcomes_needed(promised),
-        },
+        "labelled_rows": n,
+        "correct": correct,
+        "promised_accuracy": promised,
+        "p_value": p_value,
+        "outcomes_to_catch_10pt_drop": performance.outcomes_needed(promised),
+    }
+    model = registry.get(f"{registry.SERVING_MODEL}:{model_performance['model_version']}")
+    if worse and model is not None:
+        evidence = new_evidence(model, landing_area, labels_landing)
+        description = f"{description}; {evidence.in_words}"
+        metadata.update(evidence.metadata())
+    return dg.AssetCheckResult(
+        passed=not worse,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
+        metadata=metadata,
     )

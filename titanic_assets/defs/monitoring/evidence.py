@@ -1,0 +1,117 @@
+"""Monitoring: is there new evidence to retrain on?
+
+A retrain on the data the serving model was already given makes the same model under a new
+version, so a failed monitoring check asks for one only when there are labelled passengers
+the serving model has not seen: landed in the landing area, or scored by the service with
+their outcome come back (labelled_traffic). At least MIN_NEW_ROWS of them (configurable),
+so that the retrained model's held-out share of them (by the stable hash split) holds about
+promotion.MIN_ROWS passengers to compare it with the serving model on; fewer, and the
+comparison could not decide. The checks carry this in their metadata, in words too, and the
+retrain sensor keys its run on a digest of exactly these rows: the same rows never produce a
+second retrained model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from titanic_assets.ml import modeling, promotion
+
+if TYPE_CHECKING:
+    from titanic_assets.core.registry import RegisteredModel
+    from titanic_assets.defs.resources import LandingArea
+
+# The held-out share of MIN_NEW_ROWS holds about promotion.MIN_ROWS passengers: 150.
+MIN_NEW_ROWS = promotion.MIN_ROWS * 100 // modeling.TEST_PERCENT
+
+
+def min_new_rows() -> int:
+    """TITANIC_RETRAIN_MIN_NEW_ROWS, else MIN_NEW_ROWS."""
+    return int(os.getenv("TITANIC_RETRAIN_MIN_NEW_ROWS", str(MIN_NEW_ROWS)))
+
+
+@dataclass(frozen=True)
+class NewEvidence:
+    """Labelled passengers the serving model was not given, and whether they justify a retrain."""
+
+    serving_model: str
+    new_rows: int
+    landed: int  # of them, in the landing area
+    feedback: int  # of them, labelled traffic
+    digest: str  # of the serving model and the new rows' PassengerIds
+    min_rows: int
+
+    @property
+    def enough(self) -> bool:
+        return self.new_rows >= self.min_rows
+
+    @property
+    def in_words(self) -> str:
+        found = (
+            f"{self.new_rows} labelled passengers {self.serving_model} has not seen "
+            f"({self.landed} landed, {self.feedback} outcomes of served predictions)"
+        )
+        if self.enough:
+            return f"{found}: a retrain on them is due"
+        return (
+            f"{found}: no retrain; {self.min_rows - self.new_rows} more outcomes are needed "
+            f"(a retrain needs {self.min_rows})"
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "new_labelled_rows": self.new_rows,
+            "new_labelled_rows_landed": self.landed,
+            "new_labelled_rows_feedback": self.feedback,
+            "new_labelled_rows_needed": self.min_rows,
+            "new_outcomes_still_needed": max(0, self.min_rows - self.new_rows),
+            "new_evidence_digest": self.digest,
+            "retrain": self.in_words,
+        }
+
+
+def new_evidence(
+    model: RegisteredModel, landing_area: LandingArea, labels_landing: LandingArea
+) -> NewEvidence:
+    """Count the labelled passengers `model` was not given, wherever they are now."""
+    import pandas as pd
+
+    from titanic_assets.core.outcomes import (
+        combine_outcomes,
+        feedback_passenger_id,
+        join_outcomes,
+        read_outcomes,
+    )
+    from titanic_assets.core.prediction_log import read_prediction_log
+
+    landing = landing_area.read_tables()
+    landed_ids = set()
+    if landing is not None and "PassengerId" in landing:
+        landed_ids = set(
+            pd.to_numeric(landing["PassengerId"], errors="coerce").dropna().astype(int)
+        )
+    bulk = labels_landing.read_tables(dtype=str)
+    if bulk is None or not {"id", "Survived"} <= set(bulk.columns):
+        bulk = pd.DataFrame({"id": pd.Series(dtype=str), "Survived": pd.Series(dtype=str)})
+    bulk = bulk[bulk["Survived"].isin(["0", "1"])]  # as the labels contract lets through
+    outcomes, _ = combine_outcomes(read_outcomes(), bulk)
+    joined = join_outcomes(read_prediction_log(), outcomes)
+    feedback_ids = {
+        feedback_passenger_id(i) for i in joined.loc[joined["outcome"].notna(), "prediction_id"]
+    }
+
+    given = model.given_passenger_ids()
+    new_landed, new_feedback = landed_ids - given, feedback_ids - given
+    new = sorted(new_landed | new_feedback)
+    digest = hashlib.sha256(f"{model.tag}:{new}".encode()).hexdigest()[:16]
+    return NewEvidence(
+        serving_model=model.tag,
+        new_rows=len(new),
+        landed=len(new_landed),
+        feedback=len(new_feedback),
+        digest=digest,
+        min_rows=min_new_rows(),
+    )

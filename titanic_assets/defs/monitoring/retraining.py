@@ -1,0 +1,85 @@
+"""Monitoring: the sensor that retrains the model when monitoring fails and there is new
+evidence to retrain on.
+
+It watches the drift check and the realized-performance check. A new failed evaluation of
+either requests one run of the model chain, but only when the check found enough labelled
+passengers the serving model has not seen (defs/monitoring/evidence.py); otherwise it
+skips, saying how many more outcomes are needed. The run key is the digest of exactly those
+passengers and the serving model, so both checks failing on the same evidence, or one
+failing again, never retrains twice on the same data.
+"""
+
+import json
+
+import dagster as dg
+
+from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
+from titanic_assets.defs.monitoring.prediction_outcomes import PERFORMANCE_CHECK_KEY
+from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
+
+# Set on a retrain run: the digest of the new evidence that requested it, and which check.
+RETRAIN_EVIDENCE_TAG = "titanic/retrain_evidence"
+RETRAIN_CHECK_TAG = "titanic/retrain_requested_by"
+WATCHED_CHECKS = {"drift": DRIFT_CHECK_KEY, "performance": PERFORMANCE_CHECK_KEY}
+
+
+def latest_evaluation(instance: dg.DagsterInstance, key: dg.AssetCheckKey):
+    """A check's latest completed evaluation, as (event record, evaluation); None before
+    there is one. A planned evaluation (its run still going) is not a result yet."""
+    record = instance.get_latest_asset_check_evaluation_record(key)
+    if (
+        record is None
+        or record.event is None
+        or record.event.dagster_event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ):
+        return None
+    return record, record.event.dagster_event.event_specific_data
+
+
+@dg.sensor(
+    job_name=MODEL_TRAINING_JOB,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Retrain when the drift or the realized-performance check fails and there are enough "
+        "labelled passengers the serving model has not seen; the promotion policy then "
+        "decides whether the retrained model serves."
+    ),
+)
+def retrain_on_new_evidence(context: dg.SensorEvaluationContext):
+    # Per check: the id of the last evaluation acted on (ids are given when a run plans
+    # the evaluation, so the checks of one run may complete in either order).
+    seen = json.loads(context.cursor) if context.cursor else {}
+    new = []
+    for name, key in WATCHED_CHECKS.items():
+        latest = latest_evaluation(context.instance, key)
+        if latest is not None and latest[0].id > seen.get(name, 0):
+            new.append((name, *latest))
+            seen[name] = latest[0].id
+    if not new:
+        return dg.SkipReason("no new evaluation of the drift or performance check")
+    context.update_cursor(json.dumps(seen))
+    failed = [(name, record, e) for name, record, e in new if not e.passed]
+    if not failed:
+        return dg.SkipReason(f"the {' and '.join(n for n, _, _ in new)} check passed")
+    requests, skipped = [], []
+    for name, record, evaluation in failed:
+        digest = evaluation.metadata.get("new_evidence_digest")
+        words = evaluation.metadata.get("retrain")
+        needed = evaluation.metadata.get("new_outcomes_still_needed")
+        if digest is None or needed is None or needed.value > 0:
+            skipped.append(f"the {name} check failed, {words.value if words else 'no evidence'}")
+            continue
+        requests.append(
+            dg.RunRequest(
+                run_key=f"retrain-{digest.value}",
+                tags={
+                    RETRAIN_EVIDENCE_TAG: str(digest.value),
+                    RETRAIN_CHECK_TAG: name,
+                    "titanic/check_run": record.run_id,
+                },
+            )
+        )
+    if requests:
+        return dg.SensorResult(run_requests=requests[:1])  # the same evidence, one retrain
+    return dg.SkipReason("; ".join(skipped))
