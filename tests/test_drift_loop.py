@@ -1,13 +1,17 @@
 """The monitoring loop with the real processes: the Dagster daemon running the sensors and
 the survival service, on a temporary instance, model store, landing area and log.
 
-In-distribution traffic is reported green and retrains nothing; drifted traffic plus a new
-labelled batch fails the drift check, the retrain run succeeds, a new model is promoted and
-the service answers with it. Every wait is a poll with a deadline.
+In-distribution traffic is reported green and retrains nothing. A shifted population is
+served and its outcomes come back through /feedback: the drift check fails with enough new
+evidence, one retrain runs on the enlarged data, the challenger is compared with the
+champion on the shifted passengers neither trained on, it is promoted and the service
+answers with it; a second round on unchanged labelled data requests nothing. Every wait is a
+poll with a deadline, except the last one, which waits for something not to happen.
 """
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +23,7 @@ import pytest
 from tests.processes import BIN, ROOT, poll, running, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
+from titanic_assets.defs.monitoring.retraining import RETRAIN_EVIDENCE_TAG
 from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
 
 DEADLINE = 300  # seconds for a sensor tick plus a run, on a busy two-core machine
@@ -73,6 +78,7 @@ def env(work: Path) -> dict[str, str]:
         "BENTOML_DO_NOT_TRACK": "true",
         "TITANIC_PROFILE": "local",
         "TITANIC_LANDING_DIR": str(work / "landing"),
+        "TITANIC_LABELS_DIR": str(work / "labels"),
         "TITANIC_PREDICTION_LOG": str(work / "prediction_log"),
         "TITANIC_DRIFT_REFRESH_ROWS": "200",
         "TITANIC_DRIFT_REFRESH_SECONDS": "5",
@@ -80,8 +86,50 @@ def env(work: Path) -> dict[str, str]:
     }
 
 
+def shifted_population(shipped: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """New third-class men, older and boarding at Queenstown, 80% of whom survive: a world
+    the first model has not seen (it expects such men to die). New surnames and tickets, so
+    none of them repeats a shipped passenger or shares a travelling group with another."""
+    rng = np.random.default_rng(seed)
+    men = shipped[(shipped["Pclass"] == 3) & (shipped["Sex"] == "male")]
+    rows = men.iloc[rng.integers(0, len(men), n)].reset_index(drop=True)
+    return rows.assign(
+        Age=(rows["Age"] + 15).clip(upper=100),
+        Embarked="Q",
+        Name=[f"Shifted{seed}x{i}, Mr. Passenger" for i in range(n)],
+        Ticket=[f"SHIFT{seed} {i}" for i in range(n)],
+        Survived=(rng.random(n) < 0.8).astype(int),
+    )
+
+
+def send_with_ids(url: str, table: pd.DataFrame) -> list[str]:
+    """Score the passengers in batches of 100; the prediction id of each."""
+    ids = []
+    for start in range(0, len(table), 100):
+        response = httpx.post(
+            f"{url}/predict_batch",
+            json={"passengers": passengers_json(table.iloc[start : start + 100])},
+            timeout=30,
+        )
+        response.raise_for_status()
+        ids += [p["id"] for p in response.json()["predictions"]]
+    return ids
+
+
+def latest_failed_with_evidence(instance: dg.DagsterInstance):
+    evaluation = latest_check(instance, 0)
+    if evaluation is None or evaluation.passed:
+        return None
+    return evaluation if evaluation.metadata["new_outcomes_still_needed"].value == 0 else None
+
+
+def serving_model_materialization(instance: dg.DagsterInstance) -> dict:
+    event = instance.get_latest_materialization_event(dg.AssetKey("serving_model"))
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()}
+
+
 @pytest.mark.timeout(1200)
-def test_drifted_traffic_and_new_labels_retrain_and_promote_a_model_the_service_then_serves(
+def test_outcomes_of_a_shifted_population_retrain_once_and_the_better_model_serves(
     work, env, shipped_passengers
 ):
     # The first model, as `make materialize` makes it.
@@ -114,18 +162,24 @@ def test_drifted_traffic_and_new_labels_retrain_and_promote_a_model_the_service_
         assert green.passed, green.description
         assert retrain_runs(instance) == []
 
-        # Drifted traffic, and a labelled batch like it lands beside the original file.
-        shifted = shipped_passengers.assign(Age=lambda t: t["Age"] + 15, Embarked="Q")
-        send(url, shifted.iloc[rng.integers(0, len(shifted), 300)])
-        batch = shifted.assign(PassengerId=shifted["PassengerId"] + 10_000)
-        batch.to_csv(work / "landing" / "batch-drifted.csv", index=False)
+        # A shifted population is served and its outcomes come back through /feedback.
+        shifted = shifted_population(shipped_passengers, 250, seed=2)
+        ids = send_with_ids(url, shifted)
+        outcomes = [
+            {"id": i, "survived": bool(s)} for i, s in zip(ids, shifted["Survived"], strict=True)
+        ]
+        stored = httpx.post(f"{url}/feedback", json={"outcomes": outcomes}, timeout=30)
+        assert stored.json() == {"received": 250, "stored": 250}
+        # More of that traffic, so that a report is refreshed after the outcomes are in.
+        send(url, shifted_population(shipped_passengers, 200, seed=3).drop(columns="Survived"))
 
         red = poll(
-            "the drift check to fail",
-            lambda: (e := latest_check(instance, 600)) and not e.passed and e,
+            "the drift check to fail with enough new outcomes to retrain on",
+            lambda: latest_failed_with_evidence(instance),
             DEADLINE,
         )
         assert {"Age", "Embarked"} <= set(red.metadata["drifted_features"].value)
+        assert red.metadata["new_labelled_rows_feedback"].value == 250
         run = poll(
             "the retrain run to succeed",
             lambda: next(
@@ -133,13 +187,40 @@ def test_drifted_traffic_and_new_labels_retrain_and_promote_a_model_the_service_
             ),
             DEADLINE,
         )
-        assert len(retrain_runs(instance)) == 1
-        assert run.tags["titanic/retrain_data_version"]
+        assert run.tags[RETRAIN_EVIDENCE_TAG] == red.metadata["new_evidence_digest"].value
 
+        # Compared on the shifted, labelled passengers neither model trained on; promoted.
+        promotion = serving_model_materialization(instance)
+        assert promotion["promoted"] is True, promotion["promotion_reason"]
+        on_traffic = promotion["comparison"]["accuracy on labelled traffic"]
+        assert on_traffic["rows"] >= 30  # the held-out fifth of the 250 fed back
+        assert on_traffic["difference"]["low"] > 0.2
         second = poll(
-            "the service to answer with a new model",
+            "the service to answer with the retrained model",
             lambda: (v := send(url, shipped_passengers.head(1))) != first and v,
             DEADLINE,
         )
-        info = httpx.get(f"{url}/model_info").json()
-        assert info["model_version"] == second
+        assert httpx.get(f"{url}/model_info").json()["model_version"] == second
+        fresh = shifted_population(shipped_passengers, 100, seed=4)
+        answered = httpx.post(
+            f"{url}/predict_batch", json={"passengers": passengers_json(fresh)}, timeout=30
+        ).json()["predictions"]
+        right = [p["survived"] == bool(s) for p, s in zip(answered, fresh["Survived"], strict=True)]
+        accuracy = np.mean(right)
+        assert accuracy > 0.6  # the first model got about 0.2 of them right
+
+        # A second round on unchanged labelled data requests nothing.
+        send(url, shifted_population(shipped_passengers, 200, seed=5).drop(columns="Survived"))
+        again = poll(
+            "a drift report on the retrained model's traffic",
+            lambda: (
+                (e := latest_check(instance, 200))
+                and e.metadata["serving_model"].value.endswith(second)
+                and e
+            ),
+            DEADLINE,
+        )
+        if not again.passed:
+            assert again.metadata["new_labelled_rows"].value == 0
+        time.sleep(40)  # two sensor intervals: time to request a run it must not request
+        assert len(retrain_runs(instance)) == 1

@@ -61,17 +61,23 @@ def test_evaluation_rows_leave_out_what_the_champion_trained_on():
     assert rows["PassengerId"].tolist() == [1, 3]
 
 
-def test_enough_labelled_traffic_decides_alone():
-    landed = pd.DataFrame({"PassengerId": range(100), "source": "titanic.csv"})
-    few = pd.DataFrame({"PassengerId": range(1000, 1000 + promotion.MIN_ROWS - 1)}).assign(
-        source="feedback:titanic_survival:a"
-    )
-    rows, what = promotion.deciding_rows(pd.concat([landed, few]))
-    assert what == "held-out passengers" and len(rows) == 100 + promotion.MIN_ROWS - 1
-    enough = pd.concat([few, few.tail(1).assign(PassengerId=5000)])
-    rows, what = promotion.deciding_rows(pd.concat([landed, enough]))
-    assert what == "labelled traffic" and len(rows) == promotion.MIN_ROWS
-    assert rows["source"].str.startswith("feedback:").all()
+def test_with_enough_labelled_traffic_the_candidate_must_be_better_on_it():
+    rng = np.random.default_rng(7)
+    labels, champion, candidate = _similar_models(rng, rows=200)
+    traffic = np.zeros(200, bool)
+    traffic[: promotion.MIN_ROWS + 20] = True
+    # Equally good everywhere: promoted without traffic, kept when it must beat the champion.
+    assert promotion.decide_promotion(labels, champion, candidate, 0.5, 0.5).promote
+    kept = promotion.decide_promotion(labels, champion, candidate, 0.5, 0.5, traffic=traffic)
+    assert not kept.promote and "labelled traffic" in kept.reason
+    # Right on the traffic where the champion is wrong: promoted.
+    fixed = candidate.copy()
+    fixed[traffic] = np.where(labels[traffic] == 1, 0.9, 0.1)
+    wrong = champion.copy()
+    wrong[traffic] = np.where(labels[traffic] == 1, 0.1, 0.9)
+    decision = promotion.decide_promotion(labels, wrong, fixed, 0.5, 0.5, traffic=traffic)
+    assert decision.promote, decision.reason
+    assert decision.comparison["accuracy on labelled traffic"]["rows"] == promotion.MIN_ROWS + 20
 
 
 def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_versions(

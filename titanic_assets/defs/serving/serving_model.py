@@ -57,10 +57,11 @@ def serving_model(
     else:
         # Champion and challenger on the same passengers, ones neither was trained on.
         candidate_held_out = passengers[passengers["PassengerId"].isin(survival_model.test_ids)]
-        unseen = promotion.evaluation_rows(
+        rows = promotion.evaluation_rows(
             candidate_held_out, serving.reference()["PassengerId"].tolist()
         )
-        rows, compared_on = promotion.deciding_rows(unseen)
+        traffic = promotion.labelled_traffic(rows)
+        compared_on = f"{len(rows)} unseen passengers, {int(traffic.sum())} labelled traffic"
         columns = rows[list(RAW_INPUTS)]
         scored = len(rows) > 0
         decision = promotion.decide_promotion(
@@ -69,6 +70,7 @@ def serving_model(
             candidate=survival_model.predict_proba(columns) if scored else np.empty(0),
             champion_threshold=serving.threshold,
             candidate_threshold=survival_model.threshold,
+            traffic=traffic,
         )
 
     by_id = passengers.set_index("PassengerId")
@@ -151,7 +153,7 @@ def _comparison_table(comparison: dict[str, Any]) -> dict[str, Any]:
     """Both models on the same rows, with 95% intervals, as a table in the UI."""
     if not comparison:
         return {}
-    lines = ["| metric | serving | candidate | difference (90% two-sided) | non-inferior |"]
+    lines = ["| metric | serving | candidate | difference (90% two-sided) | passes |"]
     lines.append("|---|---|---|---|---|")
     for name, c in comparison.items():
         cells = [
