@@ -123,8 +123,10 @@ def latest_failed_with_evidence(instance: dg.DagsterInstance):
     return evaluation if evaluation.metadata["new_outcomes_still_needed"].value == 0 else None
 
 
-def serving_model_materialization(instance: dg.DagsterInstance) -> dict:
-    event = instance.get_latest_materialization_event(dg.AssetKey("serving_model"))
+def latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict | None:
+    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    if event is None:
+        return None
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
 
@@ -190,7 +192,7 @@ def test_outcomes_of_a_shifted_population_retrain_once_and_the_better_model_serv
         assert run.tags[RETRAIN_EVIDENCE_TAG] == red.metadata["new_evidence_digest"].value
 
         # Compared on the shifted, labelled passengers neither model trained on; promoted.
-        promotion = serving_model_materialization(instance)
+        promotion = latest_metadata(instance, "serving_model")
         assert promotion["promoted"] is True, promotion["promotion_reason"]
         on_traffic = promotion["comparison"]["accuracy on labelled traffic"]
         assert on_traffic["rows"] >= 30  # the held-out fifth of the 250 fed back
@@ -222,5 +224,16 @@ def test_outcomes_of_a_shifted_population_retrain_once_and_the_better_model_serv
         )
         if not again.passed:
             assert again.metadata["new_labelled_rows"].value == 0
+        # In the UI, for the serving model: why the last retrain happened and what came of it.
+        words = poll(
+            "the retrained model's performance report",
+            lambda: (
+                (m := latest_metadata(instance, "model_performance"))
+                and m["serving_model"].endswith(second)
+                and m["retraining"]
+            ),
+            DEADLINE,
+        )
+        assert "requested by the failed" in words and "promoted" in words
         time.sleep(40)  # two sensor intervals: time to request a run it must not request
         assert len(retrain_runs(instance)) == 1

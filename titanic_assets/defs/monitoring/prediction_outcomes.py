@@ -59,13 +59,17 @@ def _promised(model: Any) -> dict[str, float]:
 
 
 @dg.asset(group_name="monitoring", kinds={"pandas"}, deps=["serving_model"])
-def model_performance(prediction_outcomes) -> dg.MaterializeResult:
+def model_performance(
+    context: dg.AssetExecutionContext, prediction_outcomes
+) -> dg.MaterializeResult:
     """The serving model on its labelled traffic: accuracy, ROC-AUC, Brier score, each with a
     95% interval, a reliability table, beside what its evaluation promised and the
-    confidence-based estimate (CBPE, ml/performance.py) over all its traffic."""
+    confidence-based estimate (CBPE, ml/performance.py) over all its traffic; and, in words,
+    why the last retrain happened or did not (as of the checks' latest evaluations)."""
     import pandas as pd
 
     from titanic_assets.core import registry
+    from titanic_assets.defs.monitoring.retraining import retraining_in_words
     from titanic_assets.ml import performance
 
     model = registry.serving_model()
@@ -104,6 +108,7 @@ def model_performance(prediction_outcomes) -> dg.MaterializeResult:
         for name, interval in realized.items()
     ]
     metadata["performance"] = dg.MetadataValue.md(pd.DataFrame(side_by_side).to_markdown())
+    metadata["retraining"] = dg.MetadataValue.md(retraining_in_words(context.instance))
     if len(labelled):
         metadata["reliability"] = dg.MetadataValue.md(
             pd.DataFrame(performance.reliability(labels, probabilities)).to_markdown(index=False)

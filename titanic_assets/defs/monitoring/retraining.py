@@ -83,3 +83,39 @@ def retrain_on_new_evidence(context: dg.SensorEvaluationContext):
     if requests:
         return dg.SensorResult(run_requests=requests[:1])  # the same evidence, one retrain
     return dg.SkipReason("; ".join(skipped))
+
+
+def retraining_in_words(instance: dg.DagsterInstance) -> str:
+    """Why the last retrain happened, what became of it, and what the latest checks ask for,
+    as Markdown for the UI."""
+    lines = []
+    records = instance.get_run_records(filters=dg.RunsFilter(job_name=MODEL_TRAINING_JOB), limit=20)
+    retrain = next((r for r in records if RETRAIN_EVIDENCE_TAG in r.dagster_run.tags), None)
+    if retrain is None:
+        lines.append("- **Last retrain**: none requested by monitoring yet.")
+    else:
+        run = retrain.dagster_run
+        when = retrain.create_timestamp.strftime("%Y-%m-%d %H:%M UTC")
+        check = run.tags.get(RETRAIN_CHECK_TAG, "?")
+        lines.append(
+            f"- **Last retrain** ({when}, run `{run.run_id[:8]}`, {run.status.value}): "
+            f"requested by the failed {check} check on new labelled passengers."
+        )
+        event = instance.get_latest_materialization_event(dg.AssetKey("serving_model"))
+        if event is not None and event.run_id == run.run_id:
+            reason = event.asset_materialization.metadata.get("promotion_reason")
+            lines.append(f"- **Its model**: {reason.value if reason else 'no decision recorded'}")
+    for name, key in WATCHED_CHECKS.items():
+        latest = latest_evaluation(instance, key)
+        if latest is None:
+            lines.append(f"- **{name} check**: not evaluated yet.")
+            continue
+        evaluation = latest[1]
+        if evaluation.passed:
+            lines.append(f"- **{name} check**: passed, no retrain needed.")
+        else:
+            words = evaluation.metadata.get("retrain")
+            lines.append(
+                f"- **{name} check**: failed; {words.value if words else evaluation.description}"
+            )
+    return "\n".join(lines)
