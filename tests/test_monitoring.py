@@ -140,7 +140,8 @@ def test_the_traffic_window_starts_at_the_promotion_and_holds_the_logged_rows(
     downloaded = pd.read_csv(info["window_file"])
     assert list(downloaded["request_id"]) == list(window.rows["request_id"])
     assert info["predicted_survival_rate"] == pytest.approx(window.rows["survived"].mean())
-    assert 0 < info["training_predicted_survival_rate"] < 1
+    assert 0 < info["reference_predicted_survival_rate"] < 1
+    assert info["output_reference"] == "held-out rows"
 
 
 def test_few_requests_are_not_enough_traffic_and_do_not_fail_the_check(

@@ -134,6 +134,9 @@ def graph_run(
             "scoring_inbox": LocalLandingArea(
                 directory=str(work / "inbox"), seed_with_shipped_passengers=False
             ),
+            "labels_landing": LocalLandingArea(
+                directory=str(work / "labels"), seed_with_shipped_passengers=False
+            ),
             "exports": LocalLandingArea(
                 directory=str(work / "exports"), seed_with_shipped_passengers=False
             ),

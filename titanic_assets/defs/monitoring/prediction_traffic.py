@@ -27,7 +27,12 @@ def prediction_traffic(exports: LandingArea) -> dg.MaterializeResult[TrafficWind
     Read from the prediction log (TITANIC_PREDICTION_LOG, see core/prediction_log.py); the
     window's bounds and the model it belongs to are in the metadata, with the latest
     predictions, the predicted outcomes against the same model's predictions on its
-    training rows, and the whole window as a CSV file to download (`window_file`).
+    held-out rows, and the whole window as a CSV file to download (`window_file`).
+
+    Held-out rows, not training rows, are the reference for the model's outputs: on its
+    own training rows a model is over-confident (and their group evidence includes their
+    own outcomes), so its output distribution there is not what unseen passengers get. The
+    input drift report keeps the training rows: they are what the model learned from.
     """
     import pandas as pd
 
@@ -52,22 +57,22 @@ def prediction_traffic(exports: LandingArea) -> dg.MaterializeResult[TrafficWind
     window_name = f"prediction_traffic/{model.version}-{end:%Y%m%dT%H%M%SZ}.csv"
     with exports.writer(window_name) as handle:
         rows.to_csv(handle, index=False)
-    # The outcomes the model predicts for the passengers it was trained on: the baseline
-    # the traffic's predicted outcomes are read against.
-    reference = model.reference()
-    training_probability = model.probabilities(reference[list(RAW_INPUTS)])
-    training_survived = training_probability >= model.threshold
+    held_out = model.held_out()
+    reference_name = "held-out rows" if len(held_out) else "training rows"
+    baseline = held_out if len(held_out) else model.reference()  # older models: no held-out
+    baseline_probability = model.probabilities(baseline[list(RAW_INPUTS)])
+    baseline_survived = baseline_probability >= model.threshold
     traffic_rate = float(rows["survived"].mean()) if len(rows) else 0.0
     outcomes = {
         "predicted outcome": ["survived", "died"],
         "traffic": [f"{traffic_rate:.1%}", f"{1 - traffic_rate:.1%}"] if len(rows) else "-",
-        "training rows": [f"{training_survived.mean():.1%}", f"{1 - training_survived.mean():.1%}"],
+        reference_name: [f"{baseline_survived.mean():.1%}", f"{1 - baseline_survived.mean():.1%}"],
     }
     extra: dict[str, Any] = {}
     if len(rows):
         extra["probability_distribution"] = dg.MetadataValue.md(
             plots.numeric_drift(
-                "predicted probability", training_probability, rows["probability"].to_numpy()
+                "predicted probability", baseline_probability, rows["probability"].to_numpy()
             )
         )
     return dg.MaterializeResult(
@@ -83,9 +88,10 @@ def prediction_traffic(exports: LandingArea) -> dg.MaterializeResult[TrafficWind
                 {str(k): int(v) for k, v in versions.items()}
             ),
             "predicted_survival_rate": dg.MetadataValue.float(traffic_rate),
-            "training_predicted_survival_rate": dg.MetadataValue.float(
-                float(training_survived.mean())
+            "reference_predicted_survival_rate": dg.MetadataValue.float(
+                float(baseline_survived.mean())
             ),
+            "output_reference": reference_name,
             "predicted_outcomes": dg.MetadataValue.md(
                 pd.DataFrame(outcomes).to_markdown(index=False)
             ),
