@@ -102,6 +102,12 @@ def test_true_outcomes_pass_the_check_and_realized_accuracy_is_reported_with_an_
     assert meta["realized_accuracy"] > 0.7
     # The estimate from the model's own probabilities lands near the realized accuracy.
     assert abs(meta["estimated_accuracy"] - meta["realized_accuracy"]) < 0.1
+    assert (
+        meta["estimated_accuracy_low"]
+        < meta["estimated_accuracy"]
+        < meta["estimated_accuracy_high"]
+    )
+    assert "reliability_plot" in meta
     check = performance_check(result)
     assert check.passed
 

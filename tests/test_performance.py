@@ -19,6 +19,16 @@ def test_the_estimate_matches_realized_accuracy_when_probabilities_are_calibrate
     assert abs(estimate - realized.estimate) < 0.025  # about 4 standard errors at 5,000 rows
 
 
+def test_the_estimate_interval_holds_the_realized_accuracy_about_95_percent_of_the_time():
+    inside = 0
+    for seed in range(400):
+        labels, probabilities = calibrated(150, 100 + seed)
+        interval = performance.estimated_accuracy_interval(probabilities, 0.5)
+        realized = performance.realized(labels, probabilities, 0.5)["accuracy"].estimate
+        inside += interval.low <= realized <= interval.high
+    assert 0.91 <= inside / 400 <= 0.99  # 95% nominal; +-2.2 points is 2 standard errors
+
+
 def test_the_estimate_misses_when_the_world_changes_under_the_probabilities():
     labels, probabilities = calibrated(5000, 2)
     flipped = 1 - labels  # outcomes no longer follow the probabilities

@@ -59,6 +59,21 @@ def estimated_accuracy(probabilities: np.ndarray, threshold: float) -> float:
     return float(np.where(p >= threshold, p, 1 - p).mean())
 
 
+def estimated_accuracy_interval(
+    probabilities: np.ndarray, threshold: float, confidence: float = CONFIDENCE
+) -> Interval:
+    """CBPE's expected accuracy with the interval the realized accuracy of these very rows
+    should fall in if the probabilities are calibrated: each row is right with probability
+    q, so the count right has variance sum q(1 - q) (a normal approximation)."""
+    p = np.asarray(probabilities, dtype=float)
+    if len(p) == 0:
+        return Interval(float("nan"), 0.0, 1.0)
+    q = np.where(p >= threshold, p, 1 - p)
+    half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(np.sum(q * (1 - q))) / len(p)
+    estimate = float(q.mean())
+    return Interval(estimate, max(0.0, estimate - half), min(1.0, estimate + half))
+
+
 def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = 5) -> list[dict]:
     """Observed survival rate per predicted-probability bin (a calibration table)."""
     edges = np.linspace(0, 1, bins + 1)

@@ -70,7 +70,7 @@ def model_performance(
 
     from titanic_assets.core import registry
     from titanic_assets.defs.monitoring.retraining import retraining_in_words
-    from titanic_assets.ml import performance
+    from titanic_assets.ml import performance, plots
 
     model = registry.serving_model()
     if model is None:
@@ -81,13 +81,18 @@ def model_performance(
     probabilities = labelled["probability"].to_numpy()
     realized = performance.realized(labels, probabilities, model.threshold)
     promised = _promised(model)
-    estimate_all = performance.estimated_accuracy(mine["probability"].to_numpy(), model.threshold)
+    estimate = performance.estimated_accuracy_interval(
+        mine["probability"].to_numpy(), model.threshold
+    )
+    estimate_all = estimate.estimate
     estimate_labelled = performance.estimated_accuracy(probabilities, model.threshold)
     metadata: dict[str, Any] = {
         "serving_model": model.tag,
         "predictions": len(mine),
         "outcomes_received": len(labelled),
         "estimated_accuracy": dg.MetadataValue.float(estimate_all),
+        "estimated_accuracy_low": dg.MetadataValue.float(estimate.low),
+        "estimated_accuracy_high": dg.MetadataValue.float(estimate.high),
         "estimated_accuracy_labelled_rows": dg.MetadataValue.float(estimate_labelled),
     }
     for name, interval in realized.items():
@@ -103,7 +108,7 @@ def model_performance(
             "metric": name,
             "realized [95% CI]": str(interval) if interval is not None else "-",
             "promised (held-out)": f"{promised[name]:.3f}" if name in promised else "-",
-            "estimated (CBPE)": f"{estimate_all:.3f}" if name == "accuracy" else "-",
+            "estimated (CBPE) [95% if calibrated]": str(estimate) if name == "accuracy" else "-",
         }
         for name, interval in realized.items()
     ]
@@ -113,6 +118,8 @@ def model_performance(
         metadata["reliability"] = dg.MetadataValue.md(
             pd.DataFrame(performance.reliability(labels, probabilities)).to_markdown(index=False)
         )
+    if len(labelled) >= performance.MIN_LABELLED:
+        metadata["reliability_plot"] = dg.MetadataValue.md(plots.reliability(labels, probabilities))
     return dg.MaterializeResult(
         value={
             "model_version": model.version,
