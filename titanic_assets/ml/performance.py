@@ -69,7 +69,7 @@ def estimated_accuracy_interval(
     if len(p) == 0:
         return Interval(float("nan"), 0.0, 1.0)
     q = np.where(p >= threshold, p, 1 - p)
-    half = stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(np.sum(q * (1 - q))) / len(p)
+    half = float(stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(np.sum(q * (1 - q))) / len(p))
     estimate = float(q.mean())
     return Interval(estimate, max(0.0, estimate - half), min(1.0, estimate + half))
 
