@@ -88,6 +88,8 @@ def gcp_run(gcp_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     # Neither a nested folder nor a non-CSV object is part of the landing area.
     bucket.blob(f"{LANDING_PREFIX}/archive/old.csv").upload_from_string("not,a,batch\n")
     bucket.blob(f"{LANDING_PREFIX}/README.txt").upload_from_string("batches land here\n")
+    # Outcomes in bulk, under the labels prefix, for ids no prediction in this run has.
+    bucket.blob("labels/outcomes-1.csv").upload_from_string("id,Survived\nold-1,1\nold-2,0\n")
 
     root = tmp_path_factory.mktemp("gcp-instance")
     with dg.instance_for_test(temp_dir=str(root)) as instance:
@@ -118,6 +120,23 @@ def test_raw_passengers_metadata_names_the_bucket_prefix(gcp_run: GcpRun) -> Non
     metadata = event.materialization.metadata
     assert metadata["landing_area"].value == f"gs://{BUCKET}/{LANDING_PREFIX}/"
     assert metadata["file_count"].value == 2
+
+
+def test_outcomes_landed_under_the_labels_prefix_are_read_and_accounted_for(
+    gcp_run: GcpRun,
+) -> None:
+    landed = gcp_run.result.asset_value("landed_outcomes")
+    assert landed.to_dict("list") == {
+        "id": ["old-1", "old-2"],
+        "Survived": ["1", "0"],
+        "source": ["labels/outcomes-1.csv"] * 2,
+    }
+    [event] = [
+        e
+        for e in gcp_run.result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("labelled_traffic")
+    ]
+    assert event.materialization.metadata["landed_ids_without_prediction"].value == 2
 
 
 def test_every_asset_value_is_a_pickle_in_the_bucket(gcp_run: GcpRun) -> None:
