@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.processes import ROOT, free_port, poll, running, survival_service
-from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
+from titanic_assets.defs.monitoring.retraining import WATCHED_CHECKS
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 JOB = "titanic-survival-service"
@@ -128,30 +128,35 @@ def test_prometheus_loads_every_alert_rule(prometheus: str) -> None:
         "TitanicServerErrorRate",
         "TitanicPredictLatencyHigh",
         "TitanicDriftCheckFailed",
+        "TitanicRealizedAccuracyWorse",
     } <= loaded
 
 
-def test_a_failed_drift_check_on_the_instance_fires_the_drift_alert(
-    prometheus: str, dagster_home: Path
+@pytest.mark.parametrize(
+    ("check", "alert"),
+    [("drift", "TitanicDriftCheckFailed"), ("performance", "TitanicRealizedAccuracyWorse")],
+)
+def test_a_failed_monitoring_check_on_the_instance_fires_its_alert(
+    prometheus: str, dagster_home: Path, check: str, alert: str
 ) -> None:
     poll(
         "the instance target to be up",
         lambda: query(prometheus, f'up{{job="{INSTANCE_JOB}"}} == 1'),
     )
-    assert query(prometheus, "titanic_drift_check_passed") == []  # no evaluation yet
+    assert query(prometheus, f"titanic_{check}_check_passed") == []  # no evaluation yet
 
-    check = DRIFT_CHECK_KEY
+    key = WATCHED_CHECKS[check]
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         instance.report_runless_asset_event(
-            dg.AssetCheckEvaluation(asset_key=check.asset_key, check_name=check.name, passed=False)
+            dg.AssetCheckEvaluation(asset_key=key.asset_key, check_name=key.name, passed=False)
         )
 
     def firing() -> list[dict]:
         alerts = httpx.get(f"{prometheus}/api/v1/alerts").json()["data"]["alerts"]
-        return [a for a in alerts if a["labels"]["alertname"] == "TitanicDriftCheckFailed"
+        return [a for a in alerts if a["labels"]["alertname"] == alert
                 and a["state"] == "firing"]  # fmt: skip
 
-    poll("TitanicDriftCheckFailed to fire", firing)
+    poll(f"{alert} to fire", firing)
 
 
 def test_an_unwritable_prediction_log_fires_its_alert(service: str, prometheus: str) -> None:

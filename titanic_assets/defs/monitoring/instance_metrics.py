@@ -1,13 +1,15 @@
 """The Dagster instance's monitoring state as Prometheus metrics, for alerting.
 
-The drift check runs in Dagster, not in the service, so Prometheus cannot see it on the
-service's /metrics. `python -m titanic_assets.defs.monitoring.instance_metrics --port 9464`,
-run beside the daemon with the same DAGSTER_HOME (SQLite locally, Postgres in production),
-answers each scrape with the latest drift check evaluation read from the instance:
+The monitoring checks run in Dagster, not in the service, so Prometheus cannot see them on
+the service's /metrics. `python -m titanic_assets.defs.monitoring.instance_metrics --port
+9464`, run beside the daemon with the same DAGSTER_HOME (SQLite locally, Postgres in
+production), answers each scrape with the latest evaluation of each check the retrain
+sensor watches (`drift`: no_input_drift; `performance`: the realized-accuracy check), read
+from the instance:
 
-- `titanic_drift_check_passed`: 1 when the latest evaluation passed, 0 when it failed;
+- `titanic_<check>_check_passed`: 1 when the latest evaluation passed, 0 when it failed;
   absent before the first evaluation.
-- `titanic_drift_check_timestamp_seconds`: when that evaluation was recorded.
+- `titanic_<check>_check_timestamp_seconds`: when that evaluation was recorded.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from typing import Any
 
 import dagster as dg
 
-from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
-from titanic_assets.defs.monitoring.retraining import latest_evaluation
+from titanic_assets.defs.monitoring.retraining import WATCHED_CHECKS, latest_evaluation
 
 
-class DriftCheckCollector:
+class MonitoringChecksCollector:
     """A prometheus_client collector: reads the instance at scrape time, holds no state."""
 
     def __init__(self, instance: dg.DagsterInstance) -> None:
@@ -32,21 +33,22 @@ class DriftCheckCollector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        passed = GaugeMetricFamily(
-            "titanic_drift_check_passed",
-            "1 when the latest drift check evaluation passed, 0 when it failed.",
-        )
-        recorded = GaugeMetricFamily(
-            "titanic_drift_check_timestamp_seconds",
-            "When the latest drift check evaluation was recorded (Unix time).",
-        )
-        latest = latest_evaluation(self.instance, DRIFT_CHECK_KEY)
-        if latest is not None:
-            record, evaluation = latest
-            passed.add_metric([], 1.0 if evaluation.passed else 0.0)
-            recorded.add_metric([], record.event.timestamp)
-        yield passed
-        yield recorded
+        for name, key in WATCHED_CHECKS.items():
+            passed = GaugeMetricFamily(
+                f"titanic_{name}_check_passed",
+                f"1 when the latest {name} check evaluation passed, 0 when it failed.",
+            )
+            recorded = GaugeMetricFamily(
+                f"titanic_{name}_check_timestamp_seconds",
+                f"When the latest {name} check evaluation was recorded (Unix time).",
+            )
+            latest = latest_evaluation(self.instance, key)
+            if latest is not None:
+                record, evaluation = latest
+                passed.add_metric([], 1.0 if evaluation.passed else 0.0)
+                recorded.add_metric([], record.event.timestamp)
+            yield passed
+            yield recorded
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=9464)
     args = parser.parse_args(argv)
     with dg.DagsterInstance.get() as instance:
-        REGISTRY.register(DriftCheckCollector(instance))
+        REGISTRY.register(MonitoringChecksCollector(instance))
         start_http_server(args.port, addr=args.host)
         threading.Event().wait()
 
