@@ -162,7 +162,7 @@ def decide_promotion(
     else:
         reason = f"promoted: on {len(labels)} passengers neither model trained on, " + ", ".join(
             f"{n} {c['difference']['estimate']:+.3f} (95% lower bound "
-            f"{c['difference']['low']:+.3f} > {-c['margin']:+.2f})"
+            f"{c['difference']['low']:+.3f} > {0.0 - c['margin']:+.2f})"
             for n, c in comparison.items()
         )
     return PromotionDecision(
