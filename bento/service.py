@@ -39,7 +39,7 @@ from titanic_assets.core import contract, registry
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.features import FEATURES
 from titanic_assets.core.outcomes import OutcomeStore
-from titanic_assets.core.prediction_log import PredictionLogWriter, is_bucket, prediction_ids
+from titanic_assets.core.prediction_log import PredictionLogWriter, prediction_ids
 
 MAX_BATCH = 1000
 MAX_CSV_BYTES = int(os.getenv("TITANIC_MAX_CSV_BYTES", str(10 * 2**20)))  # ~140,000 passengers
@@ -342,15 +342,14 @@ def model_info(model: registry.RegisteredModel) -> ModelInfo:
     )
 
 
-def _outcome_store(log_location: Any) -> OutcomeStore | None:
-    """Outcomes are stored beside a folder prediction log; with a bucket log, or a folder that
-    cannot be written, /feedback answers 503 and predictions go on."""
-    if is_bucket(log_location):
-        return None
+def _outcome_store(log: PredictionLogWriter) -> OutcomeStore | None:
+    """Outcomes are stored beside the prediction log, a folder or a bucket
+    (core/outcomes.py); when that folder cannot be written, /feedback answers 503 and
+    predictions go on."""
     try:
-        return OutcomeStore(log_location)
+        return OutcomeStore(log.location, ship_predictions=log.flush)
     except OSError:
-        logger.warning("Outcomes cannot be stored in %s; /feedback is unavailable", log_location)
+        logger.warning("Outcomes cannot be stored in %s; /feedback is unavailable", log.location)
         return None
 
 
@@ -617,7 +616,7 @@ class TitanicSurvival:
         # A failing log never fails a prediction: it is answered, counted and alerted on.
         self._log = PredictionLogWriter(on_failure=_log_failed, on_health=LOG_WRITABLE.set)
         LOG_WRITABLE.set(int(self._log.healthy))
-        self._outcomes = _outcome_store(self._log.location)
+        self._outcomes = _outcome_store(self._log)
         self._refresh()
         threading.Thread(target=self._watch, name="model-watcher", daemon=True).start()
         # Move everything loaded so far (BentoML, pydantic, sklearn: ~250 MB of objects) out
@@ -761,7 +760,7 @@ class TitanicSurvival:
             400: {"description": "The body is not valid JSON"},
             404: {"description": "Unknown ids"},
             409: {"description": "Conflicts"},
-            503: {"description": "Outcomes cannot be stored here (a bucket prediction log)"},
+            503: {"description": "Outcomes cannot be stored now"},
         },
     )
     def feedback(self, body: FeedbackBatch) -> FeedbackReceipt:
@@ -769,7 +768,7 @@ class TitanicSurvival:
         prediction log (core/outcomes.py). 404 names ids no prediction has, 409 ids that
         already have a different outcome; sending a stored outcome again changes nothing."""
         if self._outcomes is None:
-            raise HTTPException(503, "Outcomes are stored beside a folder prediction log only.")
+            raise HTTPException(503, "Outcomes cannot be stored: the log's folder is unwritable.")
         pairs = [(o.id, o.survived) for o in body.outcomes]
         stored, rejection = self._outcomes.add(pairs)
         if rejection is not None:

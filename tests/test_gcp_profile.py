@@ -279,3 +279,57 @@ def _service_workers(url: str) -> list[int]:
 def _folder(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_outcomes_fed_back_to_replicas_logging_to_a_bucket_are_stored_there_once(
+    emulator, materialized_graph, tmp_path, monkeypatch
+):
+    """/feedback beside a bucket prediction log: an id is known at once to the replica that
+    returned it and to the other once shipped; conflicts are 409 on either replica, repeats
+    store nothing, unknown ids are 404, and the reader finds every outcome in the bucket."""
+    from google.cloud import storage
+
+    from titanic_assets.core.outcomes import read_outcomes
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "titanic-test")
+    storage.Client(project="titanic-test").create_bucket("titanic-feedback")
+    url = "gs://titanic-feedback/log"
+    env = {
+        "BENTOML_HOME": os.environ["BENTOML_HOME"],
+        "STORAGE_EMULATOR_HOST": emulator,
+        "GOOGLE_CLOUD_PROJECT": "titanic-test",
+        "TITANIC_PREDICTION_LOG": url,
+        "TITANIC_LOG_BATCH_SECONDS": "1",
+    }
+    passenger = {"Pclass": 3, "Sex": "male", "SibSp": 0, "Parch": 0, "Age": 40.0}
+    with (
+        survival_service(_folder(tmp_path / "a"), env) as first,
+        survival_service(_folder(tmp_path / "b"), env) as second,
+    ):
+        for replica in (first, second):
+            poll("readiness", lambda r=replica: httpx.get(f"{r}/readyz").is_success)
+        batch = httpx.post(f"{first}/predict_batch", json={"passengers": [passenger] * 3})
+        ids = [p["id"] for p in batch.json()["predictions"]]
+
+        def feedback(replica: str, outcomes: list[tuple[str, bool]]) -> httpx.Response:
+            body = {"outcomes": [{"id": i, "survived": s} for i, s in outcomes]}
+            return httpx.post(f"{replica}/feedback", json=body, timeout=30)
+
+        # At once on the replica that answered, before its batch is due to ship.
+        stored = feedback(first, [(ids[0], True), (ids[1], False)])
+        assert stored.json() == {"received": 2, "stored": 2}, stored.text
+        # The other replica sees the shipped prediction, and the stored outcome.
+        again = poll(
+            "the other replica to know the prediction",
+            lambda: (r := feedback(second, [(ids[0], True), (ids[2], True)])).is_success and r,
+            30,
+        )
+        assert again.json() == {"received": 2, "stored": 1}
+        conflict = feedback(second, [(ids[1], True)])
+        assert conflict.status_code == 409 and ids[1] in conflict.text
+        unknown = feedback(first, [("never-predicted", True)])
+        assert unknown.status_code == 404 and "never-predicted" in unknown.text
+
+    outcomes = read_outcomes(url).set_index("id")["survived"].to_dict()
+    assert outcomes == {ids[0]: True, ids[1]: False, ids[2]: True}

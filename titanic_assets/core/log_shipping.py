@@ -101,10 +101,7 @@ class BucketBatches:
     def _upload(self, batch: list[tuple[str, str]]) -> None:
         for day, text in batch:
             self._sequence += 1
-            name = (
-                f"{self.prefix}/{self.stream}-{day}-{self._writer}-{self._sequence:08d}-"
-                f"{uuid.uuid4().hex[:8]}.jsonl"
-            ).lstrip("/")
+            name = object_name(self.prefix, self.stream, day, self._writer, self._sequence)
             try:
                 if self._bucket is None:
                     self._bucket = _client().bucket(self.bucket_name)
@@ -123,6 +120,33 @@ class BucketBatches:
                 old = self._lines and time.monotonic() - self._oldest >= self.max_seconds
             if old:
                 self.flush()
+
+
+def object_name(prefix: str, stream: str, day: str, writer: str, sequence: int) -> str:
+    """`<prefix>/<stream>-<day>-<writer>-<sequence>-<random>.jsonl`: no two writers, or two
+    objects of one writer, ever share a name."""
+    return (
+        f"{prefix}/{stream}-{day}-{writer}-{sequence:08d}-{uuid.uuid4().hex[:8]}.jsonl"
+    ).lstrip("/")
+
+
+class BucketTail:
+    """The lines of a stream's objects that were not read yet: objects are written whole
+    and never changed, so each is read once."""
+
+    def __init__(self, url: str, stream: str) -> None:
+        self.bucket_name, prefix = split_url(url)
+        self.start = f"{prefix}/{stream}-".lstrip("/")
+        self._read: set[str] = set()
+        self._bucket: Any = None
+
+    def new_lines(self) -> Iterator[str]:
+        if self._bucket is None:
+            self._bucket = _client().bucket(self.bucket_name)
+        fresh = [b for b in self._bucket.list_blobs(prefix=self.start) if b.name not in self._read]
+        for blob in sorted(fresh, key=lambda b: b.name):
+            yield from blob.download_as_text().splitlines()
+            self._read.add(blob.name)
 
 
 def bucket_lines(url: str, stream: str = "predictions", since_day: str = "") -> Iterator[str]:

@@ -4,20 +4,28 @@ Ids: every logged prediction has one id per passenger (`prediction_log.predictio
 single prediction's id is its request id, the i-th passenger of a batch's is `<request id>-<i>`.
 The request id is the client's `X-Request-ID` header when it sends one, else the service's.
 
-Where: beside the prediction log (core/prediction_log.py), same directory, same rules: JSON
-lines, each worker process appends to its own file per UTC day
-(`outcomes-<YYYYMMDD>-<host>-<pid>.jsonl`), one `write` and a flush per accepted feedback
-request; a crash loses at most the line being written, which readers skip.
+Where: beside the prediction log (core/prediction_log.py), same place, same rules.
 
-Uniqueness across workers: a feedback request is checked and appended while holding an
-exclusive `flock` on `outcomes.lock` in that directory. Under the lock a worker first reads
-the bytes the other workers appended since it last looked (`_Tail` keeps an offset per
-file), so it sees every outcome stored before it, by any worker, and a conflicting second
-outcome is always caught. This is simpler than SQLite (no second storage format beside the
-prediction log, the same JSON-lines reader for Dagster) and correct because every append
-happens under the one lock. Prediction ids are looked up the same way (tailing every
-worker's prediction files), without the lock: a prediction is flushed before its response
-leaves the service, so any id a client can know is already on disk.
+- A folder log: JSON lines, each worker process appends to its own file per UTC day
+  (`outcomes-<YYYYMMDD>-<host>-<pid>.jsonl`), one `write` and a flush per accepted feedback
+  request; a crash loses at most the line being written, which readers skip. Uniqueness
+  across workers: a feedback request is checked and appended while holding an exclusive
+  `flock` on `outcomes.lock` in that directory. Under the lock a worker first reads the bytes
+  the other workers appended since it last looked (`_Tail` keeps an offset per file), so it
+  sees every outcome stored before it, by any worker, and a conflicting second outcome is
+  always caught. This is simpler than SQLite (no second storage format beside the
+  prediction log, the same JSON-lines reader for Dagster) and correct because every append
+  happens under the one lock. Prediction ids are looked up the same way, without the lock:
+  a prediction is flushed before its response leaves the service, so any id a client can
+  know is already on disk.
+- A bucket log (gs://, replicas on other machines): each accepted request is one new object
+  `outcomes-<day>-<host>-<pid>-<sequence>-<random>.jsonl`, uploaded before the answer, so an
+  accepted outcome is durable and a failed upload stores nothing (503). Ids are looked up in
+  the shipped prediction objects after the replica ships what it holds: an id is known to
+  the replica that returned it at once, to the others once its batch is shipped
+  (TITANIC_LOG_BATCH_SECONDS). Conflicts are checked against every outcome object in the
+  bucket; there is no lock across machines, so two replicas accepting different outcomes
+  for one id within the same instant both answer 200, and readers keep the first received.
 
 Outcomes also land in bulk, as CSV files of `(id, Survived)` in the labels landing area
 (defs/ingestion/labelled_traffic.py); `combine_outcomes` merges them with the stored ones.
@@ -27,6 +35,7 @@ Standard library only at module level: this runs in the service.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -34,12 +43,12 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from titanic_assets.core.prediction_log import prediction_ids, prediction_log_location
+from titanic_assets.core.prediction_log import is_bucket, prediction_ids, prediction_log_location
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +66,14 @@ def feedback_passenger_id(prediction_id: str) -> int:
     return FEEDBACK_PASSENGER_IDS + int.from_bytes(digest[:6], "big")
 
 
+def _parse(lines: Iterable[bytes | str]) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError:  # cut short by a crash
+            continue
+
+
 class _Tail:
     """Reads the complete lines appended to a set of JSON-lines files since the last call."""
 
@@ -64,7 +81,7 @@ class _Tail:
         self.root, self.pattern = root, pattern
         self._offsets: dict[Path, int] = {}
 
-    def new_records(self) -> Iterable[dict[str, Any]]:
+    def new_records(self) -> Iterator[dict[str, Any]]:
         for path in sorted(self.root.glob(self.pattern)):
             offset = self._offsets.get(path, 0)
             with path.open("rb") as handle:
@@ -72,11 +89,75 @@ class _Tail:
                 chunk = handle.read()
             end = chunk.rfind(b"\n") + 1  # a line still being written waits for next time
             self._offsets[path] = offset + end
-            for line in chunk[:end].splitlines():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:  # cut short by a crash
-                    continue
+            yield from _parse(chunk[:end].splitlines())
+
+
+class _FolderStorage:
+    """Outcomes in the prediction log's folder: each worker appends to its own file, under an
+    exclusive flock (see the module doc)."""
+
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
+        self._suffix = f"{socket.gethostname()}-{os.getpid()}.jsonl"
+        self._predictions = _Tail(root, "predictions-*.jsonl")
+        self._outcomes = _Tail(root, "outcomes-*.jsonl")
+
+    def prediction_records(self) -> Iterator[dict[str, Any]]:
+        return self._predictions.new_records()
+
+    def outcome_records(self) -> Iterator[dict[str, Any]]:
+        return self._outcomes.new_records()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with (self.root / LOCK_NAME).open("a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+    def append(self, day: str, line: str) -> None:
+        with (self.root / f"outcomes-{day}-{self._suffix}").open("a", encoding="utf-8") as out:
+            out.write(line)
+            out.flush()
+
+
+class _BucketStorage:
+    """Outcomes beside a bucket prediction log (core/log_shipping.py): each accepted request
+    is one new object, uploaded before the answer (see the module doc)."""
+
+    def __init__(self, url: str, ship_predictions: Callable[[], None]) -> None:
+        from titanic_assets.core.log_shipping import BucketTail, split_url
+
+        self.url = url
+        self.bucket_name, self.prefix = split_url(url)
+        self._ship_predictions = ship_predictions
+        self._predictions = BucketTail(url, "predictions")
+        self._outcomes = BucketTail(url, "outcomes")
+        self._writer = f"{socket.gethostname()}-{os.getpid()}"
+        self._sequence = 0
+
+    def prediction_records(self) -> Iterator[dict[str, Any]]:
+        self._ship_predictions()  # this replica's own latest predictions count at once
+        return _parse(self._predictions.new_lines())
+
+    def outcome_records(self) -> Iterator[dict[str, Any]]:
+        return _parse(self._outcomes.new_lines())
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        yield  # one replica's requests are serialized by the store's own lock
+
+    def append(self, day: str, line: str) -> None:
+        from titanic_assets.core.log_shipping import _client, object_name
+
+        self._sequence += 1
+        name = object_name(self.prefix, "outcomes", day, self._writer, self._sequence)
+        _client().bucket(self.bucket_name).blob(name).upload_from_string(
+            line, content_type="application/json"
+        )
 
 
 @dataclass(frozen=True)
@@ -89,31 +170,46 @@ class Rejection:
 
 
 class OutcomeStore:
-    """Accepts outcomes for logged predictions, across worker processes (see module doc)."""
+    """Accepts outcomes for logged predictions, across worker processes (see module doc).
 
-    def __init__(self, location: str | Path | None = None) -> None:
-        self.location = Path(location) if location else prediction_log_location()
-        self.location.mkdir(parents=True, exist_ok=True)
-        self._suffix = f"{socket.gethostname()}-{os.getpid()}.jsonl"
-        self._predictions = _Tail(self.location, "predictions-*.jsonl")
-        self._outcomes = _Tail(self.location, "outcomes-*.jsonl")
+    `ship_predictions` uploads what a bucket prediction log holds (the service passes its
+    writer's `flush`), so that an id this replica just returned is known to it.
+    """
+
+    def __init__(
+        self,
+        location: str | Path | None = None,
+        ship_predictions: Callable[[], None] | None = None,
+    ) -> None:
+        self.location = location or prediction_log_location()
+        self._storage: _FolderStorage | _BucketStorage
+        if is_bucket(self.location):
+            self._storage = _BucketStorage(str(self.location), ship_predictions or (lambda: None))
+        else:
+            self.location = Path(self.location)
+            self._storage = _FolderStorage(self.location)
         self._known: set[str] = set()
         self._stored: dict[str, bool] = {}
         self._lock = threading.Lock()
 
     def _refresh_predictions(self) -> None:
-        for record in self._predictions.new_records():
+        for record in self._storage.prediction_records():
             ids = record.get("ids") or prediction_ids(
                 record["request_id"], len(record["probability"]), record["endpoint"]
             )
             self._known.update(ids)
+
+    def _refresh_outcomes(self) -> None:
+        for record in self._storage.outcome_records():
+            for i, survived in zip(record["ids"], record["survived"], strict=True):
+                self._stored.setdefault(i, survived)  # the first received stands
 
     def add(self, outcomes: Sequence[tuple[str, bool]]) -> tuple[int, Rejection | None]:
         """Store outcomes `(id, survived)`, all or none.
 
         Returns (how many were new, None), or (0, a Rejection): 404 for ids no logged
         prediction has, 409 for ids that already have (or are sent with) a different
-        outcome. Repeating a stored outcome is accepted and stores nothing.
+        outcome, 503 when the storage fails. Repeating a stored outcome stores nothing.
         """
         with self._lock:
             unknown = [i for i, _ in outcomes if i not in self._known]
@@ -122,46 +218,34 @@ class OutcomeStore:
                 unknown = [i for i in unknown if i not in self._known]
             if unknown:
                 return 0, Rejection(404, "no logged prediction has this id", _unique(unknown))
-            lock_path = self.location / LOCK_NAME
-            with lock_path.open("a") as lock_file:
-                fcntl.flock(lock_file, fcntl.LOCK_EX)
-                try:
-                    for record in self._outcomes.new_records():
-                        self._stored.update(zip(record["ids"], record["survived"], strict=True))
-                    pending: dict[str, bool] = {}
-                    conflicts = []
-                    for i, survived in outcomes:
-                        before = pending.get(i, self._stored.get(i))
-                        if before is not None and before != survived:
-                            conflicts.append(i)
-                        pending[i] = survived
-                    if conflicts:
-                        return 0, Rejection(
-                            409, "a different outcome is already stored or sent for this id",
-                            _unique(conflicts),
-                        )  # fmt: skip
-                    new = {i: s for i, s in pending.items() if i not in self._stored}
-                    if new:
-                        self._append(new)
-                        self._stored.update(new)
-                    return len(new), None
-                finally:
-                    fcntl.flock(lock_file, fcntl.LOCK_UN)
-
-    def _append(self, outcomes: Mapping[str, bool]) -> None:
-        now = time.time()
-        line = json.dumps(
-            {"timestamp": now, "ids": list(outcomes), "survived": list(outcomes.values())},
-            separators=(",", ":"),
-        )
-        day = time.strftime("%Y%m%d", time.gmtime(now))
-        path = self.location / f"outcomes-{day}-{self._suffix}"
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-            handle.flush()
-        # This worker's own line: read it past so the tail does not count it twice.
-        for record in self._outcomes.new_records():
-            self._stored.update(zip(record["ids"], record["survived"], strict=True))
+            with self._storage.exclusive():
+                self._refresh_outcomes()
+                pending: dict[str, bool] = {}
+                conflicts = []
+                for i, survived in outcomes:
+                    before = pending.get(i, self._stored.get(i))
+                    if before is not None and before != survived:
+                        conflicts.append(i)
+                    pending[i] = survived
+                if conflicts:
+                    return 0, Rejection(
+                        409, "a different outcome is already stored or sent for this id",
+                        _unique(conflicts),
+                    )  # fmt: skip
+                new = {i: s for i, s in pending.items() if i not in self._stored}
+                if new:
+                    now = time.time()
+                    line = json.dumps(
+                        {"timestamp": now, "ids": list(new), "survived": list(new.values())},
+                        separators=(",", ":"),
+                    )
+                    try:
+                        self._storage.append(time.strftime("%Y%m%d", time.gmtime(now)), line + "\n")
+                    except Exception:  # a full disk, a bucket outage: nothing was stored
+                        return 0, Rejection(503, "outcomes cannot be stored now", list(new))
+                    # This worker's own line: read it past, so it is not counted twice.
+                    self._refresh_outcomes()
+                return len(new), None
 
 
 def _unique(ids: Sequence[str]) -> list[str]:
@@ -169,25 +253,34 @@ def _unique(ids: Sequence[str]) -> list[str]:
 
 
 def read_outcomes(location: str | Path | None = None) -> pd.DataFrame:
-    """Every stored outcome, one row per id: id, received_at (UTC), survived (bool)."""
+    """Every stored outcome, one row per id: id, received_at (UTC), survived (bool). From a
+    folder or a bucket prediction log's place; for an id stored twice (two replicas at the
+    same instant, see the module doc) the first received stands."""
     import pandas as pd
 
-    root = Path(location) if location else prediction_log_location()
+    place = location or prediction_log_location()
+    if is_bucket(place):
+        from titanic_assets.core.log_shipping import bucket_lines
+
+        records: Iterable[dict[str, Any]] = _parse(bucket_lines(str(place), "outcomes"))
+    else:
+        root = Path(place)
+        records = _Tail(root, "outcomes-*.jsonl").new_records() if root.exists() else []
     ids: list[str] = []
     survived: list[bool] = []
     received: list[float] = []
-    if root.exists():
-        for record in _Tail(root, "outcomes-*.jsonl").new_records():
-            ids.extend(record["ids"])
-            survived.extend(record["survived"])
-            received.extend([record["timestamp"]] * len(record["ids"]))
+    for record in records:
+        ids.extend(record["ids"])
+        survived.extend(record["survived"])
+        received.extend([record["timestamp"]] * len(record["ids"]))
     table = pd.DataFrame(
         {"id": pd.Series(ids, dtype=object), "received_at": received, "survived": survived}
     )
     received_at = table["received_at"].astype("float64")
     table["received_at"] = pd.to_datetime(received_at, unit="s", utc=True)
     table["survived"] = table["survived"].astype(bool)
-    return table.drop_duplicates("id", keep="first").sort_values("received_at", ignore_index=True)
+    table = table.sort_values("received_at", kind="stable", ignore_index=True)
+    return table.drop_duplicates("id", keep="first").reset_index(drop=True)
 
 
 def combine_outcomes(stored: pd.DataFrame, landed: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

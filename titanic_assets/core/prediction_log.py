@@ -213,6 +213,11 @@ class PredictionLogWriter:
                 self._file.close()
             self._file = None
 
+    def flush(self) -> None:
+        """Upload what a bucket log holds now (a folder log is flushed on every write)."""
+        if self._bucket is not None:
+            self._bucket.flush()
+
     def close(self) -> None:
         """Close the file, or upload what a bucket log still holds (call it on shutdown)."""
         if self._bucket is not None:
