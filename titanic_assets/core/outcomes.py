@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 LOCK_NAME = "outcomes.lock"
 # Labelled traffic trains under PassengerIds from here up: above any real passenger list's.
 FEEDBACK_PASSENGER_IDS = 2**48
+# A training row's `source` for labelled traffic: this, then the tag of the model that served it.
+FEEDBACK_SOURCE = "feedback:"
 
 
 def feedback_passenger_id(prediction_id: str) -> int:
@@ -64,6 +66,11 @@ def feedback_passenger_id(prediction_id: str) -> int:
     retrain, and never one a landed passenger has."""
     digest = hashlib.sha256(prediction_id.encode()).digest()
     return FEEDBACK_PASSENGER_IDS + int.from_bytes(digest[:6], "big")
+
+
+def is_feedback(sources: pd.Series) -> pd.Series:
+    """Which training rows are labelled traffic, by their `source`."""
+    return sources.astype(str).str.startswith(FEEDBACK_SOURCE)
 
 
 def _parse(lines: Iterable[bytes | str]) -> Iterator[dict[str, Any]]:
@@ -305,6 +312,18 @@ def combine_outcomes(stored: pd.DataFrame, landed: pd.DataFrame) -> tuple[pd.Dat
     bulk["received_at"] = pd.to_datetime(bulk["received_at"], utc=True)
     table = pd.concat([stored, bulk], ignore_index=True) if len(bulk) else stored
     return table, conflicts
+
+
+def predictions_with_outcomes(
+    landed: pd.DataFrame, location: str | Path | None = None
+) -> tuple[pd.DataFrame, list[str]]:
+    """Every logged prediction joined to its outcome, sent to /feedback or `landed` in bulk
+    (`join_outcomes`' table: `received_at` is missing for a landed one), and the ids whose
+    landed outcome contradicts the stored one (`combine_outcomes`)."""
+    from titanic_assets.core.prediction_log import read_prediction_log
+
+    outcomes, conflicts = combine_outcomes(read_outcomes(location), landed)
+    return join_outcomes(read_prediction_log(location), outcomes), conflicts
 
 
 def join_outcomes(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from titanic_assets.core.outcomes import is_feedback
 from titanic_assets.ml import statistics
 
 PROMOTION_METRICS: dict[str, Any] = {
@@ -47,7 +48,6 @@ POLICY = (
     f"more accurate on those: the one-sided 95% lower bound of its accuracy gain above 0. "
     f"Fewer than {MIN_ROWS} such passengers: kept as a candidate."
 )
-FEEDBACK_SOURCE = "feedback:"
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def evaluation_rows(candidate_held_out: pd.DataFrame, champion_training_ids: Any
 
 def labelled_traffic(rows: pd.DataFrame) -> np.ndarray:
     """Which rows are labelled traffic (their source is a served prediction's feedback)."""
-    return rows["source"].astype(str).str.startswith(FEEDBACK_SOURCE).to_numpy()
+    return is_feedback(rows["source"]).to_numpy()
 
 
 def first_model() -> PromotionDecision:

@@ -51,23 +51,19 @@ def labelled_traffic(landed_outcomes) -> dg.MaterializeResult:
     from its prediction id (`outcomes.feedback_passenger_id`), so its held-out split is
     stable across retrains."""
     from titanic_assets.core.outcomes import (
-        combine_outcomes,
+        FEEDBACK_SOURCE,
         feedback_passenger_id,
-        join_outcomes,
-        read_outcomes,
+        predictions_with_outcomes,
     )
-    from titanic_assets.core.prediction_log import read_prediction_log
     from titanic_assets.core.registry import SERVING_MODEL
     from titanic_assets.ml.schemas import LabelledTraffic
 
-    stored = read_outcomes()
-    outcomes, conflicts = combine_outcomes(stored, landed_outcomes)
-    joined = join_outcomes(read_prediction_log(), outcomes)
+    joined, conflicts = predictions_with_outcomes(landed_outcomes)
     labelled = joined[joined["outcome"].notna()]
     table = labelled.assign(
         PassengerId=[feedback_passenger_id(i) for i in labelled["prediction_id"]],
         Survived=labelled["outcome"].astype(int),
-        source="feedback:" + SERVING_MODEL + ":" + labelled["model_version"].astype(str),
+        source=f"{FEEDBACK_SOURCE}{SERVING_MODEL}:" + labelled["model_version"].astype(str),
     )[list(LabelledTraffic.to_schema().columns)].reset_index(drop=True)
     unmatched = sorted(set(landed_outcomes["id"]) - set(joined["prediction_id"]))
     return dg.MaterializeResult(
@@ -75,7 +71,8 @@ def labelled_traffic(landed_outcomes) -> dg.MaterializeResult:
         metadata={
             **table_metadata(table, LabelledTraffic),
             "labelled_rows": len(table),
-            "from_feedback": int(table["prediction_id"].isin(stored["id"]).sum()),
+            # Sent to /feedback (the others landed in bulk, with no time received).
+            "from_feedback": int(labelled["received_at"].notna().sum()),
             "by_model": dg.MetadataValue.md(
                 table["source"].value_counts().rename("rows").to_markdown()
             ),

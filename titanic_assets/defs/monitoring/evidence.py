@@ -79,13 +79,7 @@ def new_evidence(
     """Count the labelled passengers `model` was not given, wherever they are now."""
     import pandas as pd
 
-    from titanic_assets.core.outcomes import (
-        combine_outcomes,
-        feedback_passenger_id,
-        join_outcomes,
-        read_outcomes,
-    )
-    from titanic_assets.core.prediction_log import read_prediction_log
+    from titanic_assets.core.outcomes import feedback_passenger_id, predictions_with_outcomes
 
     landing = landing_area.read_tables()
     landed_ids = set()
@@ -97,8 +91,7 @@ def new_evidence(
     if bulk is None or not {"id", "Survived"} <= set(bulk.columns):
         bulk = pd.DataFrame({"id": pd.Series(dtype=str), "Survived": pd.Series(dtype=str)})
     bulk = bulk[bulk["Survived"].isin(["0", "1"])]  # as the labels contract lets through
-    outcomes, _ = combine_outcomes(read_outcomes(), bulk)
-    joined = join_outcomes(read_prediction_log(), outcomes)
+    joined, _ = predictions_with_outcomes(bulk)
     feedback_ids = {
         feedback_passenger_id(i) for i in joined.loc[joined["outcome"].notna(), "prediction_id"]
     }

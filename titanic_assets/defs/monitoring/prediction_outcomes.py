@@ -23,13 +23,10 @@ def prediction_outcomes(landed_outcomes) -> dg.MaterializeResult:
     model that made the prediction. Per model version: predictions, outcomes, missing."""
     import pandas as pd
 
-    from titanic_assets.core.outcomes import combine_outcomes, join_outcomes, read_outcomes
-    from titanic_assets.core.prediction_log import prediction_log_location, read_prediction_log
+    from titanic_assets.core.outcomes import predictions_with_outcomes
     from titanic_assets.defs.metadata import table_metadata
 
-    location = prediction_log_location()
-    outcomes, _ = combine_outcomes(read_outcomes(location), landed_outcomes)
-    table = join_outcomes(read_prediction_log(location), outcomes)
+    table, _ = predictions_with_outcomes(landed_outcomes)
     by_version = (
         table.groupby("model_version")
         .agg(predictions=("prediction_id", "size"), outcomes=("outcome", "count"))

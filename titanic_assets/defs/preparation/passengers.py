@@ -20,6 +20,7 @@ def passengers(raw_passengers, labelled_traffic) -> dg.MaterializeResult:
     import pandas as pd
 
     from titanic_assets.core.contract import RAW_INPUTS
+    from titanic_assets.core.outcomes import is_feedback
     from titanic_assets.ml.cleaning import clean_passengers
     from titanic_assets.ml.modeling import LABEL, table_version
     from titanic_assets.ml.schemas import Passengers
@@ -29,7 +30,7 @@ def passengers(raw_passengers, labelled_traffic) -> dg.MaterializeResult:
     # Every PassengerId this table was made from, duplicates included: a model trained on
     # it has seen them all, so none of them is new evidence for a retrain (monitoring).
     table.attrs["duplicate_passenger_ids"] = report.duplicates_removed
-    feedback = table["source"].str.startswith("feedback:")
+    feedback = is_feedback(table["source"])
     version = table_version(table[["PassengerId", *RAW_INPUTS, LABEL]])
     imputed = {
         f"imputed/{item.column}": dg.MetadataValue.json(
