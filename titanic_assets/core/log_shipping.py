@@ -125,9 +125,8 @@ class BucketBatches:
 def object_name(prefix: str, stream: str, day: str, writer: str, sequence: int) -> str:
     """`<prefix>/<stream>-<day>-<writer>-<sequence>-<random>.jsonl`: no two writers, or two
     objects of one writer, ever share a name."""
-    return (f"{prefix}/{stream}-{day}-{writer}-{sequence:08d}-{uuid.uuid4().hex[:8]}.jsonl").lstrip(
-        "/"
-    )
+    name = f"{prefix}/{stream}-{day}-{writer}-{sequence:08d}-{uuid.uuid4().hex[:8]}.jsonl"
+    return name.lstrip("/")
 
 
 class BucketTail:

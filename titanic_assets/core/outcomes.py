@@ -138,7 +138,6 @@ class _BucketStorage:
     def __init__(self, url: str, ship_predictions: Callable[[], None]) -> None:
         from titanic_assets.core.log_shipping import BucketTail, split_url
 
-        self.url = url
         self.bucket_name, self.prefix = split_url(url)
         self._ship_predictions = ship_predictions
         self._predictions = BucketTail(url, "predictions")
