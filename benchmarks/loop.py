@@ -21,8 +21,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -122,54 +120,23 @@ def report(name: str, rows: pd.DataFrame, labels: np.ndarray) -> None:
     print(f"{name:<38} {len(rows):>5} {str(realized):>22} {estimated:>10.3f} {error:>8.3f}")
 
 
-def shifted_population(shipped: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """New third-class men, older, boarding at Queenstown, 80% of whom survive: inputs and
-    outcomes both shifted from what the first model learned. New surnames and tickets: no
-    travelling group with anyone else."""
-    rng = np.random.default_rng(seed)
-    men = shipped[(shipped["Pclass"] == 3) & (shipped["Sex"] == "male")]
-    rows = men.iloc[rng.integers(0, len(men), n)].reset_index(drop=True)
-    return rows.assign(
-        Age=(rows["Age"] + 15).clip(upper=100),
-        Embarked="Q",
-        Name=[f"Shifted{seed}x{i}, Mr. Passenger" for i in range(n)],
-        Ticket=[f"SHIFT{seed} {i}" for i in range(n)],
-        Survived=(rng.random(n) < 0.8).astype(int),
-    )
-
-
 def loop_with_processes() -> None:
     import httpx
 
-    from tests.processes import BIN, poll, running, survival_service
+    from tests.loop_setup import (
+        DAEMON,
+        loop_environment,
+        materialize_first_model,
+        shifted_population,
+    )
+    from tests.processes import poll, running, survival_service
 
     shipped = pd.read_csv(SHIPPED_PASSENGERS)
     with tempfile.TemporaryDirectory(prefix="titanic-loop-") as tmp:
         work = Path(tmp)
-        (work / "dagster_home").mkdir()
-        (work / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        env = {
-            **os.environ,
-            "DAGSTER_HOME": str(work / "dagster_home"),
-            "BENTOML_HOME": str(work / "bentoml"),
-            "BENTOML_DO_NOT_TRACK": "true",
-            "TITANIC_PROFILE": "local",
-            "TITANIC_LANDING_DIR": str(work / "landing"),
-            "TITANIC_LABELS_DIR": str(work / "labels"),
-            "TITANIC_INBOX_DIR": str(work / "inbox"),
-            "TITANIC_EXPORTS_DIR": str(work / "exports"),
-            "TITANIC_PREDICTION_LOG": str(work / "prediction_log"),
-            "TITANIC_DRIFT_REFRESH_ROWS": "200",
-            "TITANIC_DRIFT_REFRESH_SECONDS": "5",
-            "TITANIC_MODEL_POLL_SECONDS": "1",
-        }
-        subprocess.run(
-            [str(BIN / "dagster"), "asset", "materialize", "--select", "*",
-             "-m", "titanic_assets.definitions"],
-            cwd=ROOT, env=env, check=True, capture_output=True,
-        )  # fmt: skip
-        daemon = [str(BIN / "dagster-daemon"), "run", "-m", "titanic_assets.definitions"]
-        with survival_service(work, env) as url, running(daemon, work / "daemon.log", env):
+        env = loop_environment(work)
+        materialize_first_model(env)
+        with survival_service(work, env) as url, running(DAEMON, work / "daemon.log", env):
             client = httpx.Client(base_url=url, timeout=60)
 
             def score(table: pd.DataFrame) -> tuple[list[str], list[bool], str]:

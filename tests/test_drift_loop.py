@@ -10,9 +10,7 @@ In-distribution traffic retraining nothing is tested on a real instance in
 test_monitoring.py.
 """
 
-import os
 import re
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.processes import BIN, ROOT, poll, running, survival_service
+from tests.loop_setup import DAEMON, loop_environment, materialize_first_model, shifted_population
+from tests.processes import poll, running, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
 from titanic_assets.defs.monitoring.retraining import RETRAIN_EVIDENCE_TAG
@@ -65,44 +64,8 @@ def retrain_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
 
 
 @pytest.fixture
-def work(tmp_path: Path) -> Path:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return tmp_path
-
-
-@pytest.fixture
-def env(work: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(work / "dagster_home"),
-        "BENTOML_HOME": str(work / "bentoml"),
-        "BENTOML_DO_NOT_TRACK": "true",
-        "TITANIC_PROFILE": "local",
-        "TITANIC_LANDING_DIR": str(work / "landing"),
-        "TITANIC_LABELS_DIR": str(work / "labels"),
-        "TITANIC_PREDICTION_LOG": str(work / "prediction_log"),
-        "TITANIC_DRIFT_REFRESH_ROWS": "200",
-        "TITANIC_DRIFT_REFRESH_SECONDS": "5",
-        "TITANIC_MODEL_POLL_SECONDS": "1",
-    }
-
-
-def shifted_population(shipped: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """New third-class men, older and boarding at Queenstown, 80% of whom survive: a world
-    the first model has not seen (it expects such men to die). New surnames and tickets, so
-    none of them repeats a shipped passenger or shares a travelling group with another."""
-    rng = np.random.default_rng(seed)
-    men = shipped[(shipped["Pclass"] == 3) & (shipped["Sex"] == "male")]
-    rows = men.iloc[rng.integers(0, len(men), n)].reset_index(drop=True)
-    return rows.assign(
-        Age=(rows["Age"] + 15).clip(upper=100),
-        Embarked="Q",
-        Name=[f"Shifted{seed}x{i}, Mr. Passenger" for i in range(n)],
-        Ticket=[f"SHIFT{seed} {i}" for i in range(n)],
-        Survived=(rng.random(n) < 0.8).astype(int),
-    )
+def env(tmp_path: Path) -> dict[str, str]:
+    return loop_environment(tmp_path)
 
 
 def send_with_ids(url: str, table: pd.DataFrame, name: str) -> list[str]:
@@ -152,19 +115,14 @@ def latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict | None:
 
 @pytest.mark.timeout(1200)
 def test_outcomes_of_a_shifted_population_retrain_once_and_the_better_model_serves(
-    work, env, shipped_passengers
+    tmp_path, env, shipped_passengers
 ):
-    # The first model, as `make materialize` makes it.
-    subprocess.run(
-        [str(BIN / "dagster"), "asset", "materialize", "--select", "*",
-         "-m", "titanic_assets.definitions"],
-        cwd=ROOT, env=env, check=True, capture_output=True,
-    )  # fmt: skip
+    work = tmp_path
+    materialize_first_model(env)
     instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
-    daemon = [str(BIN / "dagster-daemon"), "run", "-m", "titanic_assets.definitions"]
     with (
         survival_service(work, env) as url,
-        running(daemon, work / "daemon.log", env),
+        running(DAEMON, work / "daemon.log", env),
     ):
         first = poll(
             "the first model to be served",
