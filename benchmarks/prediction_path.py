@@ -1,0 +1,65 @@
+"""What one /predict costs the service in its own code, part by part, out of the server.
+
+Registers the model as benchmarks/service.py does (a temporary BentoML store), loads it
+through the registry as the service does, and times each step of scoring one passenger:
+the features, LightGBM, the calibration, the whole `probabilities`, and the prediction log
+line. Median of 7 repeats of 2,000 calls each, in microseconds. In a loaded worker the same
+code takes about three times as long (py-spy; see the README's service figures).
+
+    uv run --frozen python benchmarks/prediction_path.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import timeit
+from pathlib import Path
+
+from benchmarks.service import PASSENGER, train_and_register
+
+CALLS, REPEATS = 2000, 7
+
+
+def microseconds(call) -> float:
+    return statistics.median(timeit.repeat(call, number=CALLS, repeat=REPEATS)) / CALLS * 1e6
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="titanic-prediction-path-"))
+    os.environ["BENTOML_HOME"] = str(work / "bentoml")
+    os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+    train_and_register(work)
+
+    from titanic_assets.core import registry
+    from titanic_assets.core.contract import RAW_INPUTS
+    from titanic_assets.core.prediction_log import PredictionLogWriter
+
+    model = registry.load(registry.serving_tag())
+    columns = {name: [PASSENGER.get(name)] for name in RAW_INPUTS}
+    matrix = model.feature_matrix(columns)
+    raw = model.booster.predict(matrix, num_threads=1)
+    probabilities = model.calibration(raw)
+    survived = probabilities >= model.threshold
+    log = PredictionLogWriter(work / "prediction_log")
+
+    steps = {
+        "features (feature_matrix)": lambda: model.feature_matrix(columns),
+        "LightGBM (booster.predict, 1 thread)": lambda: model.booster.predict(
+            matrix, num_threads=1
+        ),
+        "calibration": lambda: model.calibration(raw),
+        "all three (probabilities)": lambda: model.probabilities(columns),
+        "prediction log line (write + flush)": lambda: log.write(
+            "benchmark", "predict", model.version, columns, probabilities, survived
+        ),
+    }
+    print(f"| step, one passenger | µs per call (median of {REPEATS} × {CALLS:,}) |\n|---|---|")
+    for name, call in steps.items():
+        print(f"| {name} | {microseconds(call):.1f} |")
+    log.close()
+
+
+if __name__ == "__main__":
+    main()
