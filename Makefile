@@ -38,6 +38,7 @@ lint: install
 bench: install  ## Performance figures for the README (the service benchmark needs wrk)
 	$(UV) run --frozen python benchmarks/pipeline.py
 	$(UV) run --frozen python benchmarks/service.py
+	$(UV) run --frozen python benchmarks/prediction_path.py
 	$(UV) run --frozen python benchmarks/drift.py
 	$(UV) run --frozen python benchmarks/batch_scoring.py
 	$(UV) run --frozen python benchmarks/promotion.py
