@@ -607,7 +607,8 @@ class RequestTimeout(traffic.TimeoutMiddleware):
     them, ~18 objects) stay alive for the whole timeout: at 30 s and ~800 req/s per worker,
     ~400,000 objects that each full garbage collection walks. Those collections stalled the
     worker for 100-400 ms, growing with the load: the p99 under load. Same behaviour
-    otherwise: a 504 when no answer has started in time, no limit once it has.
+    otherwise: a 504 when no answer has started in time, no limit once it has. 1.4.40 still
+    has the leak; drop this class once BentoML cancels its timer.
     """
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
