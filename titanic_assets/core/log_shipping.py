@@ -38,7 +38,7 @@ def split_url(url: str) -> tuple[str, str]:
 def _client() -> Any:
     from google.cloud import storage
 
-    return storage.Client(project=os.getenv("GOOGLE_CLOUD_PROJECT"))
+    return storage.Client()  # the project: GOOGLE_CLOUD_PROJECT, else the credentials'
 
 
 class BucketBatches:
@@ -48,14 +48,14 @@ class BucketBatches:
         self,
         url: str,
         stream: str = "predictions",
-        max_bytes: int | None = None,
-        max_seconds: float | None = None,
+        max_bytes: int = 2**20,
+        max_seconds: float = 5.0,
         on_failure: Callable[[Exception], None] | None = None,
     ) -> None:
         self.bucket_name, self.prefix = split_url(url)
         self.stream = stream
-        self.max_bytes = max_bytes or int(os.getenv("TITANIC_LOG_BATCH_BYTES", str(2**20)))
-        self.max_seconds = max_seconds or float(os.getenv("TITANIC_LOG_BATCH_SECONDS", "5"))
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
         self._on_failure = on_failure or (lambda error: None)
         self._writer = f"{socket.gethostname()}-{os.getpid()}"
         self._lines: list[str] = []

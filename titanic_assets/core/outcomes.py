@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from titanic_assets.core.prediction_log import is_bucket, prediction_ids, prediction_log_location
+from titanic_assets.core.prediction_log import is_bucket, prediction_ids
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,10 +184,10 @@ class OutcomeStore:
 
     def __init__(
         self,
-        location: str | Path | None = None,
+        location: str | Path,
         ship_predictions: Callable[[], None] | None = None,
     ) -> None:
-        self.location = location or prediction_log_location()
+        self.location = location
         self._storage: _FolderStorage | _BucketStorage
         if is_bucket(self.location):
             self._storage = _BucketStorage(str(self.location), ship_predictions or (lambda: None))
@@ -258,19 +258,18 @@ def _unique(ids: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def read_outcomes(location: str | Path | None = None) -> pd.DataFrame:
+def read_outcomes(location: str | Path) -> pd.DataFrame:
     """Every stored outcome, one row per id: id, received_at (UTC), survived (bool). From a
     folder or a bucket prediction log's place; for an id stored twice (two replicas at the
     same instant, see the module doc) the first received stands."""
     import pandas as pd
 
-    place = location or prediction_log_location()
-    if is_bucket(place):
+    if is_bucket(location):
         from titanic_assets.core.log_shipping import bucket_lines
 
-        records: Iterable[dict[str, Any]] = _parse(bucket_lines(str(place), "outcomes"))
+        records: Iterable[dict[str, Any]] = _parse(bucket_lines(str(location), "outcomes"))
     else:
-        root = Path(place)
+        root = Path(location)
         records = _Tail(root, "outcomes-*.jsonl").new_records() if root.exists() else []
     ids: list[str] = []
     survived: list[bool] = []
@@ -314,7 +313,7 @@ def combine_outcomes(stored: pd.DataFrame, landed: pd.DataFrame) -> tuple[pd.Dat
 
 
 def predictions_with_outcomes(
-    landed: pd.DataFrame, location: str | Path | None = None
+    landed: pd.DataFrame, location: str | Path
 ) -> tuple[pd.DataFrame, list[str]]:
     """Every logged prediction joined to its outcome, sent to /feedback or `landed` in bulk
     (`join_outcomes`' table: `received_at` is missing for a landed one), and the ids whose

@@ -1,8 +1,7 @@
 """The prediction log: every prediction the service makes, where drift monitoring reads it.
 
-Where: the directory in the TITANIC_PREDICTION_LOG environment variable, by default
-`data/prediction_log`; a relative path is under TITANIC_HOME (core/locations.py), never the
-working directory. Both the service (writer) and Dagster (reader) resolve it here.
+Where: the TITANIC_PREDICTION_LOG setting (core/settings.py), a folder or a gs:// prefix; the
+service (writer) and Dagster (reader, through the `prediction_log` resource) are given it.
 
 Format: JSON lines, one line per request, columnar so a 1,000-passenger batch costs one
 `json.dumps` (BentoML's `bentoml.monitor` writes one logging record per row through
@@ -11,9 +10,10 @@ worker process appends to its own file per UTC day, `predictions-<YYYYMMDD>-<hos
 with one `write` and a flush per request: several workers never interleave, and a crash loses
 at most the line being written, which the reader skips.
 
-Rotation and retention (`RetentionPolicy`, from the environment): a worker's file of the day
-rolls over to `...-p<n>.jsonl` parts past TITANIC_PREDICTION_LOG_MAX_MB (64), and files of
-days older than TITANIC_PREDICTION_LOG_KEEP_DAYS (30) are deleted when a new day starts.
+Rotation and retention (`LogPolicy`, from the settings): a worker's file of the day rolls
+over to `...-p<n>.jsonl` parts past TITANIC_PREDICTION_LOG_MAX_MB (64), and files of days
+older than TITANIC_PREDICTION_LOG_KEEP_DAYS (30) are deleted when a new day starts. A bucket
+log ships batches of TITANIC_LOG_BATCH_BYTES or TITANIC_LOG_BATCH_SECONDS (core/log_shipping.py).
 
 When the log's storage fails (directory unwritable, disk full), the prediction is still
 answered: the line is dropped and the failure reported to the writer's callbacks (the
@@ -41,13 +41,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.locations import location
 
 if TYPE_CHECKING:
     import pandas as pd
 
-LOCATION_ENV = "TITANIC_PREDICTION_LOG"
-DEFAULT_LOCATION = "data/prediction_log"
+    from titanic_assets.core.settings import Settings
+
 COLUMNS: tuple[str, ...] = (
     "prediction_id",
     "request_id",
@@ -69,31 +68,27 @@ def prediction_ids(request_id: str, rows: int, endpoint: str) -> list[str]:
     return [request_id] * rows
 
 
-def prediction_log_location() -> Path | str:
-    """The prediction log (TITANIC_PREDICTION_LOG, else data/prediction_log): a directory, or
-    a gs://bucket/prefix URL where each replica ships batches (core/log_shipping.py)."""
-    configured = os.getenv(LOCATION_ENV, "")
-    if is_bucket(configured):
-        return configured
-    return location(LOCATION_ENV, DEFAULT_LOCATION)
-
-
 def is_bucket(place: str | Path) -> bool:
     return isinstance(place, str) and place.startswith("gs://")
 
 
 @dataclass(frozen=True)
-class RetentionPolicy:
-    """How big a worker's file of the day grows before it rolls over, and how long logs stay."""
+class LogPolicy:
+    """How big a worker's file of the day grows before it rolls over and how long files stay
+    (a folder log); how big and how old a batch gets before it is shipped (a bucket log)."""
 
     max_file_bytes: int = 64 * 1024 * 1024
     keep_days: int = 30
+    batch_bytes: int = 2**20
+    batch_seconds: float = 5.0
 
     @classmethod
-    def from_env(cls) -> RetentionPolicy:
+    def from_settings(cls, settings: Settings) -> LogPolicy:
         return cls(
-            max_file_bytes=int(float(os.getenv("TITANIC_PREDICTION_LOG_MAX_MB", "64")) * 2**20),
-            keep_days=int(os.getenv("TITANIC_PREDICTION_LOG_KEEP_DAYS", "30")),
+            max_file_bytes=int(settings.prediction_log_max_mb * 2**20),
+            keep_days=settings.prediction_log_keep_days,
+            batch_bytes=settings.log_batch_bytes,
+            batch_seconds=settings.log_batch_seconds,
         )
 
 
@@ -103,13 +98,13 @@ class PredictionLogWriter:
 
     def __init__(
         self,
-        location: str | Path | None = None,
-        policy: RetentionPolicy | None = None,
+        location: str | Path,
+        policy: LogPolicy | None = None,
         on_failure: Callable[[OSError], None] | None = None,
         on_health: Callable[[bool], None] | None = None,
     ) -> None:
-        self.location = location or prediction_log_location()
-        self.policy = policy or RetentionPolicy.from_env()
+        self.location = location
+        self.policy = policy or LogPolicy()
         self._on_failure = on_failure or (lambda error: None)
         self._on_health = on_health or (lambda healthy: None)
         self._prefix = f"{socket.gethostname()}-{os.getpid()}"
@@ -123,7 +118,12 @@ class PredictionLogWriter:
         if is_bucket(self.location):
             from titanic_assets.core.log_shipping import BucketBatches
 
-            self._bucket = BucketBatches(str(self.location), on_failure=self._failed)
+            self._bucket = BucketBatches(
+                str(self.location),
+                max_bytes=self.policy.batch_bytes,
+                max_seconds=self.policy.batch_seconds,
+                on_failure=self._failed,
+            )
             return
         self.location = Path(self.location)
         try:
@@ -241,9 +241,7 @@ def _lines(place: str | Path, since_day: str) -> Iterator[str]:
             yield from handle
 
 
-def read_prediction_log(
-    location: str | Path | None = None, since: datetime | None = None
-) -> pd.DataFrame:
+def read_prediction_log(location: str | Path, since: datetime | None = None) -> pd.DataFrame:
     """Every logged prediction, one row each, oldest first.
 
     Columns: prediction_id (the id outcomes refer to), request_id, timestamp (UTC),
@@ -253,7 +251,6 @@ def read_prediction_log(
     """
     import pandas as pd
 
-    place = location or prediction_log_location()
     since_ts = None
     since_day = ""
     if since is not None:
@@ -261,7 +258,7 @@ def read_prediction_log(
         since_ts = since.timestamp()
         since_day = since.astimezone(UTC).strftime("%Y%m%d")
     columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-    for line in _lines(place, since_day):
+    for line in _lines(location, since_day):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:

@@ -3,9 +3,10 @@
 A landing area is where files arrive (the labelled passenger batches, the unlabelled ones to
 score, outcomes in bulk) and where files for people are written back (under subfolders,
 which `csv_files` skips). It is a resource, so which storage holds it (a local folder, a
-bucket prefix) is configuration, never a branch inside an asset. The TITANIC_PROFILE
-environment variable picks the storage, from RESOURCES_BY_PROFILE at the end of this
-module; asset code never looks at the environment itself.
+bucket prefix) is configuration, never a branch inside an asset. The prediction log and the
+monitoring policy are resources too. The settings (core/settings.py, read once when the code
+location loads) pick the profile's storage, from RESOURCES_BY_PROFILE at the end of this
+module; asset code never looks at the environment.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 import dagster as dg
 
-from titanic_assets.core.locations import location
+from titanic_assets.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pandas as pd
 
 SHIPPED_PASSENGERS = Path(__file__).parents[1] / "data" / "titanic.csv"
@@ -185,59 +188,90 @@ class GCSLandingArea(LandingArea):
             self._bucket().blob(self._prefix + relative).upload_from_file(spool)
 
 
-def local_resources() -> dict:
-    """Everything on this machine: folders (relative ones under TITANIC_HOME, see
-    core/locations.py) and pickles under the instance's storage."""
+class PredictionLog(dg.ConfigurableResource):
+    """The service's prediction log and the outcomes stored beside it (core/prediction_log.py,
+    core/outcomes.py): a folder, or a gs://bucket/prefix the replicas ship to."""
+
+    location: str
+
+    def predictions(self, since: datetime | None = None) -> pd.DataFrame:
+        """Every logged prediction (made at or after `since`), oldest first."""
+        from titanic_assets.core.prediction_log import read_prediction_log
+
+        return read_prediction_log(self.location, since=since)
+
+    def with_outcomes(self, landed: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+        """Every logged prediction joined to its outcome (sent to /feedback, or `landed` in
+        bulk), and the ids whose landed outcome contradicts the stored one."""
+        from titanic_assets.core.outcomes import predictions_with_outcomes
+
+        return predictions_with_outcomes(landed, self.location)
+
+
+class MonitoringPolicy(dg.ConfigurableResource):
+    """When monitoring acts: how much new traffic refreshes the drift report, and how many
+    unseen labelled passengers a failed check needs before it requests a retrain."""
+
+    drift_refresh_rows: int = 200
+    drift_refresh_seconds: float = 60.0
+    retrain_min_new_rows: int = 150
+
+
+def shared_resources(settings: Settings) -> dict:
+    """The resources every profile configures the same way, from the settings."""
     return {
-        "landing_area": LocalLandingArea(
-            directory=str(location("TITANIC_LANDING_DIR", "data/landing"))
+        "prediction_log": PredictionLog(location=settings.prediction_log),
+        "monitoring_policy": MonitoringPolicy(
+            drift_refresh_rows=settings.drift_refresh_rows,
+            drift_refresh_seconds=settings.drift_refresh_seconds,
+            retrain_min_new_rows=settings.retrain_min_new_rows,
         ),
+    }
+
+
+def local_resources(settings: Settings) -> dict:
+    """Everything on this machine: folders (relative ones under TITANIC_HOME) and pickles
+    under the instance's storage."""
+    return {
+        **shared_resources(settings),
+        "landing_area": LocalLandingArea(directory=settings.landing_dir),
         "scoring_inbox": LocalLandingArea(
-            directory=str(location("TITANIC_INBOX_DIR", "data/inbox")),
-            seed_with_shipped_passengers=False,
+            directory=settings.inbox_dir, seed_with_shipped_passengers=False
         ),
         # Outcomes in bulk: CSV files of (id, Survived) for logged predictions.
         "labels_landing": LocalLandingArea(
-            directory=str(location("TITANIC_LABELS_DIR", "data/labels")),
-            seed_with_shipped_passengers=False,
+            directory=settings.labels_dir, seed_with_shipped_passengers=False
         ),
         # Files for people to download (e.g. the traffic window as CSV).
         "exports": LocalLandingArea(
-            directory=str(location("TITANIC_EXPORTS_DIR", "data/exports")),
-            seed_with_shipped_passengers=False,
+            directory=settings.exports_dir, seed_with_shipped_passengers=False
         ),
         "io_manager": dg.FilesystemIOManager(),
     }
 
 
-def gcp_resources() -> dict:
+def gcp_resources(settings: Settings) -> dict:
     """A GCP deployment: batches land under a bucket prefix, asset values are pickles beside them.
 
     Credentials are Google's application default credentials (no key in this repository);
     with STORAGE_EMULATOR_HOST set, the client talks to that emulator anonymously instead.
+    The bucket is the settings' value, already checked to be a bucket name (a `dg.EnvVar`
+    would skip that check, and hold the variable's name on a resource used outside a run).
     """
     from dagster_gcp import GCSPickleIOManager, GCSResource
 
-    bucket = os.getenv("TITANIC_GCS_BUCKET")
-    if not bucket:
-        raise ValueError("TITANIC_PROFILE=gcp needs TITANIC_GCS_BUCKET, the bucket's name.")
-    gcs = GCSResource(project=os.getenv("GOOGLE_CLOUD_PROJECT"))
-    io_prefix = os.getenv("TITANIC_GCS_IO_PREFIX", "dagster")
+    gcs = GCSResource(project=settings.google_cloud_project)
+    bucket = str(settings.gcs_bucket)
     return {
+        **shared_resources(settings),
         "gcs": gcs,
-        "landing_area": GCSLandingArea(
-            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_LANDING_PREFIX", "landing")
+        "landing_area": GCSLandingArea(gcs=gcs, bucket=bucket, prefix=settings.gcs_landing_prefix),
+        "scoring_inbox": GCSLandingArea(gcs=gcs, bucket=bucket, prefix=settings.gcs_inbox_prefix),
+        "labels_landing": GCSLandingArea(gcs=gcs, bucket=bucket, prefix=settings.gcs_labels_prefix),
+        "exports": GCSLandingArea(gcs=gcs, bucket=bucket, prefix=settings.gcs_exports_prefix),
+        "io_manager": GCSPickleIOManager(
+            gcs=gcs, gcs_bucket=bucket, gcs_prefix=settings.gcs_io_prefix
         ),
-        "scoring_inbox": GCSLandingArea(
-            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_INBOX_PREFIX", "inbox")
-        ),
-        "labels_landing": GCSLandingArea(
-            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_LABELS_PREFIX", "labels")
-        ),
-        "exports": GCSLandingArea(
-            gcs=gcs, bucket=bucket, prefix=os.getenv("TITANIC_GCS_EXPORTS_PREFIX", "exports")
-        ),
-        "io_manager": GCSPickleIOManager(gcs=gcs, gcs_bucket=bucket, gcs_prefix=io_prefix),
     }
 
 
@@ -247,4 +281,5 @@ RESOURCES_BY_PROFILE = {"local": local_resources, "gcp": gcp_resources}
 @dg.definitions
 def resources() -> dg.Definitions:
     """The resources of the profile in TITANIC_PROFILE (default `local`)."""
-    return dg.Definitions(resources=RESOURCES_BY_PROFILE[os.getenv("TITANIC_PROFILE", "local")]())
+    settings = load_settings()
+    return dg.Definitions(resources=RESOURCES_BY_PROFILE[settings.profile](settings))
