@@ -35,10 +35,15 @@ def shipped_passengers() -> pd.DataFrame:
 
 
 def materialize_graph(
-    instance: dg.DagsterInstance, landing: Path, storage: Path, raise_on_error: bool = True
+    instance: dg.DagsterInstance,
+    landing: Path,
+    storage: Path,
+    raise_on_error: bool = True,
+    **resources: dg.ConfigurableResource,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset of the code location with every check, as the UI's
-    "Materialize all" does, on `instance`, reading from the landing folder `landing`."""
+    "Materialize all" does, on `instance`, reading from the landing folder `landing` (and
+    any other resource given)."""
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
         instance=instance,
@@ -46,6 +51,7 @@ def materialize_graph(
             **defs.resources,
             "landing_area": LocalLandingArea(directory=str(landing)),
             "io_manager": dg.FilesystemIOManager(base_dir=str(storage)),
+            **resources,
         },
         raise_on_error=raise_on_error,
     )

@@ -24,7 +24,7 @@ import pytest
 from tests.loop_setup import DAEMON, loop_environment, materialize_first_model, shifted_population
 from tests.processes import poll, running, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
+from titanic_assets.defs.monitoring.check_results import DRIFT_CHECK_KEY
 from titanic_assets.defs.monitoring.retraining import RETRAIN_EVIDENCE_TAG
 from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
 

@@ -6,7 +6,7 @@ each test logs its own traffic with the service's log writer into its own log di
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -18,8 +18,8 @@ from tests.conftest import materialize_graph
 from titanic_assets.core import registry
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import PredictionLogWriter
-from titanic_assets.defs.monitoring import drift_report, evidence, prediction_traffic, retraining
-from titanic_assets.defs.resources import LocalLandingArea
+from titanic_assets.defs.monitoring import drift_report, prediction_traffic, retraining
+from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
 from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
 from titanic_assets.ml import drift
 
@@ -28,6 +28,8 @@ from titanic_assets.ml import drift
 class Monitored:
     instance: dg.DagsterInstance
     root: Path
+    log_location: Path  # where the assets and the sensors read the prediction log
+    policy: MonitoringPolicy = field(default_factory=MonitoringPolicy)
 
     def refresh(self) -> dg.ExecuteInProcessResult:
         """Materialize the monitoring group with its check, as the refresh sensor's job does."""
@@ -53,6 +55,8 @@ class Monitored:
             "labels_landing": folder("labels"),
             "scoring_inbox": folder("inbox"),
             "exports": folder("exports"),
+            "prediction_log": PredictionLog(location=str(self.log_location)),
+            "monitoring_policy": self.policy,
         }
 
 
@@ -60,19 +64,21 @@ class Monitored:
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     root = tmp_path_factory.mktemp("monitoring")
     (root / "instance").mkdir()
-    with (
-        pytest.MonkeyPatch.context() as env,
-        dg.instance_for_test(temp_dir=str(root / "instance")) as instance,
-    ):
-        env.setenv("TITANIC_PREDICTION_LOG", str(root / "empty_log"))
-        materialize_graph(instance, root / "landing", root / "storage")
-        yield Monitored(instance, root)
+    with dg.instance_for_test(temp_dir=str(root / "instance")) as instance:
+        monitored = Monitored(instance, root, log_location=root / "empty_log")
+        materialize_graph(
+            instance,
+            root / "landing",
+            root / "storage",
+            prediction_log=monitored.resources()["prediction_log"],
+        )
+        yield monitored
 
 
 @pytest.fixture
-def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PredictionLogWriter:
+def log(tmp_path: Path, monitored: Monitored) -> PredictionLogWriter:
     """A fresh prediction log, where the assets and the sensors read."""
-    monkeypatch.setenv("TITANIC_PREDICTION_LOG", str(tmp_path / "log"))
+    monitored.log_location = tmp_path / "log"
     writer = PredictionLogWriter(tmp_path / "log")
     yield writer
     writer.close()
@@ -116,8 +122,12 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     return {k: v.value for k, v in event.metadata.items()}
 
 
-def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None = None):
-    return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+def tick(sensor: dg.SensorDefinition, monitored: Monitored, cursor: str | None = None):
+    resources = {k: v for k, v in monitored.resources().items() if k != "io_manager"}
+    context = dg.build_sensor_context(
+        instance=monitored.instance, cursor=cursor, resources=resources
+    )
+    return sensor.evaluate_tick(context)
 
 
 def test_the_traffic_window_starts_at_the_promotion_and_holds_the_logged_rows(
@@ -169,7 +179,7 @@ def test_in_distribution_traffic_passes_the_check_and_requests_no_retrain(
     assert report["drift_detected"] is False and report["n_current"] == 300
     assert 0.0 <= report["largest_psi"] < drift.PSI_MAJOR
     assert report["smallest_p_value"] > report["p_value_threshold"]
-    data = tick(retraining.retrain_on_new_evidence, monitored.instance)
+    data = tick(retraining.retrain_on_new_evidence, monitored)
     assert data.run_requests == []
 
 
@@ -185,14 +195,14 @@ def test_drift_without_new_labelled_data_fails_the_check_and_requests_nothing(
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert set(evaluation.metadata["drifted_features"].value) == {"Age", "Embarked"}
     assert evaluation.metadata["new_labelled_rows"].value == 0
-    needed = evidence.min_new_rows()
+    needed = monitored.policy.retrain_min_new_rows
     assert evaluation.metadata["new_outcomes_still_needed"].value == needed
     assert f"no retrain; {needed} more outcomes are needed" in evaluation.description
     report = metadata(result, "drift_report")
     assert report["share_drifted"] == pytest.approx(2 / len(drift.MONITORED))
     assert {"plot_Age", "plot_Embarked"} <= set(report)
 
-    skipped = tick(retraining.retrain_on_new_evidence, monitored.instance)
+    skipped = tick(retraining.retrain_on_new_evidence, monitored)
     assert skipped.run_requests == []
     assert f"{needed} more outcomes are needed" in skipped.skip_message
 
@@ -212,22 +222,23 @@ def test_the_retrain_job_is_the_chain_from_raw_data_to_the_served_model():
 def test_the_refresh_sensor_waits_for_enough_new_rows_then_requests_one_report(
     monitored, log, shipped_passengers, monkeypatch
 ):
-    monkeypatch.setenv("TITANIC_DRIFT_REFRESH_ROWS", "200")
-    monkeypatch.setenv("TITANIC_DRIFT_REFRESH_SECONDS", "3600")
+    monkeypatch.setattr(
+        monitored, "policy", MonitoringPolicy(drift_refresh_rows=200, drift_refresh_seconds=3600)
+    )
     send(log, traffic(shipped_passengers, 150, seed=5))
 
-    waiting = tick(drift_report.drift_report_on_new_traffic, monitored.instance)
+    waiting = tick(drift_report.drift_report_on_new_traffic, monitored)
     assert waiting.run_requests == []
     assert "150 rows logged" in waiting.skip_message
 
     send(log, traffic(shipped_passengers, 60, seed=6))
-    ready = tick(drift_report.drift_report_on_new_traffic, monitored.instance)
+    ready = tick(drift_report.drift_report_on_new_traffic, monitored)
     [request] = ready.run_requests
     assert request.tags["titanic/new_rows"] == "210"
 
     # Within the minimum interval nothing more is requested, however much traffic arrives.
     send(log, traffic(shipped_passengers, 300, seed=7))
-    soon = tick(drift_report.drift_report_on_new_traffic, monitored.instance, cursor=ready.cursor)
+    soon = tick(drift_report.drift_report_on_new_traffic, monitored, cursor=ready.cursor)
     assert soon.run_requests == []
 
 
@@ -246,13 +257,13 @@ def test_drift_with_a_new_labelled_batch_retrains_once_and_never_again_on_the_sa
         assert not evaluation.passed
         assert evaluation.metadata["new_labelled_rows_landed"].value == 200
         assert "a retrain on them is due" in evaluation.description
-        first = tick(retraining.retrain_on_new_evidence, monitored.instance)
+        first = tick(retraining.retrain_on_new_evidence, monitored)
         [request] = first.run_requests
         digest = evaluation.metadata["new_evidence_digest"].value
         assert request.run_key == f"retrain-{digest}"
         assert request.tags[retraining.RETRAIN_CHECK_TAG] == "drift"
         # The same evaluation is not acted on twice.
-        again = tick(retraining.retrain_on_new_evidence, monitored.instance, cursor=first.cursor)
+        again = tick(retraining.retrain_on_new_evidence, monitored, cursor=first.cursor)
         assert again.run_requests == []
 
         from titanic_assets.definitions import defs as load_definitions
@@ -277,9 +288,9 @@ def test_drift_with_a_new_labelled_batch_retrains_once_and_never_again_on_the_sa
         assert not evaluation.passed
         if after.tag != before.tag:  # the retrained model serves: it has seen the batch
             assert evaluation.metadata["new_labelled_rows"].value == 0
-            assert tick(retraining.retrain_on_new_evidence, monitored.instance).run_requests == []
+            assert tick(retraining.retrain_on_new_evidence, monitored).run_requests == []
         else:  # kept as a candidate: the same evidence asks for the same run, which never reruns
-            [repeat] = tick(retraining.retrain_on_new_evidence, monitored.instance).run_requests
+            [repeat] = tick(retraining.retrain_on_new_evidence, monitored).run_requests
             assert repeat.run_key == request.run_key
     finally:
         (monitored.root / "landing" / "batch-new.csv").unlink()

@@ -16,12 +16,12 @@ from titanic_assets.core.outcomes import FEEDBACK_PASSENGER_IDS, OutcomeStore
 from titanic_assets.core.prediction_log import PredictionLogWriter
 from titanic_assets.defs.ingestion import labelled_traffic as traffic
 from titanic_assets.defs.monitoring import prediction_outcomes as monitoring
-from titanic_assets.defs.resources import LocalLandingArea
+from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
 
 
 @pytest.fixture
-def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, materialized_graph) -> Path:
-    monkeypatch.setenv("TITANIC_PREDICTION_LOG", str(tmp_path / "log"))
+def log(tmp_path: Path, materialized_graph) -> Path:
+    """Where `run` reads the prediction log and the outcomes."""
     return tmp_path / "log"
 
 
@@ -58,6 +58,8 @@ def run(tmp_path: Path) -> dg.ExecuteInProcessResult:
             "labels_landing": LocalLandingArea(
                 directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
             ),
+            "prediction_log": PredictionLog(location=str(tmp_path / "log")),
+            "monitoring_policy": MonitoringPolicy(),
         },
     )
 
@@ -179,6 +181,8 @@ def test_labelled_predictions_become_training_rows_with_their_provenance(
             "labels_landing": LocalLandingArea(
                 directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
             ),
+            "prediction_log": PredictionLog(location=str(tmp_path / "log")),
+            "monitoring_policy": MonitoringPolicy(),
         },
     )
 

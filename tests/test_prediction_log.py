@@ -11,8 +11,8 @@ import httpx
 from tests.processes import poll, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import (
+    LogPolicy,
     PredictionLogWriter,
-    RetentionPolicy,
     read_prediction_log,
 )
 
@@ -52,7 +52,7 @@ def test_an_unwritable_directory_is_reported_not_raised(tmp_path):
 
 
 def test_files_roll_over_by_size_and_the_reader_sees_every_part(tmp_path):
-    writer = PredictionLogWriter(tmp_path, RetentionPolicy(max_file_bytes=1000, keep_days=30))
+    writer = PredictionLogWriter(tmp_path, LogPolicy(max_file_bytes=1000, keep_days=30))
     for i in range(30):
         assert write(writer, f"r{i}")
     files = sorted(tmp_path.glob("predictions-*.jsonl"))
@@ -64,7 +64,7 @@ def test_files_roll_over_by_size_and_the_reader_sees_every_part(tmp_path):
 def test_a_new_day_deletes_the_days_past_the_retention(tmp_path):
     for day in ("20200101", time.strftime("%Y%m%d", time.gmtime(time.time() - 3 * 86400))):
         (tmp_path / f"predictions-{day}-otherhost-1.jsonl").write_text("")
-    writer = PredictionLogWriter(tmp_path, RetentionPolicy(keep_days=7))
+    writer = PredictionLogWriter(tmp_path, LogPolicy(keep_days=7))
     writer._day = "19991231"  # as if the process had been writing since an earlier day
     assert write(writer, "today")
     names = sorted(p.name.split("-")[1] for p in tmp_path.glob("predictions-*.jsonl"))
@@ -86,18 +86,3 @@ def test_the_service_answers_and_counts_when_its_log_cannot_be_written(
         metrics = httpx.get(f"{url}/metrics").text
     assert 'titanic_prediction_log_failures_total{error="ENOTDIR"}' in metrics
     assert "titanic_prediction_log_writable 0.0" in metrics
-
-
-def test_relative_locations_are_under_titanic_home_not_the_working_directory(tmp_path, monkeypatch):
-    from titanic_assets.core.locations import location
-    from titanic_assets.core.prediction_log import prediction_log_location
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TITANIC_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TITANIC_PREDICTION_LOG", "logs/predictions")
-    assert prediction_log_location() == tmp_path / "home" / "logs" / "predictions"
-    monkeypatch.delenv("TITANIC_HOME")
-    root = Path(__file__).resolve().parents[1]
-    assert location("TITANIC_UNSET_FOR_TEST", "data/x") == root / "data" / "x"
-    monkeypatch.setenv("TITANIC_PREDICTION_LOG", "/srv/log")
-    assert prediction_log_location() == Path("/srv/log")

@@ -12,7 +12,7 @@ import dagster as dg
 
 from titanic_assets.defs.contract_checks import contract_check
 from titanic_assets.defs.metadata import table_metadata
-from titanic_assets.defs.resources import LandingArea
+from titanic_assets.defs.resources import LandingArea, PredictionLog
 
 LANDED_OUTCOME_COLUMNS = ("id", "Survived", "source")
 
@@ -44,21 +44,17 @@ landed_outcomes_contract = contract_check("landed_outcomes", "LandedOutcomes")
 
 
 @dg.asset(group_name="ingestion", kinds={"pandas"})
-def labelled_traffic(landed_outcomes) -> dg.MaterializeResult:
+def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.MaterializeResult:
     """The passengers the service scored whose outcome came back, through /feedback or a
     labels file, as training rows: the inputs it was sent, the outcome, and in `source`
     `feedback:<tag>` of the model that answered. Each trains under a PassengerId derived
     from its prediction id (`outcomes.feedback_passenger_id`), so its held-out split is
     stable across retrains."""
-    from titanic_assets.core.outcomes import (
-        FEEDBACK_SOURCE,
-        feedback_passenger_id,
-        predictions_with_outcomes,
-    )
+    from titanic_assets.core.outcomes import FEEDBACK_SOURCE, feedback_passenger_id
     from titanic_assets.core.registry import SERVING_MODEL
     from titanic_assets.ml.schemas import LabelledTraffic
 
-    joined, conflicts = predictions_with_outcomes(landed_outcomes)
+    joined, conflicts = prediction_log.with_outcomes(landed_outcomes)
     labelled = joined[joined["outcome"].notna()]
     table = labelled.assign(
         PassengerId=[feedback_passenger_id(i) for i in labelled["prediction_id"]],

@@ -6,7 +6,6 @@ is the one stored with the serving model (its training rows' raw inputs), so a r
 model brings its own reference and the next report compares against it.
 """
 
-import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,11 +14,9 @@ from typing import Any
 import dagster as dg
 
 from titanic_assets.core.registry import RegisteredModel
+from titanic_assets.defs.monitoring.check_results import DRIFT_CHECK
 from titanic_assets.defs.monitoring.prediction_traffic import TrafficWindow
-from titanic_assets.defs.resources import LandingArea
-
-DRIFT_CHECK = "no_input_drift"
-DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("drift_report"), DRIFT_CHECK)
+from titanic_assets.defs.resources import LandingArea, MonitoringPolicy, PredictionLog
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,11 @@ def drift_report(prediction_traffic: TrafficWindow) -> dg.MaterializeResult[Traf
     ),
 )
 def no_input_drift(
-    drift_report: TrafficDrift, landing_area: LandingArea, labels_landing: LandingArea
+    drift_report: TrafficDrift,
+    landing_area: LandingArea,
+    labels_landing: LandingArea,
+    prediction_log: PredictionLog,
+    monitoring_policy: MonitoringPolicy,
 ) -> dg.AssetCheckResult:
     from titanic_assets.defs.monitoring.evidence import new_evidence
 
@@ -106,7 +107,13 @@ def no_input_drift(
     }
     if not report.drift_detected:
         return dg.AssetCheckResult(passed=True, description=report.summary, metadata=metadata)
-    evidence = new_evidence(model, landing_area, labels_landing)
+    evidence = new_evidence(
+        model,
+        landing_area,
+        labels_landing,
+        prediction_log,
+        monitoring_policy.retrain_min_new_rows,
+    )
     return dg.AssetCheckResult(
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -124,49 +131,36 @@ drift_monitoring_job = dg.define_asset_job(
 )
 
 
-@dataclass(frozen=True)
-class RefreshPolicy:
-    """When the drift report is refreshed: enough new rows, and not too often."""
-
-    min_new_rows: int
-    min_interval_seconds: float
-
-    @classmethod
-    def from_env(cls) -> "RefreshPolicy":
-        """TITANIC_DRIFT_REFRESH_ROWS (default 200, drift.MIN_ROWS) and
-        TITANIC_DRIFT_REFRESH_SECONDS (default 60)."""
-        return cls(
-            min_new_rows=int(os.getenv("TITANIC_DRIFT_REFRESH_ROWS", "200")),
-            min_interval_seconds=float(os.getenv("TITANIC_DRIFT_REFRESH_SECONDS", "60")),
-        )
-
-
 @dg.sensor(
     job=drift_monitoring_job,
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Refresh the drift report when enough new traffic has been logged.",
 )
-def drift_report_on_new_traffic(context: dg.SensorEvaluationContext):
+def drift_report_on_new_traffic(
+    context: dg.SensorEvaluationContext,
+    prediction_log: PredictionLog,
+    monitoring_policy: MonitoringPolicy,
+):
     from titanic_assets.core import registry
-    from titanic_assets.core.prediction_log import read_prediction_log
 
-    policy = RefreshPolicy.from_env()
+    policy = monitoring_policy
     last_request = float(context.cursor) if context.cursor else 0.0
     now = time.time()
-    if now - last_request < policy.min_interval_seconds:
+    if now - last_request < policy.drift_refresh_seconds:
         return dg.SkipReason(
             f"last refresh requested {now - last_request:.0f} s ago "
-            f"(minimum interval {policy.min_interval_seconds:.0f} s)"
+            f"(minimum interval {policy.drift_refresh_seconds:.0f} s)"
         )
     model = registry.serving_model()
     if model is None:
         return dg.SkipReason("no model is being served yet")
     since = max(model.created_at, datetime.fromtimestamp(last_request, UTC))
-    new_rows = len(read_prediction_log(since=since))
-    if new_rows < policy.min_new_rows:
+    new_rows = len(prediction_log.predictions(since=since))
+    if new_rows < policy.drift_refresh_rows:
         return dg.SkipReason(
-            f"{new_rows} rows logged since {since.isoformat()}, waiting for {policy.min_new_rows}"
+            f"{new_rows} rows logged since {since.isoformat()}, "
+            f"waiting for {policy.drift_refresh_rows}"
         )
     context.update_cursor(str(now))
     return dg.RunRequest(

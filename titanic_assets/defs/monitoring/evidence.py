@@ -3,7 +3,8 @@
 A retrain on the data the serving model was already given makes the same model under a new
 version, so a failed monitoring check asks for one only when there are labelled passengers
 the serving model has not seen: landed in the landing area, or scored by the service with
-their outcome come back (labelled_traffic). At least MIN_NEW_ROWS of them (configurable),
+their outcome come back (labelled_traffic). At least MIN_NEW_ROWS of them (the monitoring
+policy's `retrain_min_new_rows`, TITANIC_RETRAIN_MIN_NEW_ROWS),
 so that the retrained model's held-out share of them (by the stable hash split) holds about
 promotion.MIN_ROWS passengers to compare it with the serving model on; fewer, and the
 comparison could not decide. The checks carry this in their metadata, in words too, and the
@@ -14,7 +15,6 @@ second retrained model.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,15 +22,10 @@ from titanic_assets.ml import modeling, promotion
 
 if TYPE_CHECKING:
     from titanic_assets.core.registry import RegisteredModel
-    from titanic_assets.defs.resources import LandingArea
+    from titanic_assets.defs.resources import LandingArea, PredictionLog
 
 # The held-out share of MIN_NEW_ROWS holds about promotion.MIN_ROWS passengers: 150.
 MIN_NEW_ROWS = promotion.MIN_ROWS * 100 // modeling.TEST_PERCENT
-
-
-def min_new_rows() -> int:
-    """TITANIC_RETRAIN_MIN_NEW_ROWS, else MIN_NEW_ROWS."""
-    return int(os.getenv("TITANIC_RETRAIN_MIN_NEW_ROWS", str(MIN_NEW_ROWS)))
 
 
 @dataclass(frozen=True)
@@ -74,12 +69,17 @@ class NewEvidence:
 
 
 def new_evidence(
-    model: RegisteredModel, landing_area: LandingArea, labels_landing: LandingArea
+    model: RegisteredModel,
+    landing_area: LandingArea,
+    labels_landing: LandingArea,
+    prediction_log: PredictionLog,
+    min_rows: int,
 ) -> NewEvidence:
-    """Count the labelled passengers `model` was not given, wherever they are now."""
+    """Count the labelled passengers `model` was not given, wherever they are now; a
+    retrain is due from `min_rows` of them."""
     import pandas as pd
 
-    from titanic_assets.core.outcomes import feedback_passenger_id, predictions_with_outcomes
+    from titanic_assets.core.outcomes import feedback_passenger_id
 
     landing = landing_area.read_tables()
     landed_ids = set()
@@ -91,7 +91,7 @@ def new_evidence(
     if bulk is None or not {"id", "Survived"} <= set(bulk.columns):
         bulk = pd.DataFrame({"id": pd.Series(dtype=str), "Survived": pd.Series(dtype=str)})
     bulk = bulk[bulk["Survived"].isin(["0", "1"])]  # as the labels contract lets through
-    joined, _ = predictions_with_outcomes(bulk)
+    joined, _ = prediction_log.with_outcomes(bulk)
     feedback_ids = {
         feedback_passenger_id(i) for i in joined.loc[joined["outcome"].notna(), "prediction_id"]
     }
@@ -106,5 +106,5 @@ def new_evidence(
         landed=len(new_landed),
         feedback=len(new_feedback),
         digest=digest,
-        min_rows=min_new_rows(),
+        min_rows=min_rows,
     )

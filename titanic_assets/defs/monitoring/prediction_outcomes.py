@@ -10,23 +10,24 @@ from typing import Any
 
 import dagster as dg
 
-from titanic_assets.defs.resources import LandingArea
+from titanic_assets.defs.monitoring.check_results import PERFORMANCE_CHECK
+from titanic_assets.defs.monitoring.retraining import retraining_in_words
+from titanic_assets.defs.resources import LandingArea, MonitoringPolicy, PredictionLog
 
 
 # After serving_model, as prediction_traffic: "Materialize all" reads the log once the
 # model that answers is in place, and a failed upstream contract stops it too.
 @dg.asset(group_name="monitoring", kinds={"bentoml", "pandas"}, deps=["serving_model"])
-def prediction_outcomes(landed_outcomes) -> dg.MaterializeResult:
+def prediction_outcomes(landed_outcomes, prediction_log: PredictionLog) -> dg.MaterializeResult:
     """Every logged prediction with its outcome if one came back (POST /feedback, or a file
     in the labels landing area): which
     model version answered, what it predicted, what happened. Late outcomes count for the
     model that made the prediction. Per model version: predictions, outcomes, missing."""
     import pandas as pd
 
-    from titanic_assets.core.outcomes import predictions_with_outcomes
     from titanic_assets.defs.metadata import table_metadata
 
-    table, _ = predictions_with_outcomes(landed_outcomes)
+    table, _ = prediction_log.with_outcomes(landed_outcomes)
     by_version = (
         table.groupby("model_version")
         .agg(predictions=("prediction_id", "size"), outcomes=("outcome", "count"))
@@ -60,13 +61,12 @@ def model_performance(
     context: dg.AssetExecutionContext, prediction_outcomes
 ) -> dg.MaterializeResult:
     """The serving model on its labelled traffic: accuracy, ROC-AUC, Brier score, each with a
-    95% interval, a reliability table, beside what its evaluation promised and the
+    95% interval, a calibration table, beside what its evaluation promised and the
     confidence-based estimate (CBPE, ml/performance.py) over all its traffic; and, in words,
     why the last retrain happened or did not (as of the checks' latest evaluations)."""
     import pandas as pd
 
     from titanic_assets.core import registry
-    from titanic_assets.defs.monitoring.retraining import retraining_in_words
     from titanic_assets.ml import performance, plots
 
     model = registry.serving_model()
@@ -112,11 +112,15 @@ def model_performance(
     metadata["performance"] = dg.MetadataValue.md(pd.DataFrame(side_by_side).to_markdown())
     metadata["retraining"] = dg.MetadataValue.md(retraining_in_words(context.instance))
     if len(labelled):
-        metadata["reliability"] = dg.MetadataValue.md(
-            pd.DataFrame(performance.reliability(labels, probabilities)).to_markdown(index=False)
+        metadata["calibration_table"] = dg.MetadataValue.md(
+            pd.DataFrame(performance.calibration_table(labels, probabilities)).to_markdown(
+                index=False
+            )
         )
     if len(labelled) >= performance.MIN_LABELLED:
-        metadata["reliability_plot"] = dg.MetadataValue.md(plots.reliability(labels, probabilities))
+        metadata["reliability_plot"] = dg.MetadataValue.md(
+            plots.reliability_plot(labels, probabilities, "labelled traffic")
+        )
     return dg.MaterializeResult(
         value={
             "model_version": model.version,
@@ -128,13 +132,13 @@ def model_performance(
     )
 
 
-PERFORMANCE_CHECK = "realized_accuracy_not_worse_than_promised"
-PERFORMANCE_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("model_performance"), PERFORMANCE_CHECK)
-
-
 @dg.asset_check(asset=model_performance, name=PERFORMANCE_CHECK, blocking=False)
 def realized_accuracy_not_worse_than_promised(
-    model_performance, landing_area: LandingArea, labels_landing: LandingArea
+    model_performance,
+    landing_area: LandingArea,
+    labels_landing: LandingArea,
+    prediction_log: PredictionLog,
+    monitoring_policy: MonitoringPolicy,
 ) -> dg.AssetCheckResult:
     """Fails when the serving model's realized accuracy is significantly below what its
     held-out evaluation promised: one-sided exact binomial test at p < ALPHA (0.01), and
@@ -170,7 +174,13 @@ def realized_accuracy_not_worse_than_promised(
     }
     model = registry.get(f"{registry.SERVING_MODEL}:{model_performance['model_version']}")
     if worse and model is not None:
-        evidence = new_evidence(model, landing_area, labels_landing)
+        evidence = new_evidence(
+            model,
+            landing_area,
+            labels_landing,
+            prediction_log,
+            monitoring_policy.retrain_min_new_rows,
+        )
         description = f"{description}; {evidence.in_words}"
         metadata.update(evidence.metadata())
     return dg.AssetCheckResult(

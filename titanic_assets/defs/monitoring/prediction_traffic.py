@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from titanic_assets.core.registry import RegisteredModel
-from titanic_assets.defs.resources import LandingArea
+from titanic_assets.defs.resources import LandingArea, PredictionLog
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,12 @@ class TrafficWindow:
 
 
 @dg.asset(group_name="monitoring", kinds={"bentoml", "pandas"}, deps=["serving_model"])
-def prediction_traffic(exports: LandingArea) -> dg.MaterializeResult[TrafficWindow]:
+def prediction_traffic(
+    exports: LandingArea, prediction_log: PredictionLog
+) -> dg.MaterializeResult[TrafficWindow]:
     """The passengers the service scored since the serving model was promoted.
 
-    Read from the prediction log (TITANIC_PREDICTION_LOG, see core/prediction_log.py); the
+    Read from the prediction log (the `prediction_log` resource, core/prediction_log.py); the
     window's bounds and the model it belongs to are in the metadata, with the latest
     predictions, the predicted outcomes against the same model's predictions on its
     held-out rows, and the whole window as a CSV file to download (`window_file`).
@@ -38,7 +40,6 @@ def prediction_traffic(exports: LandingArea) -> dg.MaterializeResult[TrafficWind
 
     from titanic_assets.core import registry
     from titanic_assets.core.contract import RAW_INPUTS
-    from titanic_assets.core.prediction_log import prediction_log_location, read_prediction_log
     from titanic_assets.defs.metadata import markdown_table
     from titanic_assets.ml import plots
 
@@ -49,8 +50,7 @@ def prediction_traffic(exports: LandingArea) -> dg.MaterializeResult[TrafficWind
             "traffic window: materialize serving_model first."
         )
     end = datetime.now(UTC)
-    location = prediction_log_location()
-    rows = read_prediction_log(location, since=model.created_at)
+    rows = prediction_log.predictions(since=model.created_at)
     rows = rows[rows["timestamp"] <= end].reset_index(drop=True)
     versions = rows["model_version"].value_counts()
 
@@ -83,7 +83,7 @@ def prediction_traffic(exports: LandingArea) -> dg.MaterializeResult[TrafficWind
             "window_end": dg.MetadataValue.timestamp(end),
             "serving_model": model.tag,
             "model_data_version": model.data_version,
-            "prediction_log": str(location),
+            "prediction_log": prediction_log.location,
             "rows_by_model_version": dg.MetadataValue.json(
                 {str(k): int(v) for k, v in versions.items()}
             ),

@@ -13,27 +13,12 @@ import json
 
 import dagster as dg
 
-from titanic_assets.defs.monitoring.drift_report import DRIFT_CHECK_KEY
-from titanic_assets.defs.monitoring.prediction_outcomes import PERFORMANCE_CHECK_KEY
+from titanic_assets.defs.monitoring.check_results import WATCHED_CHECKS, latest_evaluation
 from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
 
 # Set on a retrain run: the digest of the new evidence that requested it, and which check.
 RETRAIN_EVIDENCE_TAG = "titanic/retrain_evidence"
 RETRAIN_CHECK_TAG = "titanic/retrain_requested_by"
-WATCHED_CHECKS = {"drift": DRIFT_CHECK_KEY, "performance": PERFORMANCE_CHECK_KEY}
-
-
-def latest_evaluation(instance: dg.DagsterInstance, key: dg.AssetCheckKey):
-    """A check's latest completed evaluation, as (event record, evaluation); None before
-    there is one. A planned evaluation (its run still going) is not a result yet."""
-    record = instance.get_latest_asset_check_evaluation_record(key)
-    if (
-        record is None
-        or record.event is None
-        or record.event.dagster_event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    ):
-        return None
-    return record, record.event.dagster_event.event_specific_data
 
 
 @dg.sensor(

@@ -8,7 +8,7 @@ def serving_model_archive() -> dg.MaterializeResult:
     """The serving model as a portable BentoML archive, for a service on another machine.
 
     The profile's IO manager stores it: in the gcp profile, an object in the bucket that
-    `python -m titanic_assets.core.model_sync` imports into the serving machine's model store.
+    `python -m titanic_assets.commands.model_sync` imports into the serving machine's model store.
     """
     from titanic_assets.core import registry
     from titanic_assets.core.model_sync import export_archive

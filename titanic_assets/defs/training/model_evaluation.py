@@ -66,7 +66,9 @@ def model_evaluation(survival_model, passengers) -> dg.MaterializeResult:
                 }
             ),
             "reliability": dg.MetadataValue.md(
-                plots.reliability(evaluation.labels, evaluation.probabilities)
+                plots.reliability_plot(
+                    evaluation.labels, evaluation.probabilities, "held-out passengers"
+                )
             ),
             "roc_curve": dg.MetadataValue.md(
                 plots.roc_curve(evaluation.labels, evaluation.probabilities, scores["roc_auc"])
