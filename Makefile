@@ -16,7 +16,7 @@ install:  ## The locked environment in .venv (installs uv with pip if it is miss
 	$(UV) sync --frozen
 
 dev: install  ## Dagster on http://localhost:3000, the model service on :3001; Ctrl-C stops both
-	$(UV) run --frozen python -m titanic_assets.dev \
+	$(UV) run --frozen python -m titanic_assets.commands.dev \
 		--dagster-port $(DAGSTER_PORT) --service-port $(SERVICE_PORT)
 
 serve: install  ## The model service alone on http://localhost:3001 (ready once a model is promoted)

@@ -21,7 +21,6 @@ import gc
 import json
 import logging
 import math
-import os
 import re
 import threading
 import uuid
@@ -40,12 +39,12 @@ from titanic_assets.core import contract, registry
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.features import FEATURES
 from titanic_assets.core.outcomes import OutcomeStore
-from titanic_assets.core.prediction_log import PredictionLogWriter, prediction_ids
+from titanic_assets.core.prediction_log import LogPolicy, PredictionLogWriter, prediction_ids
+from titanic_assets.core.settings import load_settings
 
+SETTINGS = load_settings()  # when a worker starts; a wrong value stops it, naming the variable
 MAX_BATCH = 1000
-MAX_CSV_BYTES = int(os.getenv("TITANIC_MAX_CSV_BYTES", str(10 * 2**20)))  # ~140,000 passengers
-POLL_SECONDS = float(os.getenv("TITANIC_MODEL_POLL_SECONDS", "10"))
-WORKERS = int(os.getenv("TITANIC_SERVING_WORKERS", "2"))
+MAX_CSV_BYTES = SETTINGS.max_csv_bytes  # 10 MiB: ~140,000 passengers
 API_PATHS = ("/predict", "/predict_batch", "/explain")
 # A client's own request id (X-Request-ID): the key it sends outcomes back with later.
 CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -73,7 +72,7 @@ class JsonLinesFormatter(logging.Formatter):
 def use_json_logs() -> None:
     """Re-format the handlers BentoML set up in this worker (TITANIC_LOG_FORMAT=text keeps
     BentoML's own text lines, e.g. for reading them in a terminal)."""
-    if os.getenv("TITANIC_LOG_FORMAT", "json") != "json":
+    if SETTINGS.log_format != "json":
         return
     for name in (None, "bentoml"):
         for handler in logging.getLogger(name).handlers:
@@ -645,7 +644,7 @@ info_app = FastAPI()
 
 @bentoml.asgi_app(info_app, path="/")
 @bentoml.service(
-    workers=WORKERS,
+    workers=SETTINGS.serving_workers,
     traffic={"timeout": 30},
     endpoints={"livez": "/livez", "readyz": "/readyz"},
 )
@@ -656,7 +655,12 @@ class TitanicSurvival:
         self._model: registry.RegisteredModel | None = None
         self._unloadable: str | None = None  # a version that failed to load
         # A failing log never fails a prediction: it is answered, counted and alerted on.
-        self._log = PredictionLogWriter(on_failure=_log_failed, on_health=LOG_WRITABLE.set)
+        self._log = PredictionLogWriter(
+            SETTINGS.prediction_log,
+            LogPolicy.from_settings(SETTINGS),
+            on_failure=_log_failed,
+            on_health=LOG_WRITABLE.set,
+        )
         LOG_WRITABLE.set(int(self._log.healthy))
         self._outcomes = _outcome_store(self._log)
         self._refresh()
@@ -700,7 +704,7 @@ class TitanicSurvival:
 
     def _watch(self) -> None:
         stop = threading.Event()
-        while not stop.wait(POLL_SECONDS):
+        while not stop.wait(SETTINGS.model_poll_seconds):
             self._refresh()
 
     def _serving(self) -> registry.RegisteredModel:

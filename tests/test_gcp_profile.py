@@ -191,7 +191,7 @@ def test_a_service_with_its_own_store_serves_the_model_exported_to_the_bucket(
         "TITANIC_MODEL_POLL_SECONDS": "1",
         "BENTOML_HOME": str(tmp_path / "bentoml"),  # not the store the pipeline wrote to
     }
-    sync = [sys.executable, "-m", "titanic_assets.core.model_sync"]
+    sync = [sys.executable, "-m", "titanic_assets.commands.model_sync"]
     with (
         survival_service(tmp_path, env) as url,
         running(sync, tmp_path / "model_sync.log", {**os.environ, **env}),

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.processes import ROOT, free_port, poll, running, survival_service
-from titanic_assets.defs.monitoring.retraining import WATCHED_CHECKS
+from titanic_assets.defs.monitoring.check_results import WATCHED_CHECKS
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 JOB = "titanic-survival-service"
@@ -45,7 +45,7 @@ def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def instance_metrics(dagster_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The instance metrics exporter on a free port, reading `dagster_home`; yields host:port."""
     port = free_port()
-    exporter = "titanic_assets.defs.monitoring.instance_metrics"
+    exporter = "titanic_assets.commands.instance_metrics"
     command = [sys.executable, "-m", exporter, "--port", str(port)]
     env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
     log = tmp_path_factory.mktemp("instance-metrics") / "exporter.log"

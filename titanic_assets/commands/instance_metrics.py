@@ -1,7 +1,7 @@
 """The Dagster instance's monitoring state as Prometheus metrics, for alerting.
 
 The monitoring checks run in Dagster, not in the service, so Prometheus cannot see them on
-the service's /metrics. `python -m titanic_assets.defs.monitoring.instance_metrics --port
+the service's /metrics. `python -m titanic_assets.commands.instance_metrics --port
 9464`, run beside the daemon with the same DAGSTER_HOME (SQLite locally, Postgres in
 production), answers each scrape with the latest evaluation of each check the retrain
 sensor watches (`drift`: no_input_drift; `performance`: the realized-accuracy check), read
@@ -21,7 +21,7 @@ from typing import Any
 
 import dagster as dg
 
-from titanic_assets.defs.monitoring.retraining import WATCHED_CHECKS, latest_evaluation
+from titanic_assets.defs.monitoring.check_results import WATCHED_CHECKS, latest_evaluation
 
 
 class MonitoringChecksCollector:

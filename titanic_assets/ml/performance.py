@@ -1,7 +1,7 @@
 """Performance on labelled traffic, realized and estimated, each with its uncertainty.
 
 Realized: accuracy with a Wilson interval; ROC-AUC and Brier score with percentile bootstrap
-intervals (no closed form that holds on small, unbalanced samples); a reliability table.
+intervals (no closed form that holds on small, unbalanced samples); a calibration table.
 
 Estimated (before outcomes arrive): confidence-based performance estimation, the idea of
 NannyML's CBPE. If the probabilities are calibrated, a passenger predicted to survive with
@@ -74,7 +74,7 @@ def estimated_accuracy_interval(
     return Interval(estimate, max(0.0, estimate - half), min(1.0, estimate + half))
 
 
-def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = 5) -> list[dict]:
+def calibration_table(labels: np.ndarray, probabilities: np.ndarray, bins: int = 5) -> list[dict]:
     """Observed survival rate per predicted-probability bin (a calibration table)."""
     edges = np.linspace(0, 1, bins + 1)
     index = bin_index(probabilities, bins)

@@ -131,9 +131,12 @@ def categorical_drift(feature: str, reference: np.ndarray, current: np.ndarray) 
     return _image(f"{feature}: reference vs current", draw)
 
 
-def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> str:
+def reliability_plot(
+    labels: np.ndarray, probabilities: np.ndarray, passengers: str, bins: int = 10
+) -> str:
     """Observed survival rate against the mean predicted probability, per probability bin
-    (marker size: the bin's rows); a calibrated model lies on the diagonal."""
+    (marker size: the bin's rows); a calibrated model lies on the diagonal. `passengers`
+    names whose outcomes these are, for the title."""
     from titanic_assets.ml.statistics import bin_index
 
     index = bin_index(probabilities, bins)
@@ -151,4 +154,4 @@ def reliability(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -
         axes.set_xlim(0, 1)
         axes.set_ylim(0, 1)
 
-    return _image("Reliability (held-out passengers)", draw)
+    return _image(f"Reliability ({passengers})", draw)

@@ -1,0 +1,48 @@
+"""Keep a serving machine's BentoML store up to date with the bucket's serving model archive.
+
+Beside a service on another machine (same BENTOML_HOME): each new archive the pipeline
+exports (core/model_sync.py) is imported into the local store, and the service switches to it
+at its next poll. The bucket and prefix are the gcp profile's settings, or the flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+from titanic_assets.core.model_sync import BucketModelSource
+from titanic_assets.core.settings import load_settings
+
+logger = logging.getLogger("titanic.model_sync")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Poll the bucket forever (or once, with --once), importing each new serving model."""
+    settings = load_settings()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bucket", default=settings.gcs_bucket)
+    parser.add_argument("--io-prefix", default=settings.gcs_io_prefix)
+    parser.add_argument("--poll-seconds", type=float, default=settings.model_poll_seconds)
+    parser.add_argument("--once", action="store_true", help="pull once and exit")
+    args = parser.parse_args(argv)
+    if not args.bucket:
+        parser.error("the bucket is needed: --bucket or TITANIC_GCS_BUCKET")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    source = BucketModelSource(args.bucket, args.io_prefix)
+    while True:
+        try:
+            tag = source.pull()
+            if tag:
+                logger.info("Imported %s from gs://%s/%s", tag, args.bucket, source.object_name)
+        except Exception:  # a transient bucket error: keep the current model, try again
+            logger.exception("Could not pull the serving model")
+            if args.once:
+                raise
+        if args.once:
+            return
+        time.sleep(args.poll_seconds)
+
+
+if __name__ == "__main__":
+    main()
