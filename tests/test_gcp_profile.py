@@ -16,6 +16,7 @@ import pytest
 
 from tests.processes import BIN, free_port, poll, running, survival_service
 from titanic_assets.core.model_sync import ModelArchive
+from titanic_assets.core.settings import SettingsError, load_settings
 from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import RESOURCES_BY_PROFILE, SHIPPED_PASSENGERS, GCSLandingArea
 
@@ -79,7 +80,8 @@ class GcpRun:
 @pytest.fixture(scope="module")
 def gcp_run(gcp_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcpRun]:
     """The whole graph with its checks, materialized once in the gcp profile."""
-    resources = RESOURCES_BY_PROFILE[os.environ["TITANIC_PROFILE"]]()
+    settings = load_settings()
+    resources = RESOURCES_BY_PROFILE[settings.profile](settings)
     bucket = resources["gcs"].get_client().create_bucket(BUCKET)
     bucket.blob(f"{LANDING_PREFIX}/titanic.csv").upload_from_filename(str(SHIPPED_PASSENGERS))
     bucket.blob(f"{LANDING_PREFIX}/batch-2.csv").upload_from_string(
@@ -157,7 +159,7 @@ def test_every_check_passes_in_the_gcp_profile(gcp_run: GcpRun) -> None:
 
 
 def test_a_missing_landing_bucket_fails_with_its_name(gcp_env: None) -> None:
-    gcs = RESOURCES_BY_PROFILE["gcp"]()["gcs"]
+    gcs = RESOURCES_BY_PROFILE["gcp"](load_settings())["gcs"]
     landing = GCSLandingArea(gcs=gcs, bucket="no-such-bucket")
     with pytest.raises(dg.Failure, match="gs://no-such-bucket does not exist"):
         landing.csv_files()
@@ -167,8 +169,9 @@ def test_gcp_profile_without_a_bucket_says_which_variable_is_missing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("TITANIC_GCS_BUCKET", raising=False)
-    with pytest.raises(ValueError, match="TITANIC_GCS_BUCKET"):
-        RESOURCES_BY_PROFILE["gcp"]()
+    monkeypatch.setenv("TITANIC_PROFILE", "gcp")
+    with pytest.raises(SettingsError, match="TITANIC_GCS_BUCKET"):
+        load_settings()
 
 
 def test_landing_file_reads_back_byte_for_byte(gcp_run: GcpRun) -> None:
