@@ -1,6 +1,6 @@
 """BentoML services that answer every prediction with a constant: the framework's own cost.
 
-Same BentoML version, same request body and request model (bento.service.Passenger), same
+Same BentoML version, same request body and request model (bento.schemas.Passenger), same
 response model and worker count as the survival service, so the difference between them
 in benchmarks/service.py is the project's own work per request:
 
@@ -22,7 +22,8 @@ import gc
 import bentoml
 from fastapi import FastAPI
 
-from bento.service import Passenger, Prediction, TitanicSurvival, request_id
+from bento.schemas import Passenger, Prediction
+from bento.service import TitanicSurvival, request_id
 
 ANSWER = Prediction(
     id="0", survived=False, probability=0.1, threshold=0.5, model_version="constant", request_id="0"

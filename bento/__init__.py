@@ -1,0 +1,1 @@
+"""The survival model's BentoML service (service.py) and what it is built from."""
