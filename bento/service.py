@@ -32,9 +32,9 @@ import numpy as np
 from bentoml._internal.server.http import traffic
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import Counter, Gauge
-from pydantic import ValidationError
 
+from bento.logs import ClientErrorsAsWarnings, use_json_logs
+from bento.metrics import LOG_FAILURES, LOG_WRITABLE, PREDICTIONS, REJECTED, SERVING_VERSION
 from bento.schemas import (
     BatchPassenger,
     BatchPrediction,
@@ -53,9 +53,15 @@ from titanic_assets.core.features import FEATURES
 from titanic_assets.core.outcomes import OutcomeStore
 from titanic_assets.core.prediction_log import PredictionLogWriter, prediction_ids
 
+# --- Settings: the environment the service reads, all of it, once at import. ---------------
+# (To be replaced by the project-wide settings object: nothing else in bento/ reads os.getenv.)
 MAX_CSV_BYTES = int(os.getenv("TITANIC_MAX_CSV_BYTES", str(10 * 2**20)))  # ~140,000 passengers
 POLL_SECONDS = float(os.getenv("TITANIC_MODEL_POLL_SECONDS", "10"))
 WORKERS = int(os.getenv("TITANIC_SERVING_WORKERS", "2"))
+# json: one JSON object per line; text: BentoML's own lines, e.g. for reading in a terminal.
+LOG_FORMAT = os.getenv("TITANIC_LOG_FORMAT", "json")
+# -------------------------------------------------------------------------------------------
+
 API_PATHS = ("/predict", "/predict_batch", "/explain")
 # A client's own request id (X-Request-ID): the key it sends outcomes back with later.
 CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -63,81 +69,10 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 logger = logging.getLogger("bentoml.service.titanic")
 
 
-class JsonLinesFormatter(logging.Formatter):
-    """One JSON object per log record, so a log platform can index the service's logs."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "component": str(getattr(record, "component", "")).strip("[]") or None,
-            "message": record.getMessage(),
-            "trace": str(getattr(record, "trace_msg", "")).strip(" ()") or None,
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def use_json_logs() -> None:
-    """Re-format the handlers BentoML set up in this worker (TITANIC_LOG_FORMAT=text keeps
-    BentoML's own text lines, e.g. for reading them in a terminal)."""
-    if os.getenv("TITANIC_LOG_FORMAT", "json") != "json":
-        return
-    for name in (None, "bentoml"):
-        for handler in logging.getLogger(name).handlers:
-            handler.setFormatter(JsonLinesFormatter())
-
-
-class ClientErrorsAsWarnings(logging.Filter):
-    """A rejected request is the client's mistake, not the service's error: BentoML logs each
-    one at ERROR with a traceback (`log_exception` in its http_app); this turns those records
-    into one WARNING line naming the fields and the reasons. Other errors pass unchanged."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, ValidationError):
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
-                for e in error.errors(include_url=False, include_input=False)[:10]
-            )
-            path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
-            record.msg = f"Rejected input on {path} ({error.error_count()}): {problems}"
-            record.args = ()
-            record.exc_info = record.exc_text = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
 # Each worker configures BentoML's logging before it imports this module.
-use_json_logs()
+if LOG_FORMAT == "json":
+    use_json_logs()
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsAsWarnings())
-
-PREDICTIONS = Counter(
-    "titanic_predictions",
-    "Passengers scored, by predicted outcome and endpoint.",
-    ["outcome", "endpoint"],
-)
-REJECTED = Counter(
-    "titanic_rejected_inputs", "Requests rejected as invalid, by reason.", ["reason", "endpoint"]
-)
-LOG_FAILURES = Counter(
-    "titanic_prediction_log_failures",
-    "Predictions answered but not logged because the log's storage failed, by error.",
-    ["error"],
-)
-LOG_WRITABLE = Gauge(
-    "titanic_prediction_log_writable",
-    "1 while every worker's prediction log takes writes, 0 once one failed (until it recovers).",
-    multiprocess_mode="livemin",
-)
-SERVING_VERSION = Gauge(
-    "titanic_serving_model",
-    "1 for the model version a worker serves, 0 for versions it left.",
-    ["version"],
-    multiprocess_mode="livemax",
-)
 
 
 def request_id(ctx: bentoml.Context) -> str:
