@@ -22,8 +22,9 @@ import gc
 import bentoml
 from fastapi import FastAPI
 
+from bento.plumbing import request_id
 from bento.schemas import Passenger, Prediction
-from bento.service import TitanicSurvival, request_id
+from bento.service import TitanicSurvival
 
 ANSWER = Prediction(
     id="0", survived=False, probability=0.1, threshold=0.5, model_version="constant", request_id="0"
