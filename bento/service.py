@@ -26,10 +26,9 @@ from typing import Any
 
 import bentoml
 import numpy as np
-from bentoml._internal.server.http import traffic
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
 
+from bento import request_timeout
 from bento.logs import ClientErrorsAsWarnings, use_json_logs
 from bento.metrics import LOG_FAILURES, LOG_WRITABLE, PREDICTIONS, SERVING_VERSION
 from bento.plumbing import (
@@ -100,46 +99,8 @@ def _columns(passengers: list[dict[str, Any]]) -> dict[str, list[Any]]:
     return {name: [p.get(name) for p in passengers] for name in RAW_INPUTS}
 
 
-class RequestTimeout(traffic.TimeoutMiddleware):
-    """BentoML's request timeout (`traffic.timeout`), with its timer cancelled on answer.
-
-    BentoML 1.4.39's TimeoutMiddleware arms one `loop.call_later` per request and never
-    cancels it, so every answered request's future and context (its OpenTelemetry span among
-    them, ~18 objects) stay alive for the whole timeout: at 30 s and ~800 req/s per worker,
-    ~400,000 objects that each full garbage collection walks. Those collections stalled the
-    worker for 100-400 ms, growing with the load: the p99 under load. Same behaviour
-    otherwise: a 504 when no answer has started in time, no limit once it has. 1.4.40 still
-    has the leak; drop this class once BentoML cancels its timer.
-    """
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        answered = False
-        try:
-            async with asyncio.timeout(self.timeout) as deadline:  # its timer ends with it
-
-                async def send_and_stop_clock(message: dict) -> None:
-                    nonlocal answered
-                    if not answered:
-                        answered = True
-                        deadline.reschedule(None)
-                    await send(message)
-
-                await self.app(scope, receive, send_and_stop_clock)
-        except TimeoutError:
-            if not deadline.expired():
-                raise  # the app's own TimeoutError, not this deadline
-            await JSONResponse(
-                {"error": f"Not able to process the request in {self.timeout} seconds"},
-                status_code=504,
-            )(scope, receive, send)
-
-
-# BentoML builds its middleware stack from this module attribute when a worker starts its app,
-# after importing this module.
-traffic.TimeoutMiddleware = RequestTimeout
+# BentoML's workers time requests out with RequestTimeout, not BentoML's leaking middleware.
+request_timeout.install()
 
 info_app = FastAPI()
 
