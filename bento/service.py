@@ -185,11 +185,23 @@ class TitanicSurvival:
         columns = _columns(passengers)
         probabilities = model.probabilities(columns)
         survived = probabilities >= model.threshold
+        self._record(endpoint, request_id, model, columns, probabilities, survived)
+        return model, probabilities, survived
+
+    def _record(
+        self,
+        endpoint: str,
+        request_id: str,
+        model: registry.RegisteredModel,
+        columns: dict[str, list[Any]],
+        probabilities: np.ndarray,
+        survived: np.ndarray,
+    ) -> None:
+        """Log and count answered predictions: every prediction endpoint's one way out."""
         self._log.write(request_id, endpoint, model.version, columns, probabilities, survived)
         alive = int(survived.sum())
         PREDICTIONS.labels(outcome="survived", endpoint=endpoint).inc(alive)
         PREDICTIONS.labels(outcome="died", endpoint=endpoint).inc(len(survived) - alive)
-        return model, probabilities, survived
 
     @bentoml.api
     async def predict(self, passenger: Passenger, /, ctx: bentoml.Context) -> Prediction:
@@ -239,8 +251,7 @@ class TitanicSurvival:
         probability = float(model.calibration(1.0 / (1.0 + math.exp(-raw_score))))
         survived = probability >= model.threshold
         rid = request_id(ctx)
-        self._log.write(rid, "explain", model.version, columns, [probability], [survived])
-        PREDICTIONS.labels(outcome="survived" if survived else "died", endpoint="explain").inc()
+        self._record("explain", rid, model, columns, np.array([probability]), np.array([survived]))
         return Explanation(
             contributions={n: float(c) for n, c in zip(FEATURES, contributions[:-1], strict=True)},
             bias=float(contributions[-1]),
