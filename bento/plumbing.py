@@ -63,7 +63,7 @@ def client_error(kind: str, loc: list[str], message: str, error: str = "") -> di
     return {"error": error or message, "detail": [{"type": kind, "loc": loc, "msg": message}]}
 
 
-def client_error_response(status: int, where: str, message: str) -> JSONResponse:
+def error_response(status: int, where: str, message: str) -> JSONResponse:
     """A 4xx (or 503) of the mounted routes, in the ClientError shape."""
     return JSONResponse(client_error("invalid_request", [where], message), status_code=status)
 

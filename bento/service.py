@@ -19,7 +19,6 @@ import asyncio
 import errno
 import gc
 import logging
-import math
 import os
 import threading
 from typing import Any
@@ -28,7 +27,7 @@ import bentoml
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request, Response
 
-from bento import request_timeout
+from bento import request_timeout, scoring
 from bento.logs import ClientErrorsAsWarnings, use_json_logs
 from bento.metrics import LOG_FAILURES, LOG_WRITABLE, PREDICTIONS, SERVING_VERSION
 from bento.plumbing import (
@@ -36,7 +35,7 @@ from bento.plumbing import (
     CorrectedOpenAPI,
     JsonBodiesOnly,
     RejectionMetrics,
-    client_error_response,
+    error_response,
     media_type_of,
     request_id,
 )
@@ -53,8 +52,6 @@ from bento.schemas import (
     model_info,
 )
 from titanic_assets.core import registry
-from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.features import FEATURES
 from titanic_assets.core.outcomes import OutcomeStore
 from titanic_assets.core.prediction_log import PredictionLogWriter, prediction_ids
 
@@ -92,11 +89,6 @@ def _log_failed(error: Exception) -> None:
     code = getattr(error, "errno", None)
     LOG_FAILURES.labels(error=errno.errorcode.get(code or 0, type(error).__name__)).inc()
     logger.warning("Prediction not logged (%s); the answer was sent", error)
-
-
-def _columns(passengers: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Request bodies as the columns the feature code reads (absent optional fields: None)."""
-    return {name: [p.get(name) for p in passengers] for name in RAW_INPUTS}
 
 
 # BentoML's workers time requests out with RequestTimeout, not BentoML's leaking middleware.
@@ -182,7 +174,7 @@ class TitanicSurvival:
         self, endpoint: str, passengers: list[dict[str, Any]], request_id: str
     ) -> tuple[registry.RegisteredModel, np.ndarray, np.ndarray]:
         model = self._serving()
-        columns = _columns(passengers)
+        columns = scoring.as_columns(passengers)
         probabilities = model.probabilities(columns)
         survived = probabilities >= model.threshold
         self._record(endpoint, request_id, model, columns, probabilities, survived)
@@ -244,24 +236,15 @@ class TitanicSurvival:
         """Per-feature contributions to the booster's raw score (log-odds), which they add up
         to; `probability` is that score through the model's calibration, as /predict serves."""
         model = self._serving()
-        columns = _columns([vars(passenger)])
-        matrix = model.feature_matrix(columns)
-        contributions = model.booster.predict(matrix, pred_contrib=True, num_threads=1)[0]
-        raw_score = float(contributions.sum())
-        probability = float(model.calibration(1.0 / (1.0 + math.exp(-raw_score))))
+        columns = scoring.as_columns([vars(passenger)])
+        explained = scoring.explanation(model, columns)
+        probability = np.array([explained["probability"]])
         survived = probability >= model.threshold
         rid = request_id(ctx)
-        self._record("explain", rid, model, columns, np.array([probability]), np.array([survived]))
+        self._record("explain", rid, model, columns, probability, survived)
         return Explanation(
-            contributions={n: float(c) for n, c in zip(FEATURES, contributions[:-1], strict=True)},
-            bias=float(contributions[-1]),
-            raw_score=raw_score,
-            feature_values={
-                n: None if math.isnan(v) else float(v)
-                for n, v in zip(FEATURES, matrix[0], strict=True)
-            },
-            probability=probability,
-            survived=survived,
+            **explained,
+            survived=bool(survived[0]),
             threshold=model.threshold,
             model_version=model.version,
             request_id=rid,
@@ -339,38 +322,20 @@ class TitanicSurvival:
         prediction log."""
         media_type = media_type_of(request.headers.get("content-type", ""))
         if media_type != "text/csv":
-            return client_error_response(
-                415, "content-type", f"{media_type or 'none'} is not text/csv"
-            )
+            return error_response(415, "content-type", f"{media_type or 'none'} is not text/csv")
         body = bytearray()
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > MAX_CSV_BYTES:
-                return client_error_response(413, "body", f"larger than {MAX_CSV_BYTES:,} bytes")
+                return error_response(413, "body", f"larger than {MAX_CSV_BYTES:,} bytes")
         model = self._model
         if model is None:
-            return client_error_response(503, "model", "no model has been promoted yet")
+            return error_response(503, "model", "no model has been promoted yet")
         try:
-            scored = await asyncio.to_thread(_score_csv, bytes(body), model)
+            scored = await asyncio.to_thread(scoring.score_csv, bytes(body), model)
         except ValueError as error:  # pandas' parser errors, undecodable bytes
-            return client_error_response(400, "body", f"not a readable CSV: {error}"[:500])
+            return error_response(400, "body", f"not a readable CSV: {error}"[:500])
         return Response(scored, media_type="text/csv")
-
-
-def _score_csv(body: bytes, model: registry.RegisteredModel) -> bytes:
-    """One CSV back: the scored rows, then the rejected rows with their row and reason."""
-    import io
-
-    import pandas as pd
-
-    from titanic_assets.core.batch_scoring import score_file
-
-    predictions, rejects = io.BytesIO(), io.BytesIO()
-    score_file(io.BytesIO(body), model, predictions, rejects)
-    scored = pd.read_csv(io.BytesIO(predictions.getvalue()), dtype=str)
-    rejected = pd.read_csv(io.BytesIO(rejects.getvalue()), dtype=str)
-    keep = [c for c in ("PassengerId", "row", "reason") if c in rejected]
-    return pd.concat([scored, rejected[keep]], ignore_index=True).to_csv(index=False).encode()
 
 
 TitanicSurvival.add_asgi_middleware(RejectionMetrics)
