@@ -198,6 +198,38 @@ def corrected_openapi(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def csv_route_docs(max_bytes: int) -> dict[str, Any]:
+    """POST /predict_csv in the OpenAPI document, as keyword arguments of its route: FastAPI
+    sees a raw request, so the text/csv body and every answer are declared here."""
+    return {
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+        "responses": {
+            200: {
+                "description": "The scored CSV: PassengerId, survived, probability, "
+                "model_version for each valid row; row and reason for each rejected one.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            },
+            **{
+                status: {
+                    "description": text,
+                    "content": {"application/json": {"schema": ERROR_SCHEMA}},
+                }
+                for status, text in (
+                    (400, "The body is not a readable CSV"),
+                    (413, f"The CSV is larger than {max_bytes:,} bytes"),
+                    (415, "The body is not text/csv"),
+                    (503, "No model is being served yet"),
+                )
+            },
+        },
+    }
+
+
 class CorrectedOpenAPI:
     """ASGI middleware: serves /docs.json through `corrected_openapi`. BentoML 1.4 builds its
     error responses from a module-level table (`_bentoml_sdk/service/openapi.py`) with no

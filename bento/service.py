@@ -31,10 +31,10 @@ from bento import request_timeout, scoring
 from bento.logs import ClientErrorsAsWarnings, use_json_logs
 from bento.metrics import LOG_FAILURES, LOG_WRITABLE, PREDICTIONS, SERVING_VERSION
 from bento.plumbing import (
-    ERROR_SCHEMA,
     CorrectedOpenAPI,
     JsonBodiesOnly,
     RejectionMetrics,
+    csv_route_docs,
     error_response,
     media_type_of,
     request_id,
@@ -288,31 +288,7 @@ class TitanicSurvival:
         "/predict_csv",
         tags=["Service APIs"],
         response_class=Response,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
-            }
-        },
-        responses={
-            200: {
-                "description": "The scored CSV: PassengerId, survived, probability, "
-                "model_version for each valid row; row and reason for each rejected one.",
-                "content": {"text/csv": {"schema": {"type": "string"}}},
-            },
-            **{
-                status: {
-                    "description": text,
-                    "content": {"application/json": {"schema": ERROR_SCHEMA}},
-                }
-                for status, text in (
-                    (400, "The body is not a readable CSV"),
-                    (413, f"The CSV is larger than {MAX_CSV_BYTES:,} bytes"),
-                    (415, "The body is not text/csv"),
-                    (503, "No model is being served yet"),
-                )
-            },
-        },
+        **csv_route_docs(MAX_CSV_BYTES),
     )
     async def predict_csv(self, request: Request) -> Response:
         """Score a passenger CSV (the inbox's columns: PassengerId, Pclass, Sex, SibSp, Parch,
