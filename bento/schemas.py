@@ -126,8 +126,8 @@ class Prediction(BaseModel):
     request_id: str
 
 
-class Outcome(TypedDict):
-    """One passenger of a batch (a TypedDict: plain dicts, cheap for 1,000 rows)."""
+class ScoredPassenger(TypedDict):
+    """One passenger of a batch, scored (a TypedDict: plain dicts, cheap for 1,000 rows)."""
 
     id: str
     survived: bool
@@ -135,7 +135,7 @@ class Outcome(TypedDict):
 
 
 class BatchPrediction(BaseModel):
-    predictions: list[Outcome] = Field(description="One per passenger, in request order.")
+    predictions: list[ScoredPassenger] = Field(description="One per passenger, in request order.")
     threshold: float
     model_version: str
     request_id: str

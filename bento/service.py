@@ -219,8 +219,8 @@ class TitanicSurvival:
         rid = request_id(ctx)
         model, probabilities, survived = self._score("predict_batch", passengers, rid)
         ids = prediction_ids(rid, len(passengers), "predict_batch")
-        # Built from values already typed: validating 1,000 outcomes again took longer
-        # than scoring them.
+        # Built from values already typed: validating 1,000 scored passengers again took
+        # longer than scoring them.
         return BatchPrediction.model_construct(
             predictions=[
                 {"id": i, "survived": s, "probability": p}
