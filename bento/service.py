@@ -64,9 +64,7 @@ WORKERS = int(os.getenv("TITANIC_SERVING_WORKERS", "2"))
 LOG_FORMAT = os.getenv("TITANIC_LOG_FORMAT", "json")
 # -------------------------------------------------------------------------------------------
 
-
 logger = logging.getLogger("bentoml.service.titanic")
-
 
 # Each worker configures BentoML's logging before it imports this module.
 if LOG_FORMAT == "json":
@@ -171,26 +169,26 @@ class TitanicSurvival:
     # --- API -----------------------------------------------------------------------------
 
     def _score(
-        self, endpoint: str, passengers: list[dict[str, Any]], request_id: str
+        self, endpoint: str, passengers: list[dict[str, Any]], rid: str
     ) -> tuple[registry.RegisteredModel, np.ndarray, np.ndarray]:
         model = self._serving()
         columns = scoring.as_columns(passengers)
         probabilities = model.probabilities(columns)
         survived = probabilities >= model.threshold
-        self._record(endpoint, request_id, model, columns, probabilities, survived)
+        self._record(endpoint, rid, model, columns, probabilities, survived)
         return model, probabilities, survived
 
     def _record(
         self,
         endpoint: str,
-        request_id: str,
+        rid: str,
         model: registry.RegisteredModel,
         columns: dict[str, list[Any]],
         probabilities: np.ndarray,
         survived: np.ndarray,
     ) -> None:
-        """Log and count answered predictions: every prediction endpoint's one way out."""
-        self._log.write(request_id, endpoint, model.version, columns, probabilities, survived)
+        """Log and count answered predictions: the one way out of every prediction endpoint."""
+        self._log.write(rid, endpoint, model.version, columns, probabilities, survived)
         alive = int(survived.sum())
         PREDICTIONS.labels(outcome="survived", endpoint=endpoint).inc(alive)
         PREDICTIONS.labels(outcome="died", endpoint=endpoint).inc(len(survived) - alive)
