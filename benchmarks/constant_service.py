@@ -11,7 +11,7 @@ in benchmarks/service.py is the project's own work per request:
   against it is scoring (features, LightGBM, calibration), the prediction log and metrics.
 
 Both run the framework as the service does: importing bento.service replaces BentoML's
-request timeout (see RequestTimeout there), and the objects loaded at start are frozen out of
+request timeout (bento/request_timeout.py), and the objects loaded at start are frozen out of
 the garbage collector's sight, as the service freezes them. Without the freeze, full
 collections over those objects stall a worker for ~100 ms every few seconds (p99 ~10x p50).
 """
