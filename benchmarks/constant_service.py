@@ -1,6 +1,6 @@
 """BentoML services that answer every prediction with a constant: the framework's own cost.
 
-Same BentoML version, same request body and request model (bento.service.Passenger), same
+Same BentoML version, same request body and request model (bento.schemas.Passenger), same
 response model and worker count as the survival service, so the difference between them
 in benchmarks/service.py is the project's own work per request:
 
@@ -11,7 +11,7 @@ in benchmarks/service.py is the project's own work per request:
   against it is scoring (features, LightGBM, calibration), the prediction log and metrics.
 
 Both run the framework as the service does: importing bento.service replaces BentoML's
-request timeout (see RequestTimeout there), and the objects loaded at start are frozen out of
+request timeout (bento/request_timeout.py), and the objects loaded at start are frozen out of
 the garbage collector's sight, as the service freezes them. Without the freeze, full
 collections over those objects stall a worker for ~100 ms every few seconds (p99 ~10x p50).
 """
@@ -22,7 +22,9 @@ import gc
 import bentoml
 from fastapi import FastAPI
 
-from bento.service import Passenger, Prediction, TitanicSurvival, request_id
+from bento.plumbing import request_id
+from bento.schemas import Passenger, Prediction
+from bento.service import TitanicSurvival
 
 ANSWER = Prediction(
     id="0", survived=False, probability=0.1, threshold=0.5, model_version="constant", request_id="0"

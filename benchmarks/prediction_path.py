@@ -32,12 +32,12 @@ def main() -> None:
     os.environ["BENTOML_DO_NOT_TRACK"] = "true"
     train_and_register(work)
 
+    from bento.scoring import as_columns
     from titanic_assets.core import registry
-    from titanic_assets.core.contract import RAW_INPUTS
     from titanic_assets.core.prediction_log import PredictionLogWriter
 
     model = registry.load(registry.serving_tag())
-    columns = {name: [PASSENGER.get(name)] for name in RAW_INPUTS}
+    columns = as_columns([PASSENGER])  # the request body as the service reads it
     matrix = model.feature_matrix(columns)
     raw = model.booster.predict(matrix, num_threads=1)
     probabilities = model.calibration(raw)

@@ -18,328 +18,53 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
-import json
 import logging
-import math
-import re
 import threading
-import uuid
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Any
 
 import bentoml
 import numpy as np
-from bentoml._internal.server.http import traffic
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import Counter, Gauge
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from typing_extensions import TypedDict
 
-from titanic_assets.core import contract, registry
-from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.features import FEATURES
+from bento import request_timeout, scoring
+from bento.logs import ClientErrorsAsWarnings, use_json_logs
+from bento.metrics import LOG_FAILURES, LOG_WRITABLE, PREDICTIONS, SERVING_VERSION
+from bento.plumbing import (
+    CorrectedOpenAPI,
+    JsonBodiesOnly,
+    RejectionMetrics,
+    csv_route_docs,
+    error_response,
+    media_type_of,
+    request_id,
+)
+from bento.schemas import (
+    BatchPassenger,
+    BatchPrediction,
+    Explanation,
+    FeedbackBatch,
+    FeedbackReceipt,
+    ModelInfo,
+    Passenger,
+    PassengerBatch,
+    Prediction,
+    model_info,
+)
+from titanic_assets.core import registry
 from titanic_assets.core.outcomes import OutcomeStore
 from titanic_assets.core.prediction_log import LogPolicy, PredictionLogWriter, prediction_ids
 from titanic_assets.core.settings import load_settings
 
-SETTINGS = load_settings()  # when a worker starts; a wrong value stops it, naming the variable
-MAX_BATCH = 1000
+# Read when a worker starts (core/settings.py): a wrong value stops it, naming the variable.
+SETTINGS = load_settings()
 MAX_CSV_BYTES = SETTINGS.max_csv_bytes  # 10 MiB: ~140,000 passengers
-API_PATHS = ("/predict", "/predict_batch", "/explain")
-# A client's own request id (X-Request-ID): the key it sends outcomes back with later.
-CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 logger = logging.getLogger("bentoml.service.titanic")
 
-
-class JsonLinesFormatter(logging.Formatter):
-    """One JSON object per log record, so a log platform can index the service's logs."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname,
-            "logger": record.name,
-            "component": str(getattr(record, "component", "")).strip("[]") or None,
-            "message": record.getMessage(),
-            "trace": str(getattr(record, "trace_msg", "")).strip(" ()") or None,
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-def use_json_logs() -> None:
-    """Re-format the handlers BentoML set up in this worker (TITANIC_LOG_FORMAT=text keeps
-    BentoML's own text lines, e.g. for reading them in a terminal)."""
-    if SETTINGS.log_format != "json":
-        return
-    for name in (None, "bentoml"):
-        for handler in logging.getLogger(name).handlers:
-            handler.setFormatter(JsonLinesFormatter())
-
-
-class ClientErrorsAsWarnings(logging.Filter):
-    """A rejected request is the client's mistake, not the service's error: BentoML logs each
-    one at ERROR with a traceback (`log_exception` in its http_app); this turns those records
-    into one WARNING line naming the fields and the reasons. Other errors pass unchanged."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, ValidationError):
-            problems = "; ".join(
-                f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}"
-                for e in error.errors(include_url=False, include_input=False)[:10]
-            )
-            path = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
-            record.msg = f"Rejected input on {path} ({error.error_count()}): {problems}"
-            record.args = ()
-            record.exc_info = record.exc_text = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
 # Each worker configures BentoML's logging before it imports this module.
-use_json_logs()
+if SETTINGS.log_format == "json":  # else BentoML's own lines, e.g. for a terminal
+    use_json_logs()
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsAsWarnings())
-
-PREDICTIONS = Counter(
-    "titanic_predictions",
-    "Passengers scored, by predicted outcome and endpoint.",
-    ["outcome", "endpoint"],
-)
-REJECTED = Counter(
-    "titanic_rejected_inputs", "Requests rejected as invalid, by reason.", ["reason", "endpoint"]
-)
-LOG_FAILURES = Counter(
-    "titanic_prediction_log_failures",
-    "Predictions answered but not logged because the log's storage failed, by error.",
-    ["error"],
-)
-LOG_WRITABLE = Gauge(
-    "titanic_prediction_log_writable",
-    "1 while every worker's prediction log takes writes, 0 once one failed (until it recovers).",
-    multiprocess_mode="livemin",
-)
-SERVING_VERSION = Gauge(
-    "titanic_serving_model",
-    "1 for the model version a worker serves, 0 for versions it left.",
-    ["version"],
-    multiprocess_mode="livemax",
-)
-
-EXAMPLE = {
-    "Pclass": 3,
-    "Sex": "male",
-    "Age": 22.0,
-    "SibSp": 1,
-    "Parch": 0,
-    "Fare": 7.25,
-    "Embarked": "S",
-    "Name": "Braund, Mr. Owen Harris",
-    "Cabin": None,
-    "Ticket": "A/5 21171",
-}
-
-
-def contract_type(spec: contract.InputField) -> Any:
-    """The pydantic type of one field of the input contract (core/contract.py); an optional
-    field also takes null."""
-    constraints: dict[str, Any] = {}
-    if spec.kind == "category":
-        kind: Any = Literal[spec.allowed]
-    elif spec.kind == "text":
-        kind, constraints = str, {"max_length": spec.max_length}
-    elif spec.kind == "int":
-        low, high = (
-            (min(spec.allowed), max(spec.allowed)) if spec.allowed else (spec.minimum, spec.maximum)
-        )
-        kind, constraints = int, {"strict": True, "ge": low, "le": high}
-    else:
-        kind = float  # strict: `false` or "12" is not a number
-        constraints = {
-            "strict": True,
-            "ge": spec.minimum,
-            "le": spec.maximum,
-            "allow_inf_nan": False,
-        }
-    if not spec.required:
-        kind = kind | None
-    return Annotated[kind, Field(description=spec.description, **constraints)]
-
-
-PassengerClass = contract_type(contract.PCLASS)
-SexValue = contract_type(contract.SEX)
-AgeYears = contract_type(contract.AGE)
-SiblingsSpouses = contract_type(contract.SIBSP)
-ParentsChildren = contract_type(contract.PARCH)
-FareAmount = contract_type(contract.FARE)
-Port = contract_type(contract.EMBARKED)
-PassengerName = contract_type(contract.NAME)
-CabinNumbers = contract_type(contract.CABIN)
-TicketNumber = contract_type(contract.TICKET)
-
-
-class Passenger(BaseModel):
-    """One passenger's raw fields, as in the training data; unknown fields are rejected."""
-
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": EXAMPLE})
-
-    Pclass: PassengerClass
-    Sex: SexValue
-    Age: AgeYears = None
-    SibSp: SiblingsSpouses
-    Parch: ParentsChildren
-    Fare: FareAmount = None
-    Embarked: Port = None
-    Name: PassengerName = None
-    Cabin: CabinNumbers = None
-    Ticket: TicketNumber = None
-
-
-class BatchPassenger(TypedDict):
-    """A passenger of a batch: the same contract as a TypedDict, which pydantic validates
-    about three times faster than a model (1.1 ms instead of 3.5 ms per 1,000)."""
-
-    __pydantic_config__ = ConfigDict(  # type: ignore[misc]
-        extra="forbid", json_schema_extra={"example": EXAMPLE}
-    )
-
-    Pclass: PassengerClass
-    Sex: SexValue
-    Age: NotRequired[AgeYears]
-    SibSp: SiblingsSpouses
-    Parch: ParentsChildren
-    Fare: NotRequired[FareAmount]
-    Embarked: NotRequired[Port]
-    Name: NotRequired[PassengerName]
-    Cabin: NotRequired[CabinNumbers]
-    Ticket: NotRequired[TicketNumber]
-
-
-class PassengerBatch(BaseModel):
-    """The body of /predict_batch. (An object, not a bare JSON array: BentoML 1.4 answers
-    a malformed bare array with a 500, an object with a 400.)"""
-
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"example": {"passengers": [EXAMPLE]}}
-    )
-
-    passengers: Annotated[
-        list[BatchPassenger],
-        Field(min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} passengers."),
-    ]
-
-
-class Prediction(BaseModel):
-    id: str = Field(description="The id to send this passenger's outcome with (POST /feedback).")
-    survived: bool
-    probability: float = Field(description="Predicted probability of survival.")
-    threshold: float = Field(description="survived = probability >= threshold.")
-    model_version: str
-    request_id: str
-
-
-class Outcome(TypedDict):
-    """One passenger of a batch (a TypedDict: plain dicts, cheap for 1,000 rows)."""
-
-    id: str
-    survived: bool
-    probability: float
-
-
-class BatchPrediction(BaseModel):
-    predictions: list[Outcome] = Field(description="One per passenger, in request order.")
-    threshold: float
-    model_version: str
-    request_id: str
-
-
-class Explanation(BaseModel):
-    contributions: dict[str, float] = Field(
-        description="Per-feature contributions (LightGBM pred_contrib) to the raw score."
-    )
-    bias: float = Field(description="The expected raw score, the contributions' baseline.")
-    raw_score: float = Field(
-        description="The booster's log-odds of survival, bias + sum(contributions), before "
-        "calibration."
-    )
-    feature_values: dict[str, float | None]
-    probability: float = Field(description="Calibrated probability of survival, as /predict.")
-    survived: bool
-    threshold: float
-    model_version: str
-    request_id: str
-
-
-class ModelInfo(BaseModel):
-    model_version: str
-    tag: str
-    registered_at: str
-    trained_at: str | None
-    data_version: str
-    code_version: str
-    train_rows: int
-    threshold: float
-    metrics: dict[str, Any]
-    raw_inputs: list[str]
-    features: list[str]
-    max_batch: int
-
-
-class Feedback(BaseModel):
-    """One passenger's outcome: whether the passenger of prediction `id` survived."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: Annotated[str, Field(min_length=1, max_length=80, description="A prediction's id.")]
-    survived: Annotated[bool, Field(strict=True)]
-
-
-class FeedbackBatch(BaseModel):
-    """The body of /feedback: 1 to MAX_BATCH outcomes, stored all or none."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"example": {"outcomes": [{"id": "3f2a...-0", "survived": True}]}},
-    )
-
-    outcomes: Annotated[list[Feedback], Field(min_length=1, max_length=MAX_BATCH)]
-
-
-class FeedbackReceipt(BaseModel):
-    received: int = Field(description="Outcomes in the request.")
-    stored: int = Field(description="Outcomes new to the store (repeats are idempotent).")
-
-
-def request_id(ctx: bentoml.Context) -> str:
-    """The client's X-Request-ID if it sent a valid one, else a new id."""
-    sent = ctx.request.headers.get("x-request-id")
-    if sent is None:
-        return uuid.uuid4().hex
-    if not CLIENT_ID.fullmatch(sent):
-        raise bentoml.exceptions.InvalidArgument(
-            "X-Request-ID: 1 to 64 characters from A-Z a-z 0-9 . _ : - expected"
-        )
-    return sent
-
-
-def model_info(model: registry.RegisteredModel) -> ModelInfo:
-    meta = model.metadata
-    return ModelInfo(
-        model_version=model.version,
-        tag=model.tag,
-        registered_at=model.created_at.isoformat(),
-        trained_at=meta.get("trained_at"),
-        data_version=meta.get("data_version", "unknown"),
-        code_version=meta.get("code_version", "unknown"),
-        train_rows=int(meta.get("train_rows", 0)),
-        threshold=model.threshold,
-        metrics=meta.get("metrics", {}),
-        raw_inputs=list(RAW_INPUTS),
-        features=list(FEATURES),
-        max_batch=MAX_BATCH,
-    )
 
 
 def _outcome_store(log: PredictionLogWriter) -> OutcomeStore | None:
@@ -359,285 +84,8 @@ def _log_failed(error: Exception) -> None:
     logger.warning("Prediction not logged (%s); the answer was sent", error)
 
 
-def _columns(passengers: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Request bodies as the columns the feature code reads (absent optional fields: None)."""
-    return {name: [p.get(name) for p in passengers] for name in RAW_INPUTS}
-
-
-def rejection_reason(error_type: str, location: list[Any]) -> str:
-    """A pydantic error type, as the reason label of the rejected-inputs metric."""
-    if error_type == "json_invalid":
-        return "malformed_json"
-    if error_type == "extra_forbidden":
-        return "unknown_field"
-    if error_type == "missing":
-        return "missing_field"
-    if error_type in ("too_long", "too_short") and location == ["passengers"]:
-        return "batch_size"
-    if error_type in ("literal_error", "enum"):
-        return "not_allowed_value"
-    if error_type in (
-        "greater_than_equal",
-        "less_than_equal",
-        "greater_than",
-        "less_than",
-        "finite_number",
-        "string_too_long",
-    ):
-        return "out_of_range"
-    if error_type.endswith("_type") or error_type.endswith("_parsing"):
-        return "wrong_type"
-    return "other"
-
-
-def client_error(kind: str, loc: list[str], message: str, error: str = "") -> dict[str, Any]:
-    """A 4xx body in the documented ClientError shape: the problem with its place."""
-    return {"error": error or message, "detail": [{"type": kind, "loc": loc, "msg": message}]}
-
-
-def media_type_of(content_type: str) -> str:
-    """`application/json; charset=utf-8` -> `application/json`."""
-    return content_type.split(";")[0].strip().lower()
-
-
-def _json_response(status: int, body: dict[str, Any]) -> tuple[dict, dict]:
-    payload = json.dumps(body).encode()
-    start = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", b"%d" % len(payload)),
-        ],
-    }
-    return start, {"type": "http.response.body", "body": payload}
-
-
-class JsonBodiesOnly:
-    """ASGI middleware: the prediction APIs take JSON bodies only; anything else is a 415.
-
-    BentoML 1.4 reads a `text/plain` or `application/xml` body as JSON all the same, and
-    answers `multipart/form-data` without a boundary with a 500 from its form parser. Here a
-    POST to an API path whose Content-Type is not application/json (any charset) is answered
-    415 before BentoML parses anything, in the same error shape as its 400s.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] in API_PATHS:
-            header = dict(scope["headers"]).get(b"content-type", b"").decode("latin-1")
-            media_type = media_type_of(header)
-            if media_type != "application/json":
-                shown = media_type or "none"
-                REJECTED.labels(reason="media_type", endpoint=scope["path"].lstrip("/")).inc()
-                start, body = _json_response(
-                    415,
-                    client_error(
-                        "unsupported_media_type",
-                        ["header", "content-type"],
-                        f"Content-Type {shown} is not application/json",
-                        error=f"Unsupported media type {shown}: send application/json",
-                    ),
-                )
-                await send(start)
-                await send(body)
-                return
-        await self.app(scope, receive, send)
-
-
-# The error body every 4xx of the prediction APIs has: BentoML's generated schema says
-# `detail` is a string, but its validation errors (and ours) answer a list of problems.
-ERROR_SCHEMA = {
-    "type": "object",
-    "title": "ClientError",
-    "required": ["error", "detail"],
-    "properties": {
-        "error": {"type": "string", "title": "Message"},
-        "detail": {
-            "type": "array",
-            "title": "Problems",
-            "items": {
-                "type": "object",
-                "required": ["type", "loc", "msg"],
-                "properties": {
-                    "type": {"type": "string"},
-                    "loc": {
-                        "type": "array",
-                        "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-                    },
-                    "msg": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-
-
-def _nullable(schema: Any) -> Any:
-    """pydantic writes an optional field as anyOf [type, {type: null}] (JSON Schema 2020-12);
-    the document declares OpenAPI 3.0, which says `nullable: true`."""
-    if isinstance(schema, list):
-        return [_nullable(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    schema = {key: _nullable(value) for key, value in schema.items()}
-    options = schema.get("anyOf")
-    if isinstance(options, list) and {"type": "null"} in options and len(options) == 2:
-        [kept] = [option for option in options if option != {"type": "null"}]
-        schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **kept, "nullable": True}
-        if "enum" in schema:  # OpenAPI 3.0.3: a nullable enum lists null among its values
-            schema["enum"] = [*schema["enum"], None]
-    return schema
-
-
-def corrected_openapi(spec: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document as the service behaves: optional fields are nullable, 4xx bodies
-    of the prediction APIs are ClientError (a list of problems), unsupported media types are
-    a documented 415, and a prediction before any model exists is a documented 503."""
-    spec = _nullable(spec)
-    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-    schemas["ClientError"] = ERROR_SCHEMA
-    reference = {"$ref": "#/components/schemas/ClientError"}
-    message = {"$ref": "#/components/schemas/InternalServerError"}
-    for path in API_PATHS:
-        operation = spec["paths"][path]["post"]
-        # BentoML inlines the request schema with its null options dropped: point it at the
-        # component, which keeps them.
-        operation["requestBody"]["required"] = True  # no body is a 415, not a request
-        body = operation["requestBody"]["content"]["application/json"]
-        if body["schema"].get("title") in schemas:
-            body["schema"] = {"$ref": f"#/components/schemas/{body['schema']['title']}"}
-        responses = operation["responses"]
-        responses["400"] = {
-            "description": "Invalid input: each problem with its field",
-            "content": {"application/json": {"schema": reference}},
-        }
-        responses["415"] = {
-            "description": "The body is not application/json",
-            "content": {"application/json": {"schema": reference}},
-        }
-        responses["503"] = {
-            "description": "No model is being served yet",
-            "content": {"application/json": {"schema": message}},
-        }
-    return spec
-
-
-class CorrectedOpenAPI:
-    """ASGI middleware: serves /docs.json through `corrected_openapi`. BentoML 1.4 builds its
-    error responses from a module-level table (`_bentoml_sdk/service/openapi.py`) with no
-    hook to change them, so the document is corrected on its way out."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/docs.json":
-            await self.app(scope, receive, send)
-            return
-        start: dict = {}
-        body = bytearray()
-
-        async def collect(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            elif message["type"] == "http.response.body":
-                body.extend(message.get("body", b""))
-
-        await self.app(scope, receive, collect)
-        if start.get("status") != 200:
-            await send(start)
-            await send({"type": "http.response.body", "body": bytes(body)})
-            return
-        first, rest = _json_response(200, corrected_openapi(json.loads(body)))
-        await send(first)
-        await send(rest)
-
-
-class RejectionMetrics:
-    """ASGI middleware: counts the 400s BentoML's input validation answers, by reason.
-
-    Validation happens before the API method runs, so this is where a rejection is seen;
-    only error bodies are parsed, never a successful response.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path not in API_PATHS:
-            await self.app(scope, receive, send)
-            return
-        status = 0
-        body = bytearray()
-
-        async def watch(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body" and 400 <= status < 500:
-                body.extend(message.get("body", b""))
-                if not message.get("more_body"):
-                    for reason in self._reasons(bytes(body)):
-                        REJECTED.labels(reason=reason, endpoint=path.lstrip("/")).inc()
-            await send(message)
-
-        await self.app(scope, receive, watch)
-
-    @staticmethod
-    def _reasons(body: bytes) -> set[str]:
-        try:
-            details = json.loads(body).get("detail")
-        except (ValueError, AttributeError):
-            return {"other"}
-        if not isinstance(details, list) or not details:
-            return {"other"}
-        return {rejection_reason(d.get("type", ""), d.get("loc", [])) for d in details}
-
-
-class RequestTimeout(traffic.TimeoutMiddleware):
-    """BentoML's request timeout (`traffic.timeout`), with its timer cancelled on answer.
-
-    BentoML 1.4.39's TimeoutMiddleware arms one `loop.call_later` per request and never
-    cancels it, so every answered request's future and context (its OpenTelemetry span among
-    them, ~18 objects) stay alive for the whole timeout: at 30 s and ~800 req/s per worker,
-    ~400,000 objects that each full garbage collection walks. Those collections stalled the
-    worker for 100-400 ms, growing with the load: the p99 under load. Same behaviour
-    otherwise: a 504 when no answer has started in time, no limit once it has. 1.4.40 still
-    has the leak; drop this class once BentoML cancels its timer.
-    """
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        answered = False
-        try:
-            async with asyncio.timeout(self.timeout) as deadline:  # its timer ends with it
-
-                async def send_and_stop_clock(message: dict) -> None:
-                    nonlocal answered
-                    if not answered:
-                        answered = True
-                        deadline.reschedule(None)
-                    await send(message)
-
-                await self.app(scope, receive, send_and_stop_clock)
-        except TimeoutError:
-            if not deadline.expired():
-                raise  # the app's own TimeoutError, not this deadline
-            await JSONResponse(
-                {"error": f"Not able to process the request in {self.timeout} seconds"},
-                status_code=504,
-            )(scope, receive, send)
-
-
-# BentoML builds its middleware stack from this module attribute when a worker starts its app,
-# after importing this module.
-traffic.TimeoutMiddleware = RequestTimeout
+# BentoML's workers time requests out with RequestTimeout, not BentoML's leaking middleware.
+request_timeout.install()
 
 info_app = FastAPI()
 
@@ -721,17 +169,29 @@ class TitanicSurvival:
     # --- API -----------------------------------------------------------------------------
 
     def _score(
-        self, endpoint: str, passengers: list[dict[str, Any]], request_id: str
+        self, endpoint: str, passengers: list[dict[str, Any]], rid: str
     ) -> tuple[registry.RegisteredModel, np.ndarray, np.ndarray]:
         model = self._serving()
-        columns = _columns(passengers)
+        columns = scoring.as_columns(passengers)
         probabilities = model.probabilities(columns)
         survived = probabilities >= model.threshold
-        self._log.write(request_id, endpoint, model.version, columns, probabilities, survived)
+        self._record(endpoint, rid, model, columns, probabilities, survived)
+        return model, probabilities, survived
+
+    def _record(
+        self,
+        endpoint: str,
+        rid: str,
+        model: registry.RegisteredModel,
+        columns: dict[str, list[Any]],
+        probabilities: np.ndarray,
+        survived: np.ndarray,
+    ) -> None:
+        """Log and count answered predictions: the one way out of every prediction endpoint."""
+        self._log.write(rid, endpoint, model.version, columns, probabilities, survived)
         alive = int(survived.sum())
         PREDICTIONS.labels(outcome="survived", endpoint=endpoint).inc(alive)
         PREDICTIONS.labels(outcome="died", endpoint=endpoint).inc(len(survived) - alive)
-        return model, probabilities, survived
 
     @bentoml.api
     async def predict(self, passenger: Passenger, /, ctx: bentoml.Context) -> Prediction:
@@ -757,8 +217,8 @@ class TitanicSurvival:
         rid = request_id(ctx)
         model, probabilities, survived = self._score("predict_batch", passengers, rid)
         ids = prediction_ids(rid, len(passengers), "predict_batch")
-        # Built from values already typed: validating 1,000 outcomes again took longer
-        # than scoring them.
+        # Built from values already typed: validating 1,000 scored passengers again took
+        # longer than scoring them.
         return BatchPrediction.model_construct(
             predictions=[
                 {"id": i, "survived": s, "probability": p}
@@ -774,25 +234,15 @@ class TitanicSurvival:
         """Per-feature contributions to the booster's raw score (log-odds), which they add up
         to; `probability` is that score through the model's calibration, as /predict serves."""
         model = self._serving()
-        columns = _columns([vars(passenger)])
-        matrix = model.feature_matrix(columns)
-        contributions = model.booster.predict(matrix, pred_contrib=True, num_threads=1)[0]
-        raw_score = float(contributions.sum())
-        probability = float(model.calibration(1.0 / (1.0 + math.exp(-raw_score))))
+        columns = scoring.as_columns([vars(passenger)])
+        explained = scoring.explanation(model, columns)
+        probability = np.array([explained["probability"]])
         survived = probability >= model.threshold
         rid = request_id(ctx)
-        self._log.write(rid, "explain", model.version, columns, [probability], [survived])
-        PREDICTIONS.labels(outcome="survived" if survived else "died", endpoint="explain").inc()
+        self._record("explain", rid, model, columns, probability, survived)
         return Explanation(
-            contributions={n: float(c) for n, c in zip(FEATURES, contributions[:-1], strict=True)},
-            bias=float(contributions[-1]),
-            raw_score=raw_score,
-            feature_values={
-                n: None if math.isnan(v) else float(v)
-                for n, v in zip(FEATURES, matrix[0], strict=True)
-            },
-            probability=probability,
-            survived=survived,
+            **explained,
+            survived=bool(survived[0]),
             threshold=model.threshold,
             model_version=model.version,
             request_id=rid,
@@ -836,31 +286,7 @@ class TitanicSurvival:
         "/predict_csv",
         tags=["Service APIs"],
         response_class=Response,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
-            }
-        },
-        responses={
-            200: {
-                "description": "The scored CSV: PassengerId, survived, probability, "
-                "model_version for each valid row; row and reason for each rejected one.",
-                "content": {"text/csv": {"schema": {"type": "string"}}},
-            },
-            **{
-                status: {
-                    "description": text,
-                    "content": {"application/json": {"schema": ERROR_SCHEMA}},
-                }
-                for status, text in (
-                    (400, "The body is not a readable CSV"),
-                    (413, f"The CSV is larger than {MAX_CSV_BYTES:,} bytes"),
-                    (415, "The body is not text/csv"),
-                    (503, "No model is being served yet"),
-                )
-            },
-        },
+        **csv_route_docs(MAX_CSV_BYTES),
     )
     async def predict_csv(self, request: Request) -> Response:
         """Score a passenger CSV (the inbox's columns: PassengerId, Pclass, Sex, SibSp, Parch,
@@ -870,40 +296,20 @@ class TitanicSurvival:
         prediction log."""
         media_type = media_type_of(request.headers.get("content-type", ""))
         if media_type != "text/csv":
-            return _client_error(415, "content-type", f"{media_type or 'none'} is not text/csv")
+            return error_response(415, "content-type", f"{media_type or 'none'} is not text/csv")
         body = bytearray()
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > MAX_CSV_BYTES:
-                return _client_error(413, "body", f"larger than {MAX_CSV_BYTES:,} bytes")
+                return error_response(413, "body", f"larger than {MAX_CSV_BYTES:,} bytes")
         model = self._model
         if model is None:
-            return _client_error(503, "model", "no model has been promoted yet")
+            return error_response(503, "model", "no model has been promoted yet")
         try:
-            scored = await asyncio.to_thread(_score_csv, bytes(body), model)
+            scored = await asyncio.to_thread(scoring.score_csv, bytes(body), model)
         except ValueError as error:  # pandas' parser errors, undecodable bytes
-            return _client_error(400, "body", f"not a readable CSV: {error}"[:500])
+            return error_response(400, "body", f"not a readable CSV: {error}"[:500])
         return Response(scored, media_type="text/csv")
-
-
-def _client_error(status: int, where: str, message: str) -> JSONResponse:
-    return JSONResponse(client_error("invalid_request", [where], message), status_code=status)
-
-
-def _score_csv(body: bytes, model: registry.RegisteredModel) -> bytes:
-    """One CSV back: the scored rows, then the rejected rows with their row and reason."""
-    import io
-
-    import pandas as pd
-
-    from titanic_assets.core.batch_scoring import score_file
-
-    predictions, rejects = io.BytesIO(), io.BytesIO()
-    score_file(io.BytesIO(body), model, predictions, rejects)
-    scored = pd.read_csv(io.BytesIO(predictions.getvalue()), dtype=str)
-    rejected = pd.read_csv(io.BytesIO(rejects.getvalue()), dtype=str)
-    keep = [c for c in ("PassengerId", "row", "reason") if c in rejected]
-    return pd.concat([scored, rejected[keep]], ignore_index=True).to_csv(index=False).encode()
 
 
 TitanicSurvival.add_asgi_middleware(RejectionMetrics)

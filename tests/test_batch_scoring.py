@@ -210,7 +210,7 @@ def test_batch_and_service_contracts_accept_and_reject_the_same_passengers():
     """invalid_rows and the service's request model are two spellings of one input contract."""
     import pydantic
 
-    from bento.service import Passenger
+    from bento.schemas import Passenger
 
     edge = {"Age": "100", "Fare": "1000", "SibSp": "10", "Parch": "10"}
     edge |= {"Name": "x" * 200, "Cabin": "C" * 100, "Embarked": "Q"}

@@ -1,7 +1,7 @@
 """The passenger input contract: every raw field the model reads, its type and its limits, once.
 
 Three places enforce it and all three are built from this table: the Pandera schemas of the
-pipeline's tables (ml/schemas.py), the service's request models (bento/service.py) and the
+pipeline's tables (ml/schemas.py), the service's request models (bento/schemas.py) and the
 batch scoring rules (core/batch_scoring.py). A limit changed here changes all three.
 
 The upper bounds come from who was aboard (1,309 passengers in the full passenger list):

@@ -1,0 +1,10 @@
+"""The survival model's BentoML service, one job per module:
+
+service.py          the service class: endpoints and model polling (bento.service:TitanicSurvival)
+schemas.py          request and response models, built from the input contract
+scoring.py          the model's answers without HTTP: columns, an explanation, a scored CSV
+plumbing.py         HTTP around BentoML: request ids, error bodies, middlewares, OpenAPI document
+logs.py             JSON log lines; a rejected request as one warning
+metrics.py          the Prometheus metrics
+request_timeout.py  BentoML's request timeout without its leak: the one use of its internals
+"""

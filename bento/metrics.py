@@ -1,0 +1,28 @@
+"""The service's Prometheus metrics (GET /metrics), shared by the service and its middlewares."""
+
+from prometheus_client import Counter, Gauge
+
+PREDICTIONS = Counter(
+    "titanic_predictions",
+    "Passengers scored, by predicted outcome and endpoint.",
+    ["outcome", "endpoint"],
+)
+REJECTED = Counter(
+    "titanic_rejected_inputs", "Requests rejected as invalid, by reason.", ["reason", "endpoint"]
+)
+LOG_FAILURES = Counter(
+    "titanic_prediction_log_failures",
+    "Predictions answered but not logged because the log's storage failed, by error.",
+    ["error"],
+)
+LOG_WRITABLE = Gauge(
+    "titanic_prediction_log_writable",
+    "1 while every worker's prediction log takes writes, 0 once one failed (until it recovers).",
+    multiprocess_mode="livemin",
+)
+SERVING_VERSION = Gauge(
+    "titanic_serving_model",
+    "1 for the model version a worker serves, 0 for versions it left.",
+    ["version"],
+    multiprocess_mode="livemax",
+)
