@@ -36,7 +36,7 @@ def main() -> None:
     from titanic_assets.core import registry
     from titanic_assets.core.prediction_log import PredictionLogWriter
 
-    model = registry.load(registry.serving_tag())
+    model = registry.load(registry.promoted_tag())
     columns = as_columns([PASSENGER])  # the request body as the service reads it
     matrix = model.feature_matrix(columns)
     raw = model.booster.predict(matrix, num_threads=1)

@@ -75,7 +75,7 @@ def train_and_register(work: Path) -> tuple[Path, float]:
     model = modeling.train_survival_model(passengers)
     evaluation = modeling.evaluate(model, passengers)
     tag = registry.save(
-        registry.SERVING_MODEL,
+        registry.SERVING_MODEL_NAME,
         pipeline=model.pipeline,
         reference=passengers[list(RAW_INPUTS)],
         reference_summary={},

@@ -127,7 +127,7 @@ class TitanicSurvival:
         and not tried again until the serving version changes."""
         tag = None
         try:
-            tag = registry.serving_tag()
+            tag = registry.promoted_tag()
             current = self._model
             if tag is None or tag == self._unloadable:
                 return

@@ -58,7 +58,7 @@ def test_invalid_rows_accepts_files_without_optional_columns():
 def test_score_file_keeps_memory_chunked_and_scores_like_the_model(
     materialized_graph, shipped_passengers: pd.DataFrame
 ):
-    model = registry.load(f"{registry.SERVING_MODEL}:latest")
+    model = registry.load(f"{registry.SERVING_MODEL_NAME}:latest")
     source = io.BytesIO(unlabelled(shipped_passengers).to_csv(index=False).encode())
     predictions, rejects = io.BytesIO(), io.BytesIO()
     summary = score_file(source, model, predictions, rejects, chunk_rows=100)
@@ -119,7 +119,7 @@ def test_batch_predictions_scores_valid_rows_and_rejects_the_rest_with_reasons(
         mixed_in.iloc[[row * 10 for row in range(len(BROKEN))]].reset_index(drop=True),
     )
 
-    serving = registry.load(f"{registry.SERVING_MODEL}:latest")
+    serving = registry.load(f"{registry.SERVING_MODEL_NAME}:latest")
     assert set(mixed["model_version"]) == {serving.version}
     assert metadata["rows_scored"] == metadata["dagster/row_count"] == 300 + 100 - len(BROKEN)
     assert metadata["rows_rejected"] == len(BROKEN)

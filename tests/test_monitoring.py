@@ -86,7 +86,7 @@ def log(tmp_path: Path, monitored: Monitored) -> PredictionLogWriter:
 
 def send(log: PredictionLogWriter, passengers: pd.DataFrame, batch: int = 50) -> None:
     """Log passengers as the service does, one batch request per `batch` rows."""
-    model = registry.serving_model()
+    model = registry.promoted_model()
     for start in range(0, len(passengers), batch):
         part = passengers.iloc[start : start + batch].astype(object)
         part = part.where(part.notna(), None)
@@ -138,7 +138,7 @@ def test_the_traffic_window_starts_at_the_promotion_and_holds_the_logged_rows(
     result = monitored.refresh()
 
     window = result.asset_value("prediction_traffic")
-    model = registry.serving_model()
+    model = registry.promoted_model()
     assert len(window.rows) == 120
     assert window.start == model.created_at < window.end
     assert set(window.rows["model_version"]) == {model.version}
@@ -269,7 +269,7 @@ def test_drift_with_a_new_labelled_batch_retrains_once_and_never_again_on_the_sa
         from titanic_assets.definitions import defs as load_definitions
 
         defs = load_definitions()
-        before = registry.serving_model()
+        before = registry.promoted_model()
         dg.materialize(
             [*defs.assets, *defs.asset_checks],
             selection=dg.AssetSelection.all() - dg.AssetSelection.groups("monitoring", "scoring"),
@@ -277,8 +277,8 @@ def test_drift_with_a_new_labelled_batch_retrains_once_and_never_again_on_the_sa
             resources=monitored.resources(),
             tags=request.tags,
         )
-        after = registry.get(f"{registry.SERVING_MODEL}:latest")
-        candidate = registry.get(f"{registry.CANDIDATE_MODEL}:latest")
+        after = registry.get(f"{registry.SERVING_MODEL_NAME}:latest")
+        candidate = registry.get(f"{registry.CANDIDATE_MODEL_NAME}:latest")
         retrained = after if after.tag != before.tag else candidate
         assert retrained.data_version != before.data_version
         assert set(batch["PassengerId"]) <= retrained.given_passenger_ids()

@@ -28,7 +28,7 @@ def log(tmp_path: Path, materialized_graph) -> Path:
 def serve(location: Path, passengers: pd.DataFrame, version: str | None = None) -> list[str]:
     """Score passengers with the serving model and log them as the service does (one
     single-passenger request each); returns their ids."""
-    model = registry.serving_model()
+    model = registry.promoted_model()
     writer = PredictionLogWriter(location)
     ids = []
     for _, row in passengers.iterrows():
@@ -117,7 +117,7 @@ def test_true_outcomes_pass_the_check_and_realized_accuracy_is_reported_with_an_
 def test_a_handful_of_wrong_outcomes_never_fails_the_check(log, tmp_path, shipped_passengers):
     rows = shipped_passengers.sample(6, random_state=3)
     ids = serve(log, rows)
-    model = registry.serving_model()
+    model = registry.promoted_model()
     table = pd.DataFrame({n: rows[n] for n in RAW_INPUTS})
     predicted = (
         model.probabilities({n: [None if pd.isna(v) else v for v in table[n]] for n in RAW_INPUTS})
@@ -188,7 +188,7 @@ def test_labelled_predictions_become_training_rows_with_their_provenance(
 
     table = result.asset_value("labelled_traffic").set_index("prediction_id")
     assert sorted(table.index) == sorted(ids[:10])  # the two without an outcome are not there
-    model = registry.serving_model()
+    model = registry.promoted_model()
     assert (table["source"] == f"feedback:{model.tag}").all()
     assert (table["PassengerId"] >= FEEDBACK_PASSENGER_IDS).all()
     expected = rows.assign(prediction_id=ids).set_index("prediction_id").loc[table.index]

@@ -627,7 +627,8 @@ HALF_WRITTEN = """
 import pickle, sys
 import bentoml
 from titanic_assets.core import registry
-with bentoml.models.create(registry.SERVING_MODEL, labels={}, metadata={"threshold": 0.5}) as m:
+name, meta = registry.SERVING_MODEL_NAME, {"threshold": 0.5}
+with bentoml.models.create(name, labels={}, metadata=meta) as m:
     whole = pickle.dumps(list(range(100_000)))
     open(m.path_of(registry.PIPELINE_FILE), "wb").write(whole[: len(whole) // 2])
 print(m.tag)

@@ -125,7 +125,7 @@ def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
 ):
     """A candidate trained on scrambled outcomes is compared with the serving model on the
     same unseen passengers and kept as a candidate, whatever its own evaluation says."""
-    serving_before = registry.serving_tag()
+    serving_before = registry.promoted_tag()
     assert serving_before is not None
 
     storage = tmp_path / "storage"
@@ -155,9 +155,9 @@ def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
     assert meta["comparison_rows"] >= promotion.MIN_ROWS
     assert meta["comparison"]["accuracy"]["difference"]["high"] < 0
     assert meta["serving_model"] == serving_before
-    assert registry.serving_tag() == serving_before
+    assert registry.promoted_tag() == serving_before
     candidate = bentoml.models.get(meta["bentoml_tag"])
-    assert candidate.tag.name == registry.CANDIDATE_MODEL
+    assert candidate.tag.name == registry.CANDIDATE_MODEL_NAME
     assert candidate.info.labels["stage"] == "candidate"
 
 

@@ -29,8 +29,8 @@ from typing import Any
 
 from titanic_assets.core.calibration import Calibration
 
-SERVING_MODEL = "titanic_survival"
-CANDIDATE_MODEL = "titanic_survival_candidate"
+SERVING_MODEL_NAME = "titanic_survival"
+CANDIDATE_MODEL_NAME = "titanic_survival_candidate"
 PIPELINE_FILE = "pipeline.pkl"
 REFERENCE_FILE = "reference.csv"
 REFERENCE_SUMMARY_FILE = "reference_summary.json"
@@ -138,14 +138,14 @@ def get(tag: str) -> RegisteredModel | None:
     )
 
 
-def serving_model() -> RegisteredModel | None:
+def promoted_model() -> RegisteredModel | None:
     """The serving model (`titanic_survival:latest`), None when nothing was promoted yet."""
-    return get(f"{SERVING_MODEL}:latest")
+    return get(f"{SERVING_MODEL_NAME}:latest")
 
 
-def serving_tag() -> str | None:
+def promoted_tag() -> str | None:
     """The serving model's full tag (name:version), None when nothing was promoted yet."""
-    model = serving_model()
+    model = promoted_model()
     return model.tag if model else None
 
 
@@ -197,16 +197,16 @@ def restore(version: str, reason: str) -> str:
 
     import bentoml
 
-    source = get(f"{SERVING_MODEL}:{version}") or get(f"{CANDIDATE_MODEL}:{version}")
+    source = get(f"{SERVING_MODEL_NAME}:{version}") or get(f"{CANDIDATE_MODEL_NAME}:{version}")
     if source is None:
         raise LookupError(
-            f"No model version {version!r} in the store (names {SERVING_MODEL}, "
-            f"{CANDIDATE_MODEL}); `bentoml models list` shows the versions there are."
+            f"No model version {version!r} in the store (names {SERVING_MODEL_NAME}, "
+            f"{CANDIDATE_MODEL_NAME}); `bentoml models list` shows the versions there are."
         )
     promotion = {"promoted": True, "reason": f"rollback to {source.tag}: {reason}"}
     metadata = {**source.metadata, "promotion": promotion, "restored_from": source.tag}
     labels = {**source.labels, "stage": "serving", "restored_from": source.tag}
-    with bentoml.models.create(SERVING_MODEL, labels=labels, metadata=metadata) as model:
+    with bentoml.models.create(SERVING_MODEL_NAME, labels=labels, metadata=metadata) as model:
         for name in (
             PIPELINE_FILE, REFERENCE_FILE, REFERENCE_SUMMARY_FILE, HELD_OUT_FILE, GIVEN_IDS_FILE
         ):  # fmt: skip

@@ -51,7 +51,7 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
     from its prediction id (`outcomes.feedback_passenger_id`), so its held-out split is
     stable across retrains."""
     from titanic_assets.core.outcomes import FEEDBACK_SOURCE, feedback_passenger_id
-    from titanic_assets.core.registry import SERVING_MODEL
+    from titanic_assets.core.registry import SERVING_MODEL_NAME
     from titanic_assets.ml.schemas import LabelledTraffic
 
     joined, conflicts = prediction_log.with_outcomes(landed_outcomes)
@@ -59,7 +59,7 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
     table = labelled.assign(
         PassengerId=[feedback_passenger_id(i) for i in labelled["prediction_id"]],
         Survived=labelled["outcome"].astype(int),
-        source=f"{FEEDBACK_SOURCE}{SERVING_MODEL}:" + labelled["model_version"].astype(str),
+        source=f"{FEEDBACK_SOURCE}{SERVING_MODEL_NAME}:" + labelled["model_version"].astype(str),
     )[list(LabelledTraffic.to_schema().columns)].reset_index(drop=True)
     unmatched = sorted(set(landed_outcomes["id"]) - set(joined["prediction_id"]))
     return dg.MaterializeResult(

@@ -152,7 +152,7 @@ def drift_report_on_new_traffic(
             f"last refresh requested {now - last_request:.0f} s ago "
             f"(minimum interval {policy.drift_refresh_seconds:.0f} s)"
         )
-    model = registry.serving_model()
+    model = registry.promoted_model()
     if model is None:
         return dg.SkipReason("no model is being served yet")
     since = max(model.created_at, datetime.fromtimestamp(last_request, UTC))

@@ -69,7 +69,7 @@ def model_performance(
     from titanic_assets.core import registry
     from titanic_assets.ml import performance, plots
 
-    model = registry.serving_model()
+    model = registry.promoted_model()
     if model is None:
         raise dg.Failure(description="No model is being served yet: materialize serving_model.")
     mine = prediction_outcomes[prediction_outcomes["model_version"] == model.version]
@@ -172,7 +172,7 @@ def realized_accuracy_not_worse_than_promised(
         "p_value": p_value,
         "outcomes_to_catch_10pt_drop": performance.outcomes_needed(promised),
     }
-    model = registry.get(f"{registry.SERVING_MODEL}:{model_performance['model_version']}")
+    model = registry.get(f"{registry.SERVING_MODEL_NAME}:{model_performance['model_version']}")
     if worse and model is not None:
         evidence = new_evidence(
             model,

@@ -43,7 +43,7 @@ def prediction_traffic(
     from titanic_assets.defs.metadata import markdown_table
     from titanic_assets.ml import plots
 
-    model = registry.serving_model()
+    model = registry.promoted_model()
     if model is None:
         raise dg.Failure(
             description="No model is being served yet (none was promoted), so there is no "

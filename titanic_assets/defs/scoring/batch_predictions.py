@@ -39,11 +39,11 @@ def batch_predictions(
     from titanic_assets.core import batch_scoring, registry
     from titanic_assets.defs.metadata import markdown_table
 
-    if registry.serving_tag() is None:
+    if registry.promoted_tag() is None:
         raise dg.Failure(
             "No model has been promoted to serving yet: materialize serving_model first."
         )
-    model = registry.load(f"{registry.SERVING_MODEL}:latest")
+    model = registry.load(f"{registry.SERVING_MODEL_NAME}:latest")
     available = scoring_inbox.csv_files()
     names = config.files or available
     unknown = sorted(set(names) - set(available))

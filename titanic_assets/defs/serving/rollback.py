@@ -24,7 +24,7 @@ class RollbackConfig(dg.Config):
 def restore_serving_model(context: dg.OpExecutionContext, config: RollbackConfig) -> None:
     from titanic_assets.core import registry
 
-    before = registry.serving_tag()
+    before = registry.promoted_tag()
     try:
         tag = registry.restore(config.version, config.reason)
     except LookupError as error:

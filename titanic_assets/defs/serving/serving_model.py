@@ -49,7 +49,7 @@ def serving_model(
     from titanic_assets.ml import modeling, promotion
 
     held_out = {name: float(value) for name, value in model_evaluation.metrics.items()}
-    serving = registry.serving_model()
+    serving = registry.promoted_model()
     serving_before = serving.tag if serving else None
     compared_on = "none"
     if serving is None:
@@ -109,7 +109,7 @@ def serving_model(
         },
         **versions,
     }
-    name = registry.SERVING_MODEL if decision.promote else registry.CANDIDATE_MODEL
+    name = registry.SERVING_MODEL_NAME if decision.promote else registry.CANDIDATE_MODEL_NAME
     tag = registry.save(
         name,
         pipeline=survival_model.pipeline,

@@ -13,7 +13,7 @@ def serving_model_archive() -> dg.MaterializeResult:
     from titanic_assets.core import registry
     from titanic_assets.core.model_sync import export_archive
 
-    tag = registry.serving_tag()
+    tag = registry.promoted_tag()
     if tag is None:
         raise dg.Failure("No model has been promoted to serving, so there is none to export.")
     model = export_archive(tag)
