@@ -4,15 +4,22 @@ OpenAPI document as the service behaves."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import uuid
 from typing import Any
 
 import bentoml
+from fastapi import HTTPException
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bento.metrics import REJECTED
+from titanic_assets.core.outcomes import ANONYMOUS, sender_id
+
+# POST /feedback's credential, documented as a bearer scheme; checked by `feedback_sender`.
+FEEDBACK_BEARER = HTTPBearer(auto_error=False, description="TITANIC_FEEDBACK_TOKEN")
 
 # The prediction APIs: BentoML validates their JSON bodies before the service sees them.
 API_PATHS = ("/predict", "/predict_batch", "/explain")
@@ -30,6 +37,26 @@ def request_id(ctx: bentoml.Context) -> str:
             "X-Request-ID: 1 to 64 characters from A-Z a-z 0-9 . _ : - expected"
         )
     return sent
+
+
+def feedback_sender(credentials: HTTPAuthorizationCredentials | None, tokens: list[str]) -> str:
+    """Who is sending outcomes, as stored with them (`outcomes.sender_id`): anyone when the
+    service takes no tokens, else the holder of the bearer token sent. 401 without one, 403
+    with one not accepted; every accepted token is compared, in constant time each, so the
+    answer's timing says nothing about how much of a token matched."""
+    if not tokens:
+        return ANONYMOUS
+    if credentials is None:
+        raise HTTPException(
+            401,
+            "Outcomes need a credential: send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    sent = credentials.credentials.encode()
+    matches = [hmac.compare_digest(sent, token.encode()) for token in tokens]
+    if not any(matches):
+        raise HTTPException(403, "This bearer token is not accepted for outcomes")
+    return sender_id(tokens[matches.index(True)])
 
 
 def rejection_reason(error_type: str, location: list[Any]) -> str:

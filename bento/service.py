@@ -20,21 +20,24 @@ import errno
 import gc
 import logging
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import bentoml
 import numpy as np
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials
 
 from bento import request_timeout, scoring
 from bento.logs import ClientErrorsAsWarnings, use_json_logs
 from bento.metrics import LOG_FAILURES, LOG_WRITABLE, PREDICTIONS, SERVING_VERSION
 from bento.plumbing import (
+    FEEDBACK_BEARER,
     CorrectedOpenAPI,
     JsonBodiesOnly,
     RejectionMetrics,
     csv_route_docs,
     error_response,
+    feedback_sender,
     media_type_of,
     request_id,
 )
@@ -254,19 +257,28 @@ class TitanicSurvival:
         tags=["Service APIs"],
         responses={
             400: {"description": "The body is not valid JSON"},
+            401: {"description": "No bearer token (when the service requires one)"},
+            403: {"description": "A bearer token the service does not accept"},
             404: {"description": "Unknown ids"},
             409: {"description": "Conflicts"},
             503: {"description": "Outcomes cannot be stored now"},
         },
     )
-    def feedback(self, body: FeedbackBatch) -> FeedbackReceipt:
+    def feedback(
+        self,
+        body: FeedbackBatch,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(FEEDBACK_BEARER)],
+    ) -> FeedbackReceipt:
         """Outcomes for earlier predictions, by id; stored all or none, beside the
-        prediction log (core/outcomes.py). 404 names ids no prediction has, 409 ids that
-        already have a different outcome; sending a stored outcome again changes nothing."""
+        prediction log (core/outcomes.py), with who sent them. When TITANIC_FEEDBACK_TOKEN
+        is set, only a request with `Authorization: Bearer <token>` is taken: outcomes
+        become training data. 404 names ids no prediction has, 409 ids that already have a
+        different outcome; sending a stored outcome again changes nothing."""
+        sender = feedback_sender(credentials, SETTINGS.feedback_tokens)
         if self._outcomes is None:
             raise HTTPException(503, "Outcomes cannot be stored: the log's folder is unwritable.")
         pairs = [(o.id, o.survived) for o in body.outcomes]
-        stored, rejection = self._outcomes.add(pairs)
+        stored, rejection = self._outcomes.add(pairs, sender)
         if rejection is not None:
             raise HTTPException(
                 rejection.status, {"reason": rejection.reason, "ids": rejection.ids}

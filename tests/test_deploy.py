@@ -8,6 +8,7 @@ import yaml
 from tests.processes import ROOT
 
 DEPLOY = ROOT / "deploy"
+FEEDBACK_SECRET = "titanic-feedback-token"
 
 # The keys of Dagster's Helm chart values (helm/dagster/values.schema.json in
 # dagster-io/dagster, 1.13 series) for the parts these values set, property by property.
@@ -104,6 +105,9 @@ def test_helm_values_parse_and_name_only_keys_the_dagster_chart_defines():
     assert deployment["dagsterApiGrpcArgs"] == ["--module-name", "titanic_assets.definitions"]
     env = {e["name"]: e["value"] for e in deployment["env"]}
     assert env["TITANIC_PROFILE"] == "gcp" and env["TITANIC_PREDICTION_LOG"].startswith("gs://")
+    # The gcp profile needs the feedback token: the code location and each run get it.
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert deployment["envSecrets"] == launcher["envSecrets"] == [{"name": FEEDBACK_SECRET}]
 
 
 def test_helm_key_check_catches_a_misspelt_key():
@@ -130,7 +134,8 @@ def test_bentoml_deployment_names_only_keys_of_bentomls_deployment_schema():
         assert set(service) <= {f.name for f in attr.fields(DeploymentServiceConfig)}
         assert set(service["scaling"]) <= {f.name for f in attr.fields(DeploymentTargetHPAConf)}
     envs = [bentoml_cattr.structure(e, EnvItemSchema) for e in config["envs"]]
-    assert {e.name for e in envs} >= {"TITANIC_PREDICTION_LOG"}
+    assert {e.name for e in envs} >= {"TITANIC_PREDICTION_LOG", "TITANIC_PROFILE"}
+    assert config["secrets"] == [FEEDBACK_SECRET]  # TITANIC_FEEDBACK_TOKEN
     assert "TitanicSurvival" in config["services"]  # the service class's name
 
 

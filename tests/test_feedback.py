@@ -2,7 +2,8 @@
 
 One `bentoml serve` with two workers: outcomes stored by one worker must be seen by the
 other (conflicts are detected across workers), and nothing already stored is lost or changed
-by a rejected request.
+by a rejected request. The service takes outcomes from two senders' tokens only; its client
+sends the first with every request, predictions included (they need none).
 """
 
 from collections.abc import Iterator
@@ -12,15 +13,25 @@ import pytest
 
 from tests.processes import poll, survival_service
 from tests.test_service import PASSENGER, SWITCH_DEADLINE, Server
-from titanic_assets.core.outcomes import read_outcomes
+from titanic_assets.core.outcomes import read_outcomes, sender_id
 from titanic_assets.core.prediction_log import read_prediction_log
+
+TOKEN, OTHER_TOKEN = "first-sender-token-0123456789", "second-sender-token-9876543210"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, materialized_graph) -> Iterator[Server]:
     work = tmp_path_factory.mktemp("feedback")
-    env = {"TITANIC_MODEL_POLL_SECONDS": "1", "TITANIC_SERVING_WORKERS": "2"}
-    with survival_service(work, env) as url, httpx.Client(timeout=30) as client:
+    env = {
+        "TITANIC_MODEL_POLL_SECONDS": "1",
+        "TITANIC_SERVING_WORKERS": "2",
+        "TITANIC_FEEDBACK_TOKEN": f"{TOKEN},{OTHER_TOKEN}",
+    }
+    authorized = {"Authorization": f"Bearer {TOKEN}"}
+    with (
+        survival_service(work, env) as url,
+        httpx.Client(timeout=30, headers=authorized) as client,
+    ):
         served = Server(url, work / "bentoml", work / "prediction_log", client)
         trained = materialized_graph.value("survival_model")
         version = served.promote(trained, trained.threshold, work)
@@ -128,3 +139,47 @@ def test_a_line_cut_short_by_a_crash_is_skipped(server):
     one = server.post("/predict", PASSENGER).json()["id"]
     assert server.post("/feedback", {"outcomes": [{"id": one, "survived": True}]}).is_success
     assert stored(server)[one] is True
+
+
+def test_outcomes_need_an_accepted_token_and_predictions_none(server):
+    answer = httpx.post(server.url + "/predict", json=PASSENGER)  # no credential
+    assert answer.status_code == 200
+    outcome = {"outcomes": [{"id": answer.json()["id"], "survived": True}]}
+    before = stored(server)
+
+    missing = httpx.post(server.url + "/feedback", json=outcome)
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert "Authorization: Bearer" in missing.text
+    not_bearer = httpx.post(
+        server.url + "/feedback", json=outcome, headers={"Authorization": f"Basic {TOKEN}"}
+    )
+    assert not_bearer.status_code == 401
+    for wrong in (TOKEN[:-1], TOKEN + "x", "x" * len(TOKEN)):
+        refused = httpx.post(
+            server.url + "/feedback", json=outcome, headers={"Authorization": f"Bearer {wrong}"}
+        )
+        assert refused.status_code == 403, wrong
+    assert stored(server) == before
+
+
+def test_each_stored_outcome_records_its_sender_never_the_token(server):
+    ids = [
+        p["id"]
+        for p in server.post("/predict_batch", {"passengers": [PASSENGER] * 2}).json()[
+            "predictions"
+        ]
+    ]
+    assert server.post("/feedback", {"outcomes": [{"id": ids[0], "survived": True}]}).is_success
+    other = httpx.post(
+        server.url + "/feedback",
+        json={"outcomes": [{"id": ids[1], "survived": False}]},
+        headers={"Authorization": f"Bearer {OTHER_TOKEN}"},
+    )
+    assert other.is_success
+
+    senders = read_outcomes(server.log).set_index("id")["sender"]
+    assert senders[ids[0]] == sender_id(TOKEN)
+    assert senders[ids[1]] == sender_id(OTHER_TOKEN) != sender_id(TOKEN)
+    written = b"".join(path.read_bytes() for path in server.log.glob("outcomes-*.jsonl"))
+    assert TOKEN.encode() not in written and OTHER_TOKEN.encode() not in written

@@ -23,6 +23,8 @@ from titanic_assets.defs.resources import RESOURCES_BY_PROFILE, SHIPPED_PASSENGE
 defs = load_definitions()
 
 BUCKET = "titanic-landing-test"
+FEEDBACK_TOKEN = "gcp-profile-feedback-token"
+AUTHORIZED = {"Authorization": f"Bearer {FEEDBACK_TOKEN}"}
 LANDING_PREFIX = "landing"
 IO_PREFIX = "assets"
 SECOND_BATCH_ROWS = 60
@@ -58,6 +60,9 @@ def gcp_env(emulator: str) -> Iterator[None]:
         patch.setenv("TITANIC_GCS_LANDING_PREFIX", LANDING_PREFIX)
         patch.setenv("TITANIC_GCS_IO_PREFIX", IO_PREFIX)
         patch.setenv("GOOGLE_CLOUD_PROJECT", "titanic-test")
+        patch.setenv(
+            "TITANIC_FEEDBACK_TOKEN", FEEDBACK_TOKEN
+        )  # production takes no anonymous outcomes
         yield
 
 
@@ -317,7 +322,7 @@ def test_outcomes_fed_back_to_replicas_logging_to_a_bucket_are_stored_there_once
 
         def feedback(replica: str, outcomes: list[tuple[str, bool]]) -> httpx.Response:
             body = {"outcomes": [{"id": i, "survived": s} for i, s in outcomes]}
-            return httpx.post(f"{replica}/feedback", json=body, timeout=30)
+            return httpx.post(f"{replica}/feedback", json=body, headers=AUTHORIZED, timeout=30)
 
         # At once on the replica that answered, before its batch is due to ship.
         stored = feedback(first, [(ids[0], True), (ids[1], False)])

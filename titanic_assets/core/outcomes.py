@@ -30,6 +30,10 @@ Where: beside the prediction log (core/prediction_log.py), same place, same rule
 Outcomes also land in bulk, as CSV files of `(id, Survived)` in the labels landing area
 (defs/ingestion/labelled_traffic.py); `combine_outcomes` merges them with the stored ones.
 
+Senders: each stored line records who sent it, `sender_id` of the bearer token the request
+carried (a digest, never the token), or `anonymous` when the service takes outcomes without
+one; outcomes landed in bulk count as `labels_landing`, the operator's own folder or prefix.
+
 Standard library only at module level: this runs in the service.
 """
 
@@ -58,6 +62,14 @@ LOCK_NAME = "outcomes.lock"
 FEEDBACK_PASSENGER_IDS = 2**48
 # A training row's `source` for labelled traffic: this, then the tag of the model that served it.
 FEEDBACK_SOURCE = "feedback:"
+ANONYMOUS = "anonymous"
+LANDED_SENDER = "labels_landing"
+
+
+def sender_id(token: str) -> str:
+    """Who sent outcomes with this bearer token, as stored: a digest that names the token
+    without revealing it (`token:` and 12 hex digits of its SHA-256)."""
+    return "token:" + hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
 def feedback_passenger_id(prediction_id: str) -> int:
@@ -210,8 +222,10 @@ class OutcomeStore:
             for i, survived in zip(record["ids"], record["survived"], strict=True):
                 self._stored.setdefault(i, survived)  # the first received stands
 
-    def add(self, outcomes: Sequence[tuple[str, bool]]) -> tuple[int, Rejection | None]:
-        """Store outcomes `(id, survived)`, all or none.
+    def add(
+        self, outcomes: Sequence[tuple[str, bool]], sender: str = ANONYMOUS
+    ) -> tuple[int, Rejection | None]:
+        """Store outcomes `(id, survived)` from `sender`, all or none.
 
         Returns (how many were new, None), or (0, a Rejection): 404 for ids no logged
         prediction has, 409 for ids that already have (or are sent with) a different
@@ -241,10 +255,13 @@ class OutcomeStore:
                 new = {i: s for i, s in pending.items() if i not in self._stored}
                 if new:
                     now = time.time()
-                    line = json.dumps(
-                        {"timestamp": now, "ids": list(new), "survived": list(new.values())},
-                        separators=(",", ":"),
-                    )
+                    record = {
+                        "timestamp": now,
+                        "ids": list(new),
+                        "survived": list(new.values()),
+                        "sender": sender,
+                    }
+                    line = json.dumps(record, separators=(",", ":"))
                     try:
                         self._storage.append(time.strftime("%Y%m%d", time.gmtime(now)), line + "\n")
                     except Exception:  # a full disk, a bucket outage: nothing was stored
@@ -259,7 +276,8 @@ def _unique(ids: Sequence[str]) -> list[str]:
 
 
 def read_outcomes(location: str | Path) -> pd.DataFrame:
-    """Every stored outcome, one row per id: id, received_at (UTC), survived (bool). From a
+    """Every stored outcome, one row per id: id, received_at (UTC), survived (bool), sender
+    (`sender_id`, or `anonymous`). From a
     folder or a bucket prediction log's place; for an id stored twice (two replicas at the
     same instant, see the module doc) the first received stands."""
     import pandas as pd
@@ -274,12 +292,19 @@ def read_outcomes(location: str | Path) -> pd.DataFrame:
     ids: list[str] = []
     survived: list[bool] = []
     received: list[float] = []
+    senders: list[str] = []
     for record in records:
         ids.extend(record["ids"])
         survived.extend(record["survived"])
         received.extend([record["timestamp"]] * len(record["ids"]))
+        senders.extend([record.get("sender", ANONYMOUS)] * len(record["ids"]))
     table = pd.DataFrame(
-        {"id": pd.Series(ids, dtype=object), "received_at": received, "survived": survived}
+        {
+            "id": pd.Series(ids, dtype=object),
+            "received_at": received,
+            "survived": survived,
+            "sender": pd.Series(senders, dtype=object),
+        }
     )
     received_at = table["received_at"].astype("float64")
     table["received_at"] = pd.to_datetime(received_at, unit="s", utc=True)
@@ -302,6 +327,7 @@ def combine_outcomes(stored: pd.DataFrame, landed: pd.DataFrame) -> tuple[pd.Dat
             "id": landed["id"].astype(str),
             "received_at": pd.NaT,
             "survived": landed["Survived"].astype(str).str.strip() == "1",
+            "sender": LANDED_SENDER,
         }
     ).drop_duplicates("id", keep="first")
     before = bulk.merge(stored[["id", "survived"]], on="id", suffixes=("", "_stored"))

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PREFIX = "TITANIC_"
@@ -30,6 +30,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 # Google's rule for bucket names, without the dotted (domain) form's extra rules.
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{1,220}[a-z0-9]")
 LOCATIONS = ("landing_dir", "inbox_dir", "labels_dir", "exports_dir", "prediction_log")
+SECRETS = {"feedback_token"}  # never echoed in an error
+MIN_TOKEN_LENGTH = 16
 
 
 class SettingsError(ValueError):
@@ -104,6 +106,11 @@ class Settings(BaseSettings):
     drift_refresh_seconds: float = _setting(
         60, "the least time between two drift refreshes (seconds)", ge=0
     )
+    feedback_token: SecretStr | None = _setting(
+        None,
+        "the bearer token `POST /feedback` requires (several senders: comma-separated); "
+        "unset, outcomes are open (`make dev` sets one; the gcp profile requires one)",
+    )
     gcs_bucket: str | None = _gcp(None, "the bucket (required with `TITANIC_PROFILE=gcp`)")
     gcs_landing_prefix: str = _gcp("landing", "labelled CSV batches (`*.csv` directly under it)")
     gcs_io_prefix: str = _gcp("dagster", "asset values, the serving model's archive")
@@ -124,6 +131,14 @@ class Settings(BaseSettings):
             raise ValueError(f"{name!r} is not a bucket name (3-222 of a-z 0-9 . _ -)")
         return name
 
+    @field_validator("feedback_token")
+    @classmethod
+    def _long_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        tokens = value.get_secret_value().split(",") if value is not None else []
+        if any(len(token.strip()) < MIN_TOKEN_LENGTH for token in tokens):
+            raise ValueError(f"each token needs at least {MIN_TOKEN_LENGTH} characters")
+        return value
+
     @field_validator("prediction_log")
     @classmethod
     def _bucket_url(cls, place: str) -> str:
@@ -137,6 +152,11 @@ class Settings(BaseSettings):
     def _resolved(self) -> Settings:
         if self.profile == "gcp" and not self.gcs_bucket:
             raise ValueError("TITANIC_PROFILE=gcp needs TITANIC_GCS_BUCKET, the bucket's name")
+        if self.profile == "gcp" and self.feedback_token is None:
+            raise ValueError(
+                "TITANIC_PROFILE=gcp needs TITANIC_FEEDBACK_TOKEN: outcomes change what the "
+                "model learns, so in production only holders of a token may send them"
+            )
         home = self.home.expanduser()
         self.__dict__["home"] = home
         for name in LOCATIONS:
@@ -147,8 +167,11 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def prediction_log_in_bucket(self) -> bool:
-        return self.prediction_log.startswith("gs://")
+    def feedback_tokens(self) -> list[str]:
+        """The tokens `POST /feedback` accepts, none when outcomes are open."""
+        if self.feedback_token is None:
+            return []
+        return [t.strip() for t in self.feedback_token.get_secret_value().split(",") if t.strip()]
 
 
 def variable(name: str) -> str:
@@ -166,7 +189,8 @@ def load_settings() -> Settings:
         for problem in error.errors(include_url=False):
             where = variable(str(problem["loc"][0])) if problem["loc"] else "settings"
             reason = problem["msg"].removeprefix("Value error, ")
-            got = f" (got {problem['input']!r})" if problem["loc"] else ""
+            secret = problem["loc"] and problem["loc"][0] in SECRETS
+            got = "" if not problem["loc"] or secret else f" (got {problem['input']!r})"
             problems.append(f"{where}: {reason}{got}")
         raise SettingsError("Invalid settings: " + "; ".join(problems)) from None
 
