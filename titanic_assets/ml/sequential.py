@@ -43,7 +43,6 @@ from functools import cached_property
 from typing import Literal
 
 import numpy as np
-from scipy.special import logsumexp
 
 ALPHA = 0.05
 # The stakes mixed over, as fractions of the most a gambler can stake without risking ruin;
@@ -59,12 +58,20 @@ def log_wealth_above(m, wins, ties, losses) -> np.ndarray:
     once). With lam = c / (1 + m) a loss pays 1 - c, a tie 1 - c m / (1 + m) and a win
     1 + c (1 - m) / (1 + m): never negative, and each decreasing in m, so the wealth is too.
     """
-    m, wins, ties, losses = (np.asarray(x, dtype=float)[..., None] for x in (m, wins, ties, losses))
+    m = np.asarray(m, dtype=float)[..., None]
     scale = BETS / (1.0 + m)
-    log_paths = (
-        wins * np.log1p(scale * (1.0 - m)) + ties * np.log1p(-scale * m) + losses * np.log1p(-BETS)
+    # Log payoff per win, tie and loss for every stake: shape (..., len(BETS), 3).
+    payoffs = np.stack(
+        np.broadcast_arrays(np.log1p(scale * (1.0 - m)), np.log1p(-scale * m), np.log1p(-BETS)),
+        axis=-1,
     )
-    return logsumexp(log_paths, axis=-1) - np.log(len(BETS))
+    counts = np.stack(
+        np.broadcast_arrays(*(np.asarray(x, float) for x in (wins, ties, losses))), -1
+    )
+    # Each gambler's log wealth is counts . log payoffs: a matrix product, not a loop.
+    paths = counts @ payoffs.T if payoffs.ndim == 2 else (payoffs @ counts[..., None])[..., 0]
+    top = paths.max(axis=-1, keepdims=True)  # log of the equal-weight mean, without overflow
+    return top[..., 0] + np.log(np.exp(paths - top).mean(axis=-1))
 
 
 def log_wealth_below(m, wins, ties, losses) -> np.ndarray:
