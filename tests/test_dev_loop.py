@@ -52,6 +52,7 @@ def test_make_dev_serves_both_and_stops_everything_on_a_signal(tmp_path, stop_si
         "BENTOML_HOME": str(tmp_path / "bentoml"),
         "TITANIC_PREDICTION_LOG": str(tmp_path / "prediction_log"),
         "TITANIC_LANDING_DIR": str(tmp_path / "landing"),
+        "TITANIC_HOME": str(tmp_path),  # where make dev keeps its feedback token
     }
     command = ["make", "dev", f"DAGSTER_HOME={home}", f"DAGSTER_PORT={dagster_port}",
                f"SERVICE_PORT={service_port}"]  # fmt: skip
@@ -72,6 +73,14 @@ def test_make_dev_serves_both_and_stops_everything_on_a_signal(tmp_path, stop_si
             lambda: httpx.get(f"http://127.0.0.1:{service_port}/livez").is_success,
             120,
         )
+        # Outcomes need the token make dev made and printed; predictions need none.
+        token = (tmp_path / ".feedback_token").read_text().strip()
+        assert f"Bearer {token}" in (tmp_path / "dev.log").read_text()
+        feedback = f"http://127.0.0.1:{service_port}/feedback"
+        outcome = {"outcomes": [{"id": "not-predicted", "survived": True}]}
+        assert httpx.post(feedback, json=outcome).status_code == 401
+        authorized = {"Authorization": f"Bearer {token}"}
+        assert httpx.post(feedback, json=outcome, headers=authorized).status_code == 404
         started = descendants(make.pid)
         assert len(started) >= 6  # uv, supervisor, dg, webserver, daemon, code server, bentoml
 

@@ -17,6 +17,7 @@ titanic_assets.core.settings` prints them), checked by tests/test_settings.py.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -193,6 +194,11 @@ def load_settings() -> Settings:
             got = "" if not problem["loc"] or secret else f" (got {problem['input']!r})"
             problems.append(f"{where}: {reason}{got}")
         raise SettingsError("Invalid settings: " + "; ".join(problems)) from None
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """The environment for a process this one starts: its own, with `overrides`."""
+    return {**os.environ, **overrides}
 
 
 def markdown_table(profile: str = "local") -> str:
