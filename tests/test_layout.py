@@ -71,9 +71,9 @@ def reads_environment(path: Path) -> bool:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Attribute) and node.attr in ("getenv", "environ", "environb"):
             return True
-        if isinstance(node, ast.ImportFrom) and node.module == "os":
-            if {a.name for a in node.names} & {"getenv", "environ", "environb"}:
-                return True
+        names = {a.name for a in node.names} if isinstance(node, ast.ImportFrom) else set()
+        if getattr(node, "module", None) == "os" and names & {"getenv", "environ", "environb"}:
+            return True
     return False
 
 

@@ -6,9 +6,12 @@ from titanic_assets.defs.resources import PredictionLog
 
 # The gate judges intervals, not a point on one split: the model must beat the sex-only
 # rule significantly where group evidence exists (the 95% interval of its random-fold lift
-# lies above zero), and rank well under shift: the lower end of its claimed ROC-AUC (the
-# worst shift scheme's lower bound) at least MIN_CLAIMED_ROC_AUC, and random folds' at
-# least MIN_ROC_AUC. The sex-only rule alone ranks at ~0.75-0.77.
+# lies above zero; random folds' ROC-AUC at least MIN_ROC_AUC with 95% confidence), and
+# still rank passengers under shift: the claimed ROC-AUC (the worst shift scheme's
+# estimate) at least MIN_CLAIMED_ROC_AUC, above the sex-only rule's ~0.75-0.77. Its
+# estimate, not its lower bound: traffic concentrated on a few kinds of passenger leaves
+# few effective rows to the traffic-weighted scheme, and a wide interval there says the
+# traffic is unlike the training rows, not that the model is bad.
 MIN_ROC_AUC = 0.80
 MIN_CLAIMED_ROC_AUC = 0.78
 TRAFFIC_ROWS = 1000  # the recent traffic the re-weighted schemes are weighted to
@@ -128,9 +131,9 @@ def model_evaluation(
     blocking=True,
     description=(
         "Quality gate: the model beats the sex-only rule significantly on random folds (the "
-        "95% interval of its accuracy lift is above 0), its random-fold ROC-AUC is at least "
-        f"{MIN_ROC_AUC} and its claimed (shift-aware) ROC-AUC at least {MIN_CLAIMED_ROC_AUC}, "
-        "each with 95% confidence. A model below it is never registered."
+        f"95% interval of its accuracy lift is above 0, its ROC-AUC's lower bound at least "
+        f"{MIN_ROC_AUC}) and its claimed ROC-AUC (the worst shift scheme's) is at least "
+        f"{MIN_CLAIMED_ROC_AUC}. A model below it is never registered."
     ),
 )
 def model_quality_gate(model_evaluation) -> dg.AssetCheckResult:
@@ -143,10 +146,10 @@ def model_quality_gate(model_evaluation) -> dg.AssetCheckResult:
         )
     if cv.roc_auc.low < MIN_ROC_AUC:
         shortfalls.append(f"ROC-AUC {cv.roc_auc}: lower bound < {MIN_ROC_AUC}")
-    if claim.roc_auc.low < MIN_CLAIMED_ROC_AUC:
+    if claim.roc_auc.estimate < MIN_CLAIMED_ROC_AUC:
         shortfalls.append(
-            f"claimed ROC-AUC {claim.roc_auc} (worst of {', '.join(claim.schemes)}): lower "
-            f"bound < {MIN_CLAIMED_ROC_AUC}"
+            f"claimed ROC-AUC {claim.roc_auc} (worst of {', '.join(claim.schemes)}) < "
+            f"{MIN_CLAIMED_ROC_AUC}"
         )
     return dg.AssetCheckResult(
         passed=not shortfalls,
@@ -160,7 +163,7 @@ def model_quality_gate(model_evaluation) -> dg.AssetCheckResult:
             "roc_auc": cv.roc_auc.estimate,
             "roc_auc_low": cv.roc_auc.low,
             "min_roc_auc": MIN_ROC_AUC,
-            "claimed_roc_auc_low": claim.roc_auc.low,
+            "claimed_roc_auc": claim.roc_auc.estimate,
             "min_claimed_roc_auc": MIN_CLAIMED_ROC_AUC,
         },
     )
