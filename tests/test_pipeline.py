@@ -46,6 +46,12 @@ def test_evaluation_metadata_has_intervals_baselines_and_plots_for_the_ui(
     for name in ("expected_accuracy", "expected_accuracy_low", "expected_lift_over_sex_only"):
         assert isinstance(metadata[name], float), name
     assert isinstance(metadata["held_out/baseline_sex_only"], float)
+    # The claim (shift-aware) beside random folds, and every scheme behind it.
+    assert metadata["expected_accuracy_low"] <= metadata["random_cv/accuracy_low"]
+    assert metadata["expected_accuracy_high"] >= metadata["random_cv/accuracy_high"]
+    assert metadata["expected_accuracy"] < metadata["random_cv/accuracy"]
+    for scheme in ("random 5x5", "group 5x5", "leave-one-port-out", "leave-one-class-out"):
+        assert f"| {scheme} |" in metadata["validation"], scheme
     assert isinstance(metadata["held_out/lift_over_sex_only"], float)
     for plot in (
         "reliability",

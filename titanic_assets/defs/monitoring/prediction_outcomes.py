@@ -89,8 +89,10 @@ def model_performance(
     context: dg.AssetExecutionContext, prediction_outcomes
 ) -> dg.MaterializeResult:
     """The serving model on its labelled traffic: accuracy, ROC-AUC, Brier score, each with a
-    95% interval, a calibration table, beside what its evaluation promised and the
-    confidence-based estimate (CBPE, ml/performance.py) over all its traffic; and, in words,
+    95% interval, a calibration table, beside what its evaluation promised (its claim) and
+    the confidence-based estimate (CBPE, ml/performance.py) over all its traffic; whether
+    that estimate can be trusted for this traffic (not when the labelled rows' realized
+    accuracy falls outside its interval on them: over- or under-confident); and, in words,
     why the last retrain happened or did not (as of the checks' latest evaluations)."""
     import pandas as pd
 
@@ -187,7 +189,8 @@ def realized_accuracy_not_worse_than_promised(
     monitoring_policy: MonitoringPolicy,
 ) -> dg.AssetCheckResult:
     """Fails when the serving model's realized accuracy is significantly below what its
-    held-out evaluation promised: one-sided exact binomial test at p < ALPHA (0.01), and
+    evaluation promised (the claimed, shift-aware headline accuracy; the held-out figure for
+    a model saved before claims): one-sided exact binomial test at p < ALPHA (0.01), and
     only from MIN_LABELLED (30) labelled rows, so a handful of outcomes never fails it.
     On failure the metadata says whether there is new labelled data to retrain on."""
     from titanic_assets.core import registry
