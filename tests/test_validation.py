@@ -166,3 +166,24 @@ def test_cbpe_is_not_trusted_when_realized_accuracy_falls_outside_its_interval()
     trusted, verdict = cbpe_trust(Interval(0.97, 0.93, 0.99), estimate)
     assert not trusted and "under-confident" in verdict
     assert cbpe_trust(Interval(0.82, 0.76, 0.88), estimate)[0]
+
+
+def test_a_retrain_refits_the_calibration_with_the_labelled_traffic_it_has(
+    shipped_passengers,
+) -> None:
+    """Labelled traffic in the training split feeds the out-of-fold calibration: traffic
+    whose outcomes contradict the model moves the calibration of the next retrain."""
+    from titanic_assets.core.outcomes import FEEDBACK_SOURCE
+    from titanic_assets.ml import modeling
+
+    passengers = shipped_passengers.assign(source="shipped.csv")
+    traffic = passengers["PassengerId"] > 691  # the last 200 came back as feedback
+    passengers.loc[traffic, "source"] = f"{FEEDBACK_SOURCE}model:1"
+    first = modeling.train_survival_model(passengers)
+    in_training = passengers["PassengerId"].isin(first.train_ids) & traffic
+    assert first.calibration_rows["labelled traffic"] == in_training.sum() > 100
+    surprised = passengers.copy()
+    surprised.loc[traffic, "Survived"] = 1 - surprised.loc[traffic, "Survived"]
+    second = modeling.train_survival_model(surprised)
+    assert second.calibration_rows == first.calibration_rows
+    assert second.calibration != first.calibration
