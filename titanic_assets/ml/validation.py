@@ -83,7 +83,7 @@ def leave_one_out_by(X: pd.DataFrame, column: str) -> list[Fold]:
 def _domain_design(X: pd.DataFrame) -> np.ndarray:
     """Raw inputs as numbers for the training-vs-traffic classifier."""
     port = X["Embarked"].fillna("S").astype(str).str.upper()
-    pclass = pd.to_numeric(X["Pclass"])
+    pclass = pd.to_numeric(X["Pclass"], errors="coerce")
     age = pd.to_numeric(X["Age"], errors="coerce")
     fare = pd.to_numeric(X["Fare"], errors="coerce")
     columns = {
@@ -95,7 +95,9 @@ def _domain_design(X: pd.DataFrame) -> np.ndarray:
         "age_missing": age.isna(),
         "age": age.fillna(28) / 10,
         "log_fare": np.log1p(fare.fillna(14.45)),
-        "family": pd.to_numeric(X["SibSp"]) + pd.to_numeric(X["Parch"]),
+        "family": (
+            pd.to_numeric(X["SibSp"], errors="coerce") + pd.to_numeric(X["Parch"], errors="coerce")
+        ).fillna(0),
     }
     return np.column_stack([np.asarray(v, dtype=np.float64) for v in columns.values()])
 
