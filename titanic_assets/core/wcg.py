@@ -54,8 +54,7 @@ def _people(passengers: Mapping[str, Sequence[Any]]) -> tuple[np.ndarray, np.nda
     female = _female(passengers)
     titles = np.array([extract_title(n) for n in passengers["Name"]], dtype=object)
     age = np.asarray(passengers["Age"], dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        young = age < 13
+    young = np.less(age, 13, out=np.zeros(len(age), dtype=bool), where=~np.isnan(age))
     boy = ~female & ((titles == "Master") | ((titles != "Mr") & young))
     return female, boy, titles
 
@@ -148,23 +147,22 @@ def linear_design(
     """The linear model's input (rows x LINEAR_FEATURES, float64) from raw passenger columns.
     Group evidence enters as (share - 0.5) when known, else 0: an unknown group is neutral."""
     female, boy, titles = _people(passengers)
-    female, boy = female.astype(np.float64), boy.astype(np.float64)
-    man = 1.0 - female - boy
     pclass = np.asarray(passengers["Pclass"], dtype=np.float64)
-    class_3 = (pclass == 3).astype(np.float64)
     known, share = (evidence or WomenChildrenEvidence()).lookup(passengers, exclude)
-    has = (known > 0).astype(np.float64)
-    deviation = np.nan_to_num(share - 0.5)
-    columns = [
-        female,
-        boy,
-        (pclass == 2).astype(np.float64),
-        class_3,
-        female * class_3,
-        boy * class_3,
-        (titles == "Miss").astype(np.float64),
-        (titles == "Rare").astype(np.float64),
-    ]
-    for who in (female, boy, man):
-        columns += [who * has, who * deviation]
-    return np.column_stack(columns)
+    has = known > 0
+    deviation = np.where(has, np.nan_to_num(share) - 0.5, 0.0)
+    # One preallocated matrix: the service builds it for one passenger per request, where
+    # a dozen temporaries and a column_stack cost more than the arithmetic.
+    out = np.zeros((len(female), len(LINEAR_FEATURES)))
+    out[:, 0] = female
+    out[:, 1] = boy
+    out[:, 2] = pclass == 2
+    out[:, 3] = pclass == 3
+    out[:, 4] = out[:, 0] * out[:, 3]
+    out[:, 5] = out[:, 1] * out[:, 3]
+    out[:, 6] = titles == "Miss"
+    out[:, 7] = titles == "Rare"
+    for k, who in enumerate((female, boy, ~(female | boy))):
+        out[:, 8 + 2 * k] = who & has
+        out[:, 9 + 2 * k] = np.where(who, deviation, 0.0)
+    return out
