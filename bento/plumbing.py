@@ -192,11 +192,17 @@ def _nullable(schema: Any) -> Any:
     return schema
 
 
-def corrected_openapi(spec: dict[str, Any]) -> dict[str, Any]:
+def corrected_openapi(spec: dict[str, Any], feedback_needs_token: bool = True) -> dict[str, Any]:
     """The OpenAPI document as the service behaves: optional fields are nullable, 4xx bodies
     of the prediction APIs are ClientError (a list of problems), unsupported media types are
-    a documented 415, and a prediction before any model exists is a documented 503."""
+    a documented 415, a prediction before any model exists is a documented 503, and
+    POST /feedback asks for its bearer token only when the service takes none without."""
     spec = _nullable(spec)
+    if not feedback_needs_token:
+        feedback = spec["paths"]["/feedback"]["post"]
+        feedback.pop("security", None)
+        for status in ("401", "403"):
+            feedback["responses"].pop(status, None)
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     schemas["ClientError"] = ERROR_SCHEMA
     reference = {"$ref": "#/components/schemas/ClientError"}
@@ -262,8 +268,9 @@ class CorrectedOpenAPI:
     error responses from a module-level table (`_bentoml_sdk/service/openapi.py`) with no
     hook to change them, so the document is corrected on its way out."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, feedback_needs_token: bool = True) -> None:
         self.app = app
+        self.feedback_needs_token = feedback_needs_token
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] != "/docs.json":
@@ -283,7 +290,8 @@ class CorrectedOpenAPI:
             await send(start)
             await send({"type": "http.response.body", "body": bytes(body)})
             return
-        first, rest = _json_response(200, corrected_openapi(json.loads(body)))
+        spec = corrected_openapi(json.loads(body), self.feedback_needs_token)
+        first, rest = _json_response(200, spec)
         await send(first)
         await send(rest)
 

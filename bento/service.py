@@ -327,4 +327,6 @@ class TitanicSurvival:
 
 TitanicSurvival.add_asgi_middleware(RejectionMetrics)
 TitanicSurvival.add_asgi_middleware(JsonBodiesOnly)
-TitanicSurvival.add_asgi_middleware(CorrectedOpenAPI)
+TitanicSurvival.add_asgi_middleware(
+    CorrectedOpenAPI, feedback_needs_token=bool(SETTINGS.feedback_tokens)
+)
