@@ -10,18 +10,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-# No test touches the user's own stores (`make` exports BENTOML_HOME=.bentoml): BentoML's
-# home is a session directory (tests that need their own store set BENTOML_HOME for the
-# process they start).
-_SESSION = Path(tempfile.mkdtemp(prefix="titanic-tests-"))
-os.environ["BENTOML_HOME"] = str(_SESSION / "bentoml")
-# Nor anything under the repository's data/: the prediction log the monitoring assets read,
-# the scoring inbox, the labels landing area and the exports are session directories too.
-os.environ["TITANIC_PREDICTION_LOG"] = str(_SESSION / "prediction_log")
-os.environ["TITANIC_INBOX_DIR"] = str(_SESSION / "inbox")
-os.environ["TITANIC_EXPORTS_DIR"] = str(_SESSION / "exports")
-os.environ["TITANIC_LABELS_DIR"] = str(_SESSION / "labels")
-os.environ["TITANIC_LANDING_DIR"] = str(_SESSION / "landing")
+from titanic_assets.testing import environment
+
+# No test touches the user's own stores (`make` exports DAGSTER_HOME=. and BENTOML_HOME=.bentoml)
+# nor anything under the repository's data/: the instance, the model store, the prediction log
+# the monitoring assets read, the landing areas and the exports are session directories (tests
+# that need their own set them for the process they start).
+os.environ.update(environment(Path(tempfile.mkdtemp(prefix="titanic-tests-"))))
 
 from titanic_assets.definitions import defs as load_definitions  # noqa: E402
 from titanic_assets.defs.resources import SHIPPED_PASSENGERS, LocalLandingArea  # noqa: E402

@@ -14,10 +14,10 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.processes import BIN, free_port, poll, running, survival_service
 from titanic_assets.core.model_sync import ModelArchive
 from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import RESOURCES_BY_PROFILE, SHIPPED_PASSENGERS, GCSLandingArea
+from titanic_assets.testing import BIN, environment, free_port, poll, running, survival_service
 
 defs = load_definitions()
 
@@ -41,7 +41,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     command = [str(BIN / "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
                "--port", str(port), "--in-memory"]  # fmt: skip
     log = tmp_path_factory.mktemp("gcs") / "emulator.log"
-    with running(command, log, dict(os.environ)):
+    with running(command, log, os.environ):
         url = f"http://127.0.0.1:{port}"
         poll("the GCS emulator to answer", lambda: httpx.get(url).status_code > 0)
         yield url
@@ -194,7 +194,7 @@ def test_a_service_with_its_own_store_serves_the_model_exported_to_the_bucket(
     sync = [sys.executable, "-m", "titanic_assets.core.model_sync"]
     with (
         survival_service(tmp_path, env) as url,
-        running(sync, tmp_path / "model_sync.log", {**os.environ, **env}),
+        running(sync, tmp_path / "model_sync.log", environment(tmp_path, env)),
     ):
         info = poll(
             "the service to serve the exported model",

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import poll, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import (
     PredictionLogWriter,
     RetentionPolicy,
     read_prediction_log,
 )
+from titanic_assets.testing import poll, survival_service
 
 PASSENGER = {"Pclass": 3, "Sex": "male", "SibSp": 0, "Parch": 0}
 COLUMNS = {name: [PASSENGER.get(name)] for name in RAW_INPUTS}

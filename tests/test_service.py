@@ -25,24 +25,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.processes import ROOT, poll, process_table, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import read_prediction_log
+from titanic_assets.testing import (
+    PASSENGER,
+    ROOT,
+    environment,
+    poll,
+    process_table,
+    survival_service,
+)
 
 MAX_BATCH = 1000
 SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
-PASSENGER = {
-    "Pclass": 1,
-    "Sex": "female",
-    "Age": 38.0,
-    "SibSp": 1,
-    "Parch": 0,
-    "Fare": 71.2833,
-    "Embarked": "C",
-    "Name": "Cumings, Mrs. John Bradley",
-    "Cabin": "C85",
-    "Ticket": "PC 17599",
-}
 # Writes one model into the service's store, as the serving_model asset does.
 PROMOTE = """
 import pickle, sys
@@ -438,14 +433,12 @@ def test_rollback_command_serves_an_earlier_version_again_without_failed_request
     for client in clients:
         client.start()
     try:
-        (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         config = {"ops": {"restore_serving_model": {"config": {"version": model_a}}}}
+        env = environment(tmp_path, {"BENTOML_HOME": str(server.store), "VIRTUAL_ENV": sys.prefix})
         launched = subprocess.run(
             [str(Path(sys.executable).parent / "dg"), "launch", "--job", "rollback_serving_model",
              "--config-json", json.dumps(config)],
-            env={**os.environ, "BENTOML_HOME": str(server.store), "DAGSTER_HOME": str(tmp_path),
-                 "VIRTUAL_ENV": sys.prefix},
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert launched.returncode == 0, launched.stdout + launched.stderr
         restored = bentoml_model(server.store, "titanic_survival:latest")
