@@ -17,7 +17,8 @@ import tempfile
 import timeit
 from pathlib import Path
 
-from benchmarks.service import PASSENGER, train_and_register
+from benchmarks.service import train_and_register
+from titanic_assets.testing import PASSENGER, environment
 
 CALLS, REPEATS = 2000, 7
 
@@ -28,8 +29,7 @@ def microseconds(call) -> float:
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="titanic-prediction-path-"))
-    os.environ["BENTOML_HOME"] = str(work / "bentoml")
-    os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+    os.environ.update(environment(work))  # the model is registered in work's store
     train_and_register(work)
 
     from titanic_assets.core import registry
