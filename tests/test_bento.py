@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.test_service import PROMOTE
+from tests.conftest import PROMOTE
 from titanic_assets.testing import PASSENGER, ROOT, free_port, poll, running
 
 BENTOFILE = ROOT / "bento" / "bentofile.yaml"

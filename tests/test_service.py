@@ -1,23 +1,21 @@
-"""The BentoML service over real HTTP: a `bentoml serve` process started here, with two
-workers, its own model store and prediction log, fed by models promoted while it runs.
+"""The BentoML service over real HTTP: the session's `bentoml serve` process (`server` in
+tests/conftest.py), with two workers, its own model store and prediction log, fed by models
+promoted while it runs.
 
 The tests run in file order against one server: readiness before any model, then model A
 (every endpoint, every invalid input, the log, the metrics), then the switch to model B
-under load.
+under load. test_service_feedback.py uses the same server afterwards.
 """
 
 import io
 import json
 import math
 import os
-import pickle
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -25,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import SWITCH_DEADLINE
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import read_prediction_log
 from titanic_assets.testing import (
@@ -33,106 +32,9 @@ from titanic_assets.testing import (
     environment,
     poll,
     process_table,
-    survival_service,
 )
 
 MAX_BATCH = 1000
-SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
-# Writes one model into the service's store, as the serving_model asset does.
-PROMOTE = """
-import pickle, sys
-from titanic_assets.core import registry
-print(registry.save(**pickle.load(open(sys.argv[1], "rb"))))
-"""
-
-
-@dataclass
-class Server:
-    url: str
-    store: Path
-    log: Path
-    client: httpx.Client
-    versions: dict[str, float] = field(default_factory=dict)  # promoted version -> threshold
-
-    def post(self, path: str, body=None, content: bytes | None = None) -> httpx.Response:
-        if content is not None:
-            return self.client.post(
-                self.url + path, content=content, headers={"content-type": "application/json"}
-            )
-        return self.client.post(self.url + path, json=body)
-
-    def get(self, path: str) -> httpx.Response:
-        return self.client.get(self.url + path)
-
-    def promote(self, trained, threshold: float, tmp: Path) -> str:
-        """Save a trained model as `titanic_survival:<new version>` in the service's store."""
-        payload = tmp / f"model-{len(self.versions)}.pkl"
-        reference = pd.DataFrame({name: [] for name in RAW_INPUTS})
-        payload.write_bytes(
-            pickle.dumps(
-                {
-                    "name": "titanic_survival",
-                    "pipeline": trained.pipeline,
-                    "reference": reference,
-                    "reference_summary": {"rows": 0, "columns": {}},
-                    "metadata": {
-                        "threshold": threshold,
-                        "calibration": trained.calibration.as_dict(),
-                        "metrics": {"held_out": {"roc_auc": 0.87, "accuracy": 0.83}},
-                        "train_rows": 712,
-                        "trained_at": "2026-01-01T00:00:00+00:00",
-                        "data_version": "test-data",
-                        "code_version": "test-code",
-                    },
-                    "labels": {"data_version": "test-data", "code_version": "test-code"},
-                }
-            )
-        )
-        saved = subprocess.run(
-            [sys.executable, "-c", PROMOTE, str(payload)],
-            env={**os.environ, "BENTOML_HOME": str(self.store)},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        version = saved.stdout.strip().rsplit(":", 1)[1]
-        self.versions[version] = threshold
-        return version
-
-    def serves_everywhere(self, version: str, probes: int = 20) -> bool:
-        """`probes` consecutive answers (spread over the workers) all came from `version`."""
-        for _ in range(probes):
-            response = self.post("/predict", PASSENGER)
-            if response.status_code != 200 or response.json()["model_version"] != version:
-                return False
-        return True
-
-
-@pytest.fixture(scope="module")
-def trained(materialized_graph):
-    return materialized_graph.value("survival_model")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    """`bentoml serve` as `make serve` runs it: two workers, an empty store, a 1 s poll."""
-    work = tmp_path_factory.mktemp("service")
-    env = {"TITANIC_MODEL_POLL_SECONDS": "1", "TITANIC_SERVING_WORKERS": "2"}
-    with survival_service(work, env) as url, httpx.Client(timeout=30) as client:
-        yield Server(url, work / "bentoml", work / "prediction_log", client)
-
-
-@pytest.fixture(scope="module")
-def model_a(server, trained, tmp_path_factory) -> str:
-    """The first promoted model, served by every worker."""
-    version = server.promote(trained, trained.threshold, tmp_path_factory.mktemp("a"))
-    poll(
-        f"every worker to serve the first promoted model {version}",
-        lambda: server.serves_everywhere(version),
-        SWITCH_DEADLINE,
-    )
-    return version
 
 
 def local_probability(trained, passengers: list[dict]) -> np.ndarray:

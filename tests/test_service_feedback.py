@@ -1,31 +1,22 @@
 """Outcomes sent back over real HTTP: ids on every prediction, POST /feedback, the store.
 
-One `bentoml serve` with two workers: outcomes stored by one worker must be seen by the
-other (conflicts are detected across workers), and nothing already stored is lost or changed
-by a rejected request.
+The session's `bentoml serve` with two workers (tests/conftest.py), after test_service.py has
+put it through its models: outcomes stored by one worker must be seen by the other
+(conflicts are detected across workers), and nothing already stored is lost or changed by a
+rejected request.
 """
 
-from collections.abc import Iterator
-
-import httpx
 import pytest
 
-from tests.test_service import SWITCH_DEADLINE, Server
+from tests.conftest import Server
 from titanic_assets.core.outcomes import read_outcomes
 from titanic_assets.core.prediction_log import read_prediction_log
-from titanic_assets.testing import PASSENGER, poll, survival_service
+from titanic_assets.testing import PASSENGER
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, materialized_graph) -> Iterator[Server]:
-    work = tmp_path_factory.mktemp("feedback")
-    env = {"TITANIC_MODEL_POLL_SECONDS": "1", "TITANIC_SERVING_WORKERS": "2"}
-    with survival_service(work, env) as url, httpx.Client(timeout=30) as client:
-        served = Server(url, work / "bentoml", work / "prediction_log", client)
-        trained = materialized_graph.value("survival_model")
-        version = served.promote(trained, trained.threshold, work)
-        poll("every worker to serve", lambda: served.serves_everywhere(version), SWITCH_DEADLINE)
-        yield served
+@pytest.fixture(scope="module", autouse=True)
+def a_model_serves(model_a: str) -> None:
+    """Predictions need a model: model A, or whichever test_service.py left serving."""
 
 
 def stored(server: Server) -> dict[str, bool]:
