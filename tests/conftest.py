@@ -83,6 +83,22 @@ def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
 
 # --- the survival service, for the tests over HTTP ----------------------------------------
 
+
+@pytest.fixture(scope="session")
+def service_with_unwritable_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The survival service on the session's model store with a prediction log it cannot
+    write (its directory lies under a file); yields its URL. One for the session: the
+    prediction log's fault test and the Prometheus tests of its alert share it."""
+    work = tmp_path_factory.mktemp("unwritable-log")
+    (work / "not-a-directory").write_text("")
+    overrides = {
+        "BENTOML_HOME": os.environ["BENTOML_HOME"],  # the store the graph registers into
+        "TITANIC_PREDICTION_LOG": str(work / "not-a-directory" / "log"),
+    }
+    with survival_service(work, overrides) as url:
+        yield url
+
+
 SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
 # Writes one model into the service's store, as the serving_model asset does.
 PROMOTE = """

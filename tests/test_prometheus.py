@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from titanic_assets.defs.monitoring.retraining import WATCHED_CHECKS
-from titanic_assets.testing import ROOT, environment, free_port, poll, running, survival_service
+from titanic_assets.testing import ROOT, environment, free_port, poll, running
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 JOB = "titanic-survival-service"
@@ -22,14 +22,10 @@ INSTANCE_JOB = "titanic-dagster-instance"
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The survival service with an empty model store (it exports metrics before any model
-    is promoted) and a prediction log it cannot write: its directory lies under a file."""
-    work = tmp_path_factory.mktemp("service")
-    (work / "not-a-directory").write_text("")
-    unwritable = {"TITANIC_PREDICTION_LOG": str(work / "not-a-directory" / "log")}
-    with survival_service(work, unwritable) as url:
-        yield url
+def service(service_with_unwritable_log: str) -> str:
+    """The session's survival service with a prediction log it cannot write (conftest.py);
+    it exports metrics whether or not a model is promoted yet."""
+    return service_with_unwritable_log
 
 
 @pytest.fixture(scope="module")
