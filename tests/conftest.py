@@ -15,7 +15,16 @@ import httpx
 import pandas as pd
 import pytest
 
-from titanic_assets.testing import PASSENGER, ROOT, environment, poll, survival_service
+from titanic_assets.testing import (
+    BIN,
+    PASSENGER,
+    ROOT,
+    environment,
+    free_port,
+    poll,
+    running,
+    survival_service,
+)
 
 # No test touches the user's own stores (`make` exports DAGSTER_HOME=. and BENTOML_HOME=.bentoml)
 # nor anything under the repository's data/: the instance, the model store, the prediction log
@@ -79,6 +88,21 @@ def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     with dg.instance_for_test(temp_dir=str(root / "instance")) as instance:
         result = materialize_graph(instance, root / "landing", root / "storage")
         yield MaterializedGraph(result, instance, root / "landing", root / "storage")
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A gcp-storage-emulator process on a free loopback port, for the session (the gcp
+    profile's tests and batch scoring's share it, each in buckets of its own); yields its URL
+    for the client."""
+    port = free_port()
+    command = [str(BIN / "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
+               "--port", str(port), "--in-memory"]  # fmt: skip
+    log = tmp_path_factory.mktemp("gcs") / "emulator.log"
+    with running(command, log, os.environ):
+        url = f"http://127.0.0.1:{port}"
+        poll("the GCS emulator to answer", lambda: httpx.get(url).status_code > 0)
+        yield url
 
 
 # --- the survival service, for the tests over HTTP ----------------------------------------

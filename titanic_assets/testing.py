@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -140,17 +140,31 @@ def environment(work: Path, overrides: Mapping[str, str] | None = None) -> dict[
 
 
 @contextlib.contextmanager
+def survival_services(
+    works: Sequence[Path], overrides: Mapping[str, str] | None = None
+) -> Iterator[list[str]]:
+    """`bentoml serve` as `make serve` runs it, one per working directory, each on a free port
+    in that directory's environment (one worker unless told; its log in work/service.log).
+    All are started before any is waited for, so their start-ups overlap; yields their URLs
+    once each answers /livez, which it does before any model is promoted."""
+    with contextlib.ExitStack() as stack:
+        urls = []
+        for work in works:
+            port = free_port()
+            env = environment(work, {"TITANIC_SERVING_WORKERS": "1", **(overrides or {})})
+            command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+                       "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+            stack.enter_context(running(command, work / "service.log", env))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url in urls:
+            poll(f"{url} to answer /livez", lambda url=url: httpx.get(f"{url}/livez").is_success)
+        yield urls
+
+
+@contextlib.contextmanager
 def survival_service(work: Path, overrides: Mapping[str, str] | None = None) -> Iterator[str]:
-    """`bentoml serve` as `make serve` runs it, one worker unless told, on a free port in the
-    environment of `work` (its log in work/service.log); yields the URL once /livez answers,
-    which it does before any model is promoted."""
-    port = free_port()
-    env = environment(work, {"TITANIC_SERVING_WORKERS": "1", **(overrides or {})})
-    command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
-               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with running(command, work / "service.log", env):
-        url = f"http://127.0.0.1:{port}"
-        poll("the service to answer /livez", lambda: httpx.get(f"{url}/livez").is_success)
+    """One survival service (see survival_services); yields its URL."""
+    with survival_services([work], overrides) as [url]:
         yield url
 
 
