@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,12 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from titanic_assets.core.contract import RAW_INPUTS  # noqa: E402
-from titanic_assets.defs.resources import SHIPPED_PASSENGERS  # noqa: E402
-from titanic_assets.ml import performance  # noqa: E402
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.defs.resources import SHIPPED_PASSENGERS
+from titanic_assets.ml import performance
 
 SAMPLE = 300
 
@@ -123,18 +119,21 @@ def report(name: str, rows: pd.DataFrame, labels: np.ndarray) -> None:
 def loop_with_processes() -> None:
     import httpx
 
-    from tests.loop_setup import (
+    from titanic_assets.testing import (
         DAEMON,
-        loop_environment,
+        QUICK_LOOP,
+        environment,
         materialize_first_model,
+        poll,
+        running,
         shifted_population,
+        survival_service,
     )
-    from tests.processes import poll, running, survival_service
 
     shipped = pd.read_csv(SHIPPED_PASSENGERS)
     with tempfile.TemporaryDirectory(prefix="titanic-loop-") as tmp:
         work = Path(tmp)
-        env = loop_environment(work)
+        env = environment(work, QUICK_LOOP)
         materialize_first_model(env)
         with survival_service(work, env) as url, running(DAEMON, work / "daemon.log", env):
             client = httpx.Client(base_url=url, timeout=60)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.service import PASSENGER, train_and_register
+from benchmarks.service import train_and_register
+from titanic_assets.testing import PASSENGER, environment
 
 CALLS, REPEATS = 2000, 7
 
@@ -30,8 +31,7 @@ def microseconds(call) -> float:
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="titanic-prediction-path-"))
-    os.environ["BENTOML_HOME"] = str(work / "bentoml")
-    os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+    os.environ.update(environment(work))  # the model is registered in work's store
     train_and_register(work)
 
     from bento.scoring import as_columns

@@ -17,16 +17,16 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from titanic_assets.testing import BIN, PASSENGER, environment, free_port, poll, running
+
 WORKERS = 2
 SECONDS = 5
 CONCURRENCY = (1, 8, 32)
@@ -35,17 +35,6 @@ BATCH = 1000
 # uvicorn's eager accept can hand every keep-alive connection to one worker (seen here: one
 # worker at 100% CPU, the other idle) and the figure measures the kernel, not the service.
 BATCH_CONNECTIONS = 4 * WORKERS
-PASSENGER = {
-    "Pclass": 3,
-    "Sex": "male",
-    "Age": 22.0,
-    "SibSp": 1,
-    "Parch": 0,
-    "Fare": 7.25,
-    "Embarked": "S",
-    "Name": "Braund, Mr. Owen Harris",
-    "Cabin": None,
-}
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -53,12 +42,6 @@ local f = io.open("{body}", "rb")
 wrk.body = f:read("*all")
 f:close()
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def train_and_register(work: Path) -> tuple[Path, float]:
@@ -92,39 +75,24 @@ def train_and_register(work: Path) -> tuple[Path, float]:
     return Path(bentoml.models.get(tag).path_of(registry.PIPELINE_FILE)), model.threshold
 
 
-def start(command: list[str], env: dict[str, str], ready_url: str, log: Path):
-    """Start a server; return the process and the seconds until ready_url answered 200."""
+@contextmanager
+def serving(
+    command: list[str], env: dict[str, str], ready_url: str, log: Path
+) -> Iterator[tuple[subprocess.Popen, float]]:
+    """A server in its own process group, stopped with it on exit; yields the process and
+    the seconds from its start until ready_url answered 200."""
     import httpx
 
     started = time.perf_counter()
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    while time.perf_counter() - started < 120:
-        try:
-            if httpx.get(ready_url, timeout=2).status_code == 200:
-                return process, time.perf_counter() - started
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError(f"{command[0]} exited: {log.read_text()[-2000:]}")
-        time.sleep(0.05)
-    raise RuntimeError(f"{command} not ready in 120 s")
+    with running(command, log, env) as process:
 
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited: {log.read_text()[-2000:]}")
+            return httpx.get(ready_url, timeout=2).status_code == 200
 
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        poll(f"{command[0]} to answer {ready_url}", ready, 120, every=0.05)
+        yield process, time.perf_counter() - started
 
 
 def _milliseconds(value: str) -> float:
@@ -203,75 +171,37 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     work = Path(tempfile.mkdtemp(prefix="titanic-service-bench-"))
-    os.environ["BENTOML_HOME"] = str(work / "bentoml")
-    os.environ["BENTOML_DO_NOT_TRACK"] = "true"
+    os.environ.update(environment(work))  # the model is registered in work's store
     pipeline_file, threshold = train_and_register(work)
     results = {}
 
+    env = environment(work, {"TITANIC_SERVING_WORKERS": str(WORKERS)})
     port = free_port()
-    env = {
-        **os.environ,
-        "TITANIC_PREDICTION_LOG": str(work / "prediction_log"),
-        "TITANIC_SERVING_WORKERS": str(WORKERS),
-    }
-    process, ready = start(
-        [
-            str(BIN / "bentoml"),
-            "serve",
-            "bento.service:TitanicSurvival",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env,
-        f"http://127.0.0.1:{port}/readyz",
-        work / "bentoml.log",
-    )
-    try:
-        results["bentoml"] = measure("bentoml", process, ready, f"http://127.0.0.1:{port}", work)
-    finally:
-        stop(process)
+    url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with serving(command, env, f"{url}/readyz", work / "bentoml.log") as (process, ready):
+        results["bentoml"] = measure("bentoml", process, ready, url, work)
 
     # The same framework answering a constant (benchmarks/constant_service.py), alone and
     # behind the service's plumbing: what is left of the difference is the project's own work.
     for name in ("ConstantAnswer", "ConstantAnswerAsServed"):
         port = free_port()
-        process, ready = start(
-            [str(BIN / "bentoml"), "serve", f"benchmarks.constant_service:{name}",
-             "--host", "127.0.0.1", "--port", str(port)],
-            env,
-            f"http://127.0.0.1:{port}/livez",
-            work / f"{name}.log",
-        )  # fmt: skip
-        try:
-            results[name] = measure_single(f"http://127.0.0.1:{port}", work)
-        finally:
-            stop(process)
+        url = f"http://127.0.0.1:{port}"
+        command = [str(BIN / "bentoml"), "serve", f"benchmarks.constant_service:{name}",
+                   "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+        with serving(command, env, f"{url}/livez", work / f"{name}.log"):
+            results[name] = measure_single(url, work)
 
-    port = free_port()
-    env = {
-        **os.environ,
-        "TITANIC_PIPELINE": str(pipeline_file),
-        "TITANIC_THRESHOLD": str(threshold),
-    }
-    process, ready = start(
-        [
-            str(BIN / "gunicorn"),
-            "-w",
-            str(WORKERS),
-            "-b",
-            f"127.0.0.1:{port}",
-            "benchmarks.flask_baseline:app",
-        ],
-        env,
-        f"http://127.0.0.1:{port}/health",
-        work / "flask.log",
+    env = environment(
+        work, {"TITANIC_PIPELINE": str(pipeline_file), "TITANIC_THRESHOLD": str(threshold)}
     )
-    try:
-        results["flask"] = measure("flask", process, ready, f"http://127.0.0.1:{port}", work)
-    finally:
-        stop(process)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "gunicorn"), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
+               "benchmarks.flask_baseline:app"]  # fmt: skip
+    with serving(command, env, f"{url}/health", work / "flask.log") as (process, ready):
+        results["flask"] = measure("flask", process, ready, url, work)
 
     report(results)
     shutil.rmtree(work, ignore_errors=True)

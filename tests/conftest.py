@@ -1,28 +1,38 @@
-"""Shared fixtures: the shipped data, a landing area, and one real materialization of the graph."""
+"""Shared fixtures: the shipped data, a landing area, one real materialization of the graph,
+and one survival service with its first promoted model."""
 
 import os
+import pickle
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import httpx
 import pandas as pd
 import pytest
 
-# No test touches the user's own stores (`make` exports BENTOML_HOME=.bentoml): BentoML's
-# home is a session directory (tests that need their own store set BENTOML_HOME for the
-# process they start).
-_SESSION = Path(tempfile.mkdtemp(prefix="titanic-tests-"))
-os.environ["BENTOML_HOME"] = str(_SESSION / "bentoml")
-# Nor anything under the repository's data/: the prediction log the monitoring assets read,
-# the scoring inbox, the labels landing area and the exports are session directories too.
-os.environ["TITANIC_PREDICTION_LOG"] = str(_SESSION / "prediction_log")
-os.environ["TITANIC_INBOX_DIR"] = str(_SESSION / "inbox")
-os.environ["TITANIC_EXPORTS_DIR"] = str(_SESSION / "exports")
-os.environ["TITANIC_LABELS_DIR"] = str(_SESSION / "labels")
-os.environ["TITANIC_LANDING_DIR"] = str(_SESSION / "landing")
+from titanic_assets.testing import (
+    BIN,
+    PASSENGER,
+    ROOT,
+    environment,
+    free_port,
+    poll,
+    running,
+    survival_service,
+)
 
+# No test touches the user's own stores (`make` exports DAGSTER_HOME=. and BENTOML_HOME=.bentoml)
+# nor anything under the repository's data/: the instance, the model store, the prediction log
+# the monitoring assets read, the landing areas and the exports are session directories (tests
+# that need their own set them for the process they start).
+os.environ.update(environment(Path(tempfile.mkdtemp(prefix="titanic-tests-"))))
+
+from titanic_assets.core.contract import RAW_INPUTS  # noqa: E402
 from titanic_assets.definitions import defs as load_definitions  # noqa: E402
 from titanic_assets.defs.resources import SHIPPED_PASSENGERS, LocalLandingArea  # noqa: E402
 
@@ -84,3 +94,138 @@ def materialized_graph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     with dg.instance_for_test(temp_dir=str(root / "instance")) as instance:
         result = materialize_graph(instance, root / "landing", root / "storage")
         yield MaterializedGraph(result, instance, root / "landing", root / "storage")
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A gcp-storage-emulator process on a free loopback port, for the session (the gcp
+    profile's tests and batch scoring's share it, each in buckets of its own); yields its URL
+    for the client."""
+    port = free_port()
+    command = [str(BIN / "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
+               "--port", str(port), "--in-memory"]  # fmt: skip
+    log = tmp_path_factory.mktemp("gcs") / "emulator.log"
+    with running(command, log, os.environ):
+        url = f"http://127.0.0.1:{port}"
+        poll("the GCS emulator to answer", lambda: httpx.get(url).status_code > 0)
+        yield url
+
+
+# --- the survival service, for the tests over HTTP ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def service_with_unwritable_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The survival service on the session's model store with a prediction log it cannot
+    write (its directory lies under a file); yields its URL. One for the session: the
+    prediction log's fault test and the Prometheus tests of its alert share it."""
+    work = tmp_path_factory.mktemp("unwritable-log")
+    (work / "not-a-directory").write_text("")
+    overrides = {
+        "BENTOML_HOME": os.environ["BENTOML_HOME"],  # the store the graph registers into
+        "TITANIC_PREDICTION_LOG": str(work / "not-a-directory" / "log"),
+    }
+    with survival_service(work, overrides) as url:
+        yield url
+
+
+SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
+# Writes one model into the service's store, as the serving_model asset does.
+PROMOTE = """
+import pickle, sys
+from titanic_assets.core import registry
+print(registry.save(**pickle.load(open(sys.argv[1], "rb"))))
+"""
+
+
+@dataclass
+class Server:
+    url: str
+    store: Path
+    log: Path
+    client: httpx.Client
+    versions: dict[str, float] = field(default_factory=dict)  # promoted version -> threshold
+
+    def post(self, path: str, body=None, content: bytes | None = None) -> httpx.Response:
+        if content is not None:
+            return self.client.post(
+                self.url + path, content=content, headers={"content-type": "application/json"}
+            )
+        return self.client.post(self.url + path, json=body)
+
+    def get(self, path: str) -> httpx.Response:
+        return self.client.get(self.url + path)
+
+    def promote(self, trained, threshold: float, tmp: Path) -> str:
+        """Save a trained model as `titanic_survival:<new version>` in the service's store."""
+        payload = tmp / f"model-{len(self.versions)}.pkl"
+        reference = pd.DataFrame({name: [] for name in RAW_INPUTS})
+        payload.write_bytes(
+            pickle.dumps(
+                {
+                    "name": "titanic_survival",
+                    "pipeline": trained.pipeline,
+                    "reference": reference,
+                    "reference_summary": {"rows": 0, "columns": {}},
+                    "metadata": {
+                        "threshold": threshold,
+                        "calibration": trained.calibration.as_dict(),
+                        "metrics": {"held_out": {"roc_auc": 0.87, "accuracy": 0.83}},
+                        "train_rows": 712,
+                        "trained_at": "2026-01-01T00:00:00+00:00",
+                        "data_version": "test-data",
+                        "code_version": "test-code",
+                    },
+                    "labels": {"data_version": "test-data", "code_version": "test-code"},
+                }
+            )
+        )
+        saved = subprocess.run(
+            [sys.executable, "-c", PROMOTE, str(payload)],
+            env={**os.environ, "BENTOML_HOME": str(self.store)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        version = saved.stdout.strip().rsplit(":", 1)[1]
+        self.versions[version] = threshold
+        return version
+
+    def serves_everywhere(self, version: str, probes: int = 20) -> bool:
+        """`probes` consecutive answers (spread over the workers) all came from `version`."""
+        for _ in range(probes):
+            response = self.post("/predict", PASSENGER)
+            if response.status_code != 200 or response.json()["model_version"] != version:
+                return False
+        return True
+
+
+@pytest.fixture(scope="session")
+def trained(materialized_graph):
+    return materialized_graph.value("survival_model")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`bentoml serve` as `make serve` runs it: two workers, an empty store, a 1 s poll.
+
+    One for the session (starting it costs a test module half a minute); test_service.py
+    sees it before any model is promoted. The feedback tests start their own: it takes
+    outcomes only with a token."""
+    work = tmp_path_factory.mktemp("service")
+    env = {"TITANIC_MODEL_POLL_SECONDS": "1", "TITANIC_SERVING_WORKERS": "2"}
+    with survival_service(work, env) as url, httpx.Client(timeout=30) as client:
+        yield Server(url, work / "bentoml", work / "prediction_log", client)
+
+
+@pytest.fixture(scope="session")
+def model_a(server: Server, trained, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The first promoted model, served by every worker."""
+    version = server.promote(trained, trained.threshold, tmp_path_factory.mktemp("a"))
+    poll(
+        f"every worker to serve the first promoted model {version}",
+        lambda: server.serves_everywhere(version),
+        SWITCH_DEADLINE,
+    )
+    return version

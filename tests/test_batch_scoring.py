@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_gcp_profile import emulator  # noqa: F401 (a fixture: a GCS emulator process)
 from titanic_assets.core import registry
 from titanic_assets.core.batch_scoring import invalid_rows, score_file
 from titanic_assets.defs.resources import LocalLandingArea
@@ -168,7 +167,7 @@ def test_sensor_requests_one_run_per_set_of_new_files(inbox: Path):
 
 def test_batch_predictions_reads_and_writes_a_gcs_inbox_prefix(
     materialized_graph,
-    emulator: str,  # noqa: F811 (the fixture imported above)
+    emulator: str,
     shipped_passengers: pd.DataFrame,
 ):
     """The gcp profile's inbox: files under a bucket prefix, outputs written back beside them

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.processes import ROOT, free_port, poll, running
-from tests.test_service import PASSENGER, PROMOTE
+from tests.conftest import PROMOTE
+from titanic_assets.testing import PASSENGER, ROOT, free_port, poll, running
 
 BENTOFILE = ROOT / "bento" / "bentofile.yaml"
 

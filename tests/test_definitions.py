@@ -37,16 +37,17 @@ def test_every_asset_is_described_and_grouped() -> None:
 
 def test_dg_check_defs_loads_the_project(tmp_path) -> None:
     """`dg check defs`, as a user runs it in the project, finds and loads every definition."""
-    import os
     import subprocess
     import sys
     from pathlib import Path
+
+    from titanic_assets.testing import environment
 
     root = Path(__file__).resolve().parents[1]
     checked = subprocess.run(
         [str(Path(sys.executable).parent / "dg"), "check", "defs"],
         cwd=root,
-        env={**os.environ, "DAGSTER_HOME": str(tmp_path), "VIRTUAL_ENV": sys.prefix},
+        env=environment(tmp_path, {"VIRTUAL_ENV": sys.prefix}),
         capture_output=True,
         text=True,
         timeout=300,

@@ -5,7 +5,7 @@ config loader. A cluster, the chart's rendering and BentoCloud are not tested he
 import attr
 import yaml
 
-from tests.processes import ROOT
+from titanic_assets.testing import ROOT
 
 DEPLOY = ROOT / "deploy"
 FEEDBACK_SECRET = "titanic-feedback-token"

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.processes import ROOT, free_port, poll, process_table
+from titanic_assets.testing import ROOT, environment, free_port, poll, process_table
 
 STOP_SECONDS = 10
 
@@ -43,18 +43,11 @@ def alive(pids: set[int]) -> set[int]:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_make_dev_serves_both_and_stops_everything_on_a_signal(tmp_path, stop_signal):
-    home = tmp_path / "dagster"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+    env = environment(tmp_path)
     dagster_port, service_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "BENTOML_HOME": str(tmp_path / "bentoml"),
-        "TITANIC_PREDICTION_LOG": str(tmp_path / "prediction_log"),
-        "TITANIC_LANDING_DIR": str(tmp_path / "landing"),
-        "TITANIC_HOME": str(tmp_path),  # where make dev keeps its feedback token
-    }
-    command = ["make", "dev", f"DAGSTER_HOME={home}", f"DAGSTER_PORT={dagster_port}",
+    env["TITANIC_HOME"] = str(tmp_path)  # where make dev keeps its feedback token
+    # The Makefile sets DAGSTER_HOME to the repository unless told otherwise on its command line.
+    command = ["make", "dev", f"DAGSTER_HOME={env['DAGSTER_HOME']}", f"DAGSTER_PORT={dagster_port}",
                f"SERVICE_PORT={service_port}"]  # fmt: skip
     # Its own session, as a terminal gives it; Ctrl-C signals the whole foreground group.
     make = subprocess.Popen(

@@ -21,12 +21,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.loop_setup import DAEMON, loop_environment, materialize_first_model, shifted_population
-from tests.processes import poll, running, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.defs.monitoring.check_results import DRIFT_CHECK_KEY
 from titanic_assets.defs.monitoring.retraining import RETRAIN_EVIDENCE_TAG
 from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
+from titanic_assets.testing import (
+    DAEMON,
+    QUICK_LOOP,
+    environment,
+    materialize_first_model,
+    poll,
+    running,
+    shifted_population,
+    survival_service,
+)
 
 DEADLINE = 300  # seconds for a sensor tick plus a run, on a busy two-core machine
 
@@ -65,7 +73,7 @@ def retrain_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return loop_environment(tmp_path)
+    return environment(tmp_path, QUICK_LOOP)
 
 
 def send_with_ids(url: str, table: pd.DataFrame, name: str) -> list[str]:

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.processes import poll, survival_service
-from tests.test_service import PASSENGER, SWITCH_DEADLINE, Server
+from tests.conftest import SWITCH_DEADLINE, Server
 from titanic_assets.core.outcomes import read_outcomes, sender_id
 from titanic_assets.core.prediction_log import read_prediction_log
+from titanic_assets.testing import PASSENGER, poll, survival_service
 
 TOKEN, OTHER_TOKEN = "first-sender-token-0123456789", "second-sender-token-9876543210"
 

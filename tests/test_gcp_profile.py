@@ -14,11 +14,11 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.processes import BIN, free_port, poll, running, survival_service
 from titanic_assets.core.model_sync import ModelArchive
 from titanic_assets.core.settings import SettingsError, load_settings
 from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import RESOURCES_BY_PROFILE, SHIPPED_PASSENGERS, GCSLandingArea
+from titanic_assets.testing import environment, poll, running, survival_service, survival_services
 
 defs = load_definitions()
 
@@ -35,19 +35,6 @@ TABLES_AND_MODEL = {
     "survival_model",
     "model_evaluation",
 }
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A gcp-storage-emulator process on a free loopback port; yields its URL for the client."""
-    port = free_port()
-    command = [str(BIN / "gcp-storage-emulator"), "start", "--host", "127.0.0.1",
-               "--port", str(port), "--in-memory"]  # fmt: skip
-    log = tmp_path_factory.mktemp("gcs") / "emulator.log"
-    with running(command, log, dict(os.environ)):
-        url = f"http://127.0.0.1:{port}"
-        poll("the GCS emulator to answer", lambda: httpx.get(url).status_code > 0)
-        yield url
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +189,7 @@ def test_a_service_with_its_own_store_serves_the_model_exported_to_the_bucket(
     sync = [sys.executable, "-m", "titanic_assets.commands.model_sync"]
     with (
         survival_service(tmp_path, env) as url,
-        running(sync, tmp_path / "model_sync.log", {**os.environ, **env}),
+        running(sync, tmp_path / "model_sync.log", environment(tmp_path, env)),
     ):
         info = poll(
             "the service to serve the exported model",
@@ -252,10 +239,7 @@ def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
     }
     passenger = {"Pclass": 1, "Sex": "female", "SibSp": 0, "Parch": 0, "Age": 30.0}
     answered: dict[str, float] = {}  # request id -> when its answer arrived
-    with (
-        survival_service(_folder(tmp_path / "a"), env) as first,
-        survival_service(_folder(tmp_path / "b"), env) as second,
-    ):
+    with survival_services([tmp_path / "a", tmp_path / "b"], env) as (first, second):
         for replica in (first, second):
             poll("readiness", lambda r=replica: httpx.get(f"{r}/readyz").is_success)
         for i in range(300):
@@ -284,11 +268,6 @@ def _service_workers(url: str) -> list[int]:
     return service_workers(url)
 
 
-def _folder(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def test_outcomes_fed_back_to_replicas_logging_to_a_bucket_are_stored_there_once(
     emulator, materialized_graph, tmp_path, monkeypatch
 ):
@@ -311,10 +290,7 @@ def test_outcomes_fed_back_to_replicas_logging_to_a_bucket_are_stored_there_once
         "TITANIC_LOG_BATCH_SECONDS": "1",
     }
     passenger = {"Pclass": 3, "Sex": "male", "SibSp": 0, "Parch": 0, "Age": 40.0}
-    with (
-        survival_service(_folder(tmp_path / "a"), env) as first,
-        survival_service(_folder(tmp_path / "b"), env) as second,
-    ):
+    with survival_services([tmp_path / "a", tmp_path / "b"], env) as (first, second):
         for replica in (first, second):
             poll("readiness", lambda r=replica: httpx.get(f"{r}/readyz").is_success)
         batch = httpx.post(f"{first}/predict_batch", json={"passengers": [passenger] * 3})

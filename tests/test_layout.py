@@ -12,9 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("titanic_assets", "bento")
 MAX_LINES = 450
 MAX_SERVICE_LINES = 350
-# Where the environment may be read: the settings, and the harness that builds throwaway
-# environments for the processes the tests and benchmarks start.
-READS_ENVIRONMENT = {"titanic_assets/core/settings.py", "titanic_assets/testing.py"}
+# Where the environment may be read: the settings alone (child_environment passes it on to
+# the processes a command, a test or a benchmark starts).
+READS_ENVIRONMENT = {"titanic_assets/core/settings.py"}
 BENTOML_PRIVATE = ("bentoml._internal", "_bentoml_sdk", "_bentoml_impl")
 
 

@@ -6,7 +6,6 @@ import glob
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,9 +16,9 @@ import dagster as dg
 import psycopg2
 import pytest
 
-from tests.processes import BIN, poll, running
 from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import LocalLandingArea
+from titanic_assets.testing import DAEMON, free_port, poll, running
 
 defs = load_definitions()
 
@@ -36,12 +35,6 @@ def postgres_bindir() -> Path | None:
         glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4])
     )
     return Path(candidates[-1]).parent if candidates else None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -217,7 +210,6 @@ def test_the_daemon_ticks_every_sensor_and_the_ticks_are_in_postgres(
         "TITANIC_LANDING_DIR": str(tmp_path / "landing"),
         "TITANIC_PREDICTION_LOG": str(tmp_path / "prediction_log"),
     }
-    daemon = [str(BIN / "dagster-daemon"), "run", "-m", "titanic_assets.definitions"]
 
     def ticks_in_postgres() -> dict[str, tuple[str, str, str]]:
         with postgres.connect() as connection, connection.cursor() as cursor:
@@ -231,7 +223,7 @@ def test_the_daemon_ticks_every_sensor_and_the_ticks_are_in_postgres(
         ticked = {json.loads(body)["job_name"]: (o, s, st) for o, s, st, body in rows}
         return ticked if sensors <= set(ticked) else {}
 
-    with running(daemon, tmp_path / "daemon.log", env):
+    with running(DAEMON, tmp_path / "daemon.log", env):
         ticked = poll("a finished daemon tick of every sensor in Postgres", ticks_in_postgres, 120)
 
     for name, (origin_id, selector_id, status) in ticked.items():

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import httpx
 
-from tests.processes import poll, survival_service
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import (
     LogPolicy,
     PredictionLogWriter,
     read_prediction_log,
 )
+from titanic_assets.testing import poll
 
 PASSENGER = {"Pclass": 3, "Sex": "male", "SibSp": 0, "Parch": 0}
 COLUMNS = {name: [PASSENGER.get(name)] for name in RAW_INPUTS}
@@ -72,17 +72,12 @@ def test_a_new_day_deletes_the_days_past_the_retention(tmp_path):
 
 
 def test_the_service_answers_and_counts_when_its_log_cannot_be_written(
-    materialized_graph, tmp_path
+    materialized_graph, service_with_unwritable_log
 ):
-    (tmp_path / "a-file").write_text("")
-    env = {
-        "BENTOML_HOME": os.environ["BENTOML_HOME"],  # the store the graph registered into
-        "TITANIC_PREDICTION_LOG": str(tmp_path / "a-file" / "log"),
-    }
-    with survival_service(tmp_path, env) as url:
-        poll("readiness", lambda: httpx.get(f"{url}/readyz").is_success)
-        answers = [httpx.post(f"{url}/predict", json=PASSENGER) for _ in range(3)]
-        assert [a.status_code for a in answers] == [200, 200, 200]
-        metrics = httpx.get(f"{url}/metrics").text
+    url = service_with_unwritable_log  # the graph's model in its store, its log under a file
+    poll("readiness", lambda: httpx.get(f"{url}/readyz").is_success)
+    answers = [httpx.post(f"{url}/predict", json=PASSENGER) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    metrics = httpx.get(f"{url}/metrics").text
     assert 'titanic_prediction_log_failures_total{error="ENOTDIR"}' in metrics
     assert "titanic_prediction_log_writable 0.0" in metrics

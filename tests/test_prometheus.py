@@ -7,15 +7,14 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import httpx
 import pytest
 import yaml
 
-from tests.processes import ROOT, free_port, poll, running, survival_service
 from titanic_assets.defs.monitoring.check_results import WATCHED_CHECKS
+from titanic_assets.testing import ROOT, environment, free_port, poll, running
 
 DEPLOY = ROOT / "deploy" / "prometheus"
 JOB = "titanic-survival-service"
@@ -23,33 +22,28 @@ INSTANCE_JOB = "titanic-dagster-instance"
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The survival service with an empty model store (it exports metrics before any model
-    is promoted) and a prediction log it cannot write: its directory lies under a file."""
-    work = tmp_path_factory.mktemp("service")
-    (work / "not-a-directory").write_text("")
-    unwritable = {"TITANIC_PREDICTION_LOG": str(work / "not-a-directory" / "log")}
-    with survival_service(work, unwritable) as url:
-        yield url
+def service(service_with_unwritable_log: str) -> str:
+    """The session's survival service with a prediction log it cannot write (conftest.py);
+    it exports metrics whether or not a model is promoted yet."""
+    return service_with_unwritable_log
 
 
 @pytest.fixture(scope="module")
-def dagster_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty local instance (SQLite), as a fresh deployment's."""
-    home = tmp_path_factory.mktemp("dagster-home")
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    return home
+def instance_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of an empty local instance (SQLite), as a fresh deployment's."""
+    return environment(tmp_path_factory.mktemp("instance"))
 
 
 @pytest.fixture(scope="module")
-def instance_metrics(dagster_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The instance metrics exporter on a free port, reading `dagster_home`; yields host:port."""
+def instance_metrics(
+    instance_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The instance metrics exporter on a free port, reading that instance; yields host:port."""
     port = free_port()
     exporter = "titanic_assets.commands.instance_metrics"
     command = [sys.executable, "-m", exporter, "--port", str(port)]
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home)}
     log = tmp_path_factory.mktemp("instance-metrics") / "exporter.log"
-    with running(command, log, env):
+    with running(command, log, instance_env):
         url = f"http://127.0.0.1:{port}"
         poll("the instance metrics to answer", lambda: httpx.get(f"{url}/metrics").is_success)
         yield url.removeprefix("http://")
@@ -80,7 +74,7 @@ def prometheus(
         f"--storage.tsdb.path={work / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
-    with running(command, work / "prometheus.log", dict(os.environ)):
+    with running(command, work / "prometheus.log", os.environ):
         url = f"http://127.0.0.1:{port}"
         poll("Prometheus to be ready", lambda: httpx.get(f"{url}/-/ready").is_success)
         yield url
@@ -137,7 +131,7 @@ def test_prometheus_loads_every_alert_rule(prometheus: str) -> None:
     [("drift", "TitanicDriftCheckFailed"), ("performance", "TitanicRealizedAccuracyWorse")],
 )
 def test_a_failed_monitoring_check_on_the_instance_fires_its_alert(
-    prometheus: str, dagster_home: Path, check: str, alert: str
+    prometheus: str, instance_env: dict[str, str], check: str, alert: str
 ) -> None:
     poll(
         "the instance target to be up",
@@ -146,7 +140,7 @@ def test_a_failed_monitoring_check_on_the_instance_fires_its_alert(
     assert query(prometheus, f"titanic_{check}_check_passed") == []  # no evaluation yet
 
     key = WATCHED_CHECKS[check]
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+    with dg.DagsterInstance.from_config(instance_env["DAGSTER_HOME"]) as instance:
         instance.report_runless_asset_event(
             dg.AssetCheckEvaluation(asset_key=key.asset_key, check_name=key.name, passed=False)
         )

@@ -1,5 +1,6 @@
-"""The BentoML service over real HTTP: a `bentoml serve` process started here, with two
-workers, its own model store and prediction log, fed by models promoted while it runs.
+"""The BentoML service over real HTTP: the session's `bentoml serve` process (`server` in
+tests/conftest.py), with two workers, its own model store and prediction log, fed by models
+promoted while it runs.
 
 The tests run in file order against one server: readiness before any model, then model A
 (every endpoint, every invalid input, the log, the metrics), then the switch to model B
@@ -10,14 +11,11 @@ import io
 import json
 import math
 import os
-import pickle
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -25,119 +23,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.processes import ROOT, poll, process_table, survival_service
+from tests.conftest import SWITCH_DEADLINE
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import read_prediction_log
+from titanic_assets.testing import (
+    PASSENGER,
+    ROOT,
+    environment,
+    poll,
+    process_table,
+)
 
 MAX_BATCH = 1000
-SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
-PASSENGER = {
-    "Pclass": 1,
-    "Sex": "female",
-    "Age": 38.0,
-    "SibSp": 1,
-    "Parch": 0,
-    "Fare": 71.2833,
-    "Embarked": "C",
-    "Name": "Cumings, Mrs. John Bradley",
-    "Cabin": "C85",
-    "Ticket": "PC 17599",
-}
-# Writes one model into the service's store, as the serving_model asset does.
-PROMOTE = """
-import pickle, sys
-from titanic_assets.core import registry
-print(registry.save(**pickle.load(open(sys.argv[1], "rb"))))
-"""
-
-
-@dataclass
-class Server:
-    url: str
-    store: Path
-    log: Path
-    client: httpx.Client
-    versions: dict[str, float] = field(default_factory=dict)  # promoted version -> threshold
-
-    def post(self, path: str, body=None, content: bytes | None = None) -> httpx.Response:
-        if content is not None:
-            return self.client.post(
-                self.url + path, content=content, headers={"content-type": "application/json"}
-            )
-        return self.client.post(self.url + path, json=body)
-
-    def get(self, path: str) -> httpx.Response:
-        return self.client.get(self.url + path)
-
-    def promote(self, trained, threshold: float, tmp: Path) -> str:
-        """Save a trained model as `titanic_survival:<new version>` in the service's store."""
-        payload = tmp / f"model-{len(self.versions)}.pkl"
-        reference = pd.DataFrame({name: [] for name in RAW_INPUTS})
-        payload.write_bytes(
-            pickle.dumps(
-                {
-                    "name": "titanic_survival",
-                    "pipeline": trained.pipeline,
-                    "reference": reference,
-                    "reference_summary": {"rows": 0, "columns": {}},
-                    "metadata": {
-                        "threshold": threshold,
-                        "calibration": trained.calibration.as_dict(),
-                        "metrics": {"held_out": {"roc_auc": 0.87, "accuracy": 0.83}},
-                        "train_rows": 712,
-                        "trained_at": "2026-01-01T00:00:00+00:00",
-                        "data_version": "test-data",
-                        "code_version": "test-code",
-                    },
-                    "labels": {"data_version": "test-data", "code_version": "test-code"},
-                }
-            )
-        )
-        saved = subprocess.run(
-            [sys.executable, "-c", PROMOTE, str(payload)],
-            env={**os.environ, "BENTOML_HOME": str(self.store)},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        version = saved.stdout.strip().rsplit(":", 1)[1]
-        self.versions[version] = threshold
-        return version
-
-    def serves_everywhere(self, version: str, probes: int = 20) -> bool:
-        """`probes` consecutive answers (spread over the workers) all came from `version`."""
-        for _ in range(probes):
-            response = self.post("/predict", PASSENGER)
-            if response.status_code != 200 or response.json()["model_version"] != version:
-                return False
-        return True
-
-
-@pytest.fixture(scope="module")
-def trained(materialized_graph):
-    return materialized_graph.value("survival_model")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[Server]:
-    """`bentoml serve` as `make serve` runs it: two workers, an empty store, a 1 s poll."""
-    work = tmp_path_factory.mktemp("service")
-    env = {"TITANIC_MODEL_POLL_SECONDS": "1", "TITANIC_SERVING_WORKERS": "2"}
-    with survival_service(work, env) as url, httpx.Client(timeout=30) as client:
-        yield Server(url, work / "bentoml", work / "prediction_log", client)
-
-
-@pytest.fixture(scope="module")
-def model_a(server, trained, tmp_path_factory) -> str:
-    """The first promoted model, served by every worker."""
-    version = server.promote(trained, trained.threshold, tmp_path_factory.mktemp("a"))
-    poll(
-        f"every worker to serve the first promoted model {version}",
-        lambda: server.serves_everywhere(version),
-        SWITCH_DEADLINE,
-    )
-    return version
 
 
 def local_probability(trained, passengers: list[dict]) -> np.ndarray:
@@ -437,14 +334,12 @@ def test_rollback_command_serves_an_earlier_version_again_without_failed_request
     for client in clients:
         client.start()
     try:
-        (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         config = {"ops": {"restore_serving_model": {"config": {"version": model_a}}}}
+        env = environment(tmp_path, {"BENTOML_HOME": str(server.store), "VIRTUAL_ENV": sys.prefix})
         launched = subprocess.run(
             [str(Path(sys.executable).parent / "dg"), "launch", "--job", "rollback_serving_model",
              "--config-json", json.dumps(config)],
-            env={**os.environ, "BENTOML_HOME": str(server.store), "DAGSTER_HOME": str(tmp_path),
-                 "VIRTUAL_ENV": sys.prefix},
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert launched.returncode == 0, launched.stdout + launched.stderr
         restored = bentoml_model(server.store, "titanic_survival:latest")

@@ -17,8 +17,8 @@ import httpx
 import pandas as pd
 import pytest
 
-from tests.processes import BIN, ROOT, free_port, poll, running
 from titanic_assets.defs.resources import SHIPPED_PASSENGERS
+from titanic_assets.testing import BIN, ROOT, environment, free_port, poll, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -43,25 +43,10 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """`dagster dev` on a free port with its own instance, landing folder, inbox and model
     store; yields the UI's URL and the working directory."""
     work = tmp_path_factory.mktemp("ui")
-    home = work / "dagster_home"
-    home.mkdir()
-    # Not the repository's dagster.yaml: its storage paths are relative to the repository.
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
     port = free_port()
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "TITANIC_PROFILE": "local",
-        "TITANIC_LANDING_DIR": str(work / "landing"),
-        "TITANIC_INBOX_DIR": str(work / "inbox"),
-        "TITANIC_EXPORTS_DIR": str(work / "exports"),
-        "TITANIC_PREDICTION_LOG": str(work / "prediction_log"),
-        "BENTOML_HOME": str(work / "bentoml"),
-        "BENTOML_DO_NOT_TRACK": "true",
-    }
     command = [str(BIN / "dagster"), "dev", "-m", "titanic_assets.definitions",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    with running(command, work / "dagster.log", env):
+    with running(command, work / "dagster.log", environment(work)):
         url = f"http://127.0.0.1:{port}"
         poll("the Dagster webserver", lambda: httpx.get(f"{url}/server_info").is_success, 120)
         yield url, work

@@ -15,19 +15,16 @@ non-interactive shell ignores SIGINT, and `uv run` wrappers sit between it and t
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from titanic_assets.core.settings import Settings, child_environment, load_settings
+from titanic_assets.testing import BIN, stop_process_groups
 
 GRACE_SECONDS = 6.0
-BIN = Path(sys.executable).parent
 TOKEN_FILE = ".feedback_token"
 
 
@@ -41,23 +38,6 @@ def feedback_token(settings: Settings) -> str:
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(24) + "\n")
     return path.read_text().strip()
-
-
-def _stop(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        _signal_group(process, signal.SIGTERM)
-    deadline = time.monotonic() + GRACE_SECONDS
-    for process in processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(max(0.0, deadline - time.monotonic()))
-    for process in processes:  # the group may outlive its leader: kill what is left
-        _signal_group(process, signal.SIGKILL)
-        process.wait()
-
-
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         while not stopping and all(p.poll() is None for p in processes):
             time.sleep(0.2)
     finally:
-        _stop(processes)
+        stop_process_groups(*processes, grace=GRACE_SECONDS)
     return 0
 
 

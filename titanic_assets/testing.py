@@ -1,0 +1,210 @@
+"""The harness the tests and the benchmarks share: real processes on free loopback ports, each
+in a throwaway environment of its own and stopped with everything it started, waits that
+poll with a deadline, the example passenger, and the monitoring loop's setup.
+
+It lives in the package, not in tests/, so that benchmarks/ can use it without importing the
+tests. Nothing here depends on pytest: a wait that runs out raises `NeverHappened`, which a
+test reports as a failure like any failed assertion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from titanic_assets.core.settings import child_environment
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DAEMON = [str(BIN / "dagster-daemon"), "run", "-m", "titanic_assets.definitions"]
+
+# One passenger every test and benchmark sends: a first-class woman with every field given
+# (bento/service.py keeps its own example for the OpenAPI page).
+PASSENGER = {
+    "Pclass": 1,
+    "Sex": "female",
+    "Age": 38.0,
+    "SibSp": 1,
+    "Parch": 0,
+    "Fare": 71.2833,
+    "Embarked": "C",
+    "Name": "Cumings, Mrs. John Bradley",
+    "Cabin": "C85",
+    "Ticket": "PC 17599",
+}
+
+# The monitoring loop at a pace a test can wait for: a drift report every 200 rows or 5 s,
+# new models picked up within a second.
+QUICK_LOOP = {
+    "TITANIC_DRIFT_REFRESH_ROWS": "200",
+    "TITANIC_DRIFT_REFRESH_SECONDS": "5",
+    "TITANIC_MODEL_POLL_SECONDS": "1",
+}
+
+T = TypeVar("T")
+
+
+class NeverHappened(AssertionError):
+    """A poll's deadline passed; the message names what was awaited. An AssertionError, so a
+    test fails on it as it fails on an assert."""
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (the OS picks it), for a server to bind next."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def poll(what: str, probe: Callable[[], T], seconds: float = 90, every: float = 0.5) -> T:
+    """The first truthy value of probe(), tried every `every` s; NeverHappened naming `what`
+    after `seconds`. A server not answering yet (httpx.HTTPError) counts as not yet."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+        except httpx.HTTPError:
+            value = None
+        if value:
+            return value
+        time.sleep(every)
+    raise NeverHappened(f"Timed out waiting for {what} ({seconds:g} s)")
+
+
+def stop_process_groups(*processes: subprocess.Popen, grace: float = 20) -> None:
+    """SIGTERM to each process's group, up to `grace` s for the leaders to exit, then SIGKILL
+    to whatever is left: a group outlives its leader when a child (a BentoML worker, a
+    Dagster code server) ignores or misses the signal."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@contextlib.contextmanager
+def running(
+    command: list[str], log: Path, env: Mapping[str, str], cwd: Path = ROOT
+) -> Iterator[subprocess.Popen]:
+    """`command` in its own process group, output to `log`; on exit the whole group is
+    stopped, so no server or worker it started outlives the test."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=dict(env), cwd=cwd,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield process
+    finally:
+        stop_process_groups(process)
+
+
+def environment(work: Path, overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with every store and folder moved under `work`: a Dagster
+    instance (telemetry and the UI's tours off), the BentoML model store (not tracked), and
+    the local profile's landing, labels, inbox and exports folders and prediction log. So a
+    test or benchmark never reads or writes the user's own instance, models or data."""
+    home = work / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    # Not the repository's dagster.yaml: its storage paths are relative to the repository.
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
+    return child_environment(
+        DAGSTER_HOME=str(home),
+        BENTOML_HOME=str(work / "bentoml"),
+        BENTOML_DO_NOT_TRACK="true",
+        TITANIC_PROFILE="local",
+        TITANIC_LANDING_DIR=str(work / "landing"),
+        TITANIC_LABELS_DIR=str(work / "labels"),
+        TITANIC_INBOX_DIR=str(work / "inbox"),
+        TITANIC_EXPORTS_DIR=str(work / "exports"),
+        TITANIC_PREDICTION_LOG=str(work / "prediction_log"),
+        **(overrides or {}),
+    )
+
+
+@contextlib.contextmanager
+def survival_services(
+    works: Sequence[Path], overrides: Mapping[str, str] | None = None
+) -> Iterator[list[str]]:
+    """`bentoml serve` as `make serve` runs it, one per working directory, each on a free port
+    in that directory's environment (one worker unless told; its log in work/service.log).
+    All are started before any is waited for, so their start-ups overlap; yields their URLs
+    once each answers /livez, which it does before any model is promoted."""
+    with contextlib.ExitStack() as stack:
+        urls = []
+        for work in works:
+            port = free_port()
+            env = environment(work, {"TITANIC_SERVING_WORKERS": "1", **(overrides or {})})
+            command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+                       "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+            stack.enter_context(running(command, work / "service.log", env))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url in urls:
+            poll(f"{url} to answer /livez", lambda url=url: httpx.get(f"{url}/livez").is_success)
+        yield urls
+
+
+@contextlib.contextmanager
+def survival_service(work: Path, overrides: Mapping[str, str] | None = None) -> Iterator[str]:
+    """One survival service (see survival_services); yields its URL."""
+    with survival_services([work], overrides) as [url]:
+        yield url
+
+
+def process_table() -> dict[int, tuple[int, list[str]]]:
+    """Every process on the machine, from /proc: pid -> (parent pid, command line). Finds
+    what a server started (its workers) whatever process group or session each is in."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:  # gone meanwhile
+                continue
+            table[int(entry.name)] = (parent, [c.decode(errors="replace") for c in command])
+    return table
+
+
+def materialize_first_model(env: Mapping[str, str]) -> None:
+    """The whole graph in `env`, as `make materialize` makes it: the first model is served."""
+    subprocess.run(
+        [str(BIN / "dagster"), "asset", "materialize", "--select", "*",
+         "-m", "titanic_assets.definitions"],
+        cwd=ROOT, env=dict(env), check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def shifted_population(shipped: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
+    """New third-class men, older and boarding at Queenstown, 80% of whom survive: inputs and
+    outcomes both shifted from what the first model learned (it expects such men to die).
+    New surnames and tickets, so none of them repeats a shipped passenger or shares a
+    travelling group with another."""
+    rng = np.random.default_rng(seed)
+    men = shipped[(shipped["Pclass"] == 3) & (shipped["Sex"] == "male")]
+    rows = men.iloc[rng.integers(0, len(men), n)].reset_index(drop=True)
+    return rows.assign(
+        Age=(rows["Age"] + 15).clip(upper=100),
+        Embarked="Q",
+        Name=[f"Shifted{seed}x{i}, Mr. Passenger" for i in range(n)],
+        Ticket=[f"SHIFT{seed} {i}" for i in range(n)],
+        Survived=(rng.random(n) < 0.8).astype(int),
+    )
