@@ -152,7 +152,7 @@ def _graph_upto_passengers() -> list:
 
 
 def _local_resources(landing: Path, storage: Path, labels: Path | None = None) -> dict:
-    from titanic_assets.defs.resources import LocalLandingArea
+    from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
 
     labels = labels or landing.parent / "labels"
     return {
@@ -160,6 +160,8 @@ def _local_resources(landing: Path, storage: Path, labels: Path | None = None) -
         "labels_landing": LocalLandingArea(
             directory=str(labels), seed_with_shipped_passengers=False
         ),
+        "prediction_log": PredictionLog(location=str(landing.parent / "prediction_log")),
+        "monitoring_policy": MonitoringPolicy(),
         "io_manager": dg.FilesystemIOManager(base_dir=str(storage)),
     }
 

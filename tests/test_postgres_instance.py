@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 from titanic_assets.definitions import defs as load_definitions
-from titanic_assets.defs.resources import LocalLandingArea
+from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
 from titanic_assets.testing import DAEMON, free_port, poll, running
 
 defs = load_definitions()
@@ -133,6 +133,8 @@ def graph_run(
             "exports": LocalLandingArea(
                 directory=str(work / "exports"), seed_with_shipped_passengers=False
             ),
+            "prediction_log": PredictionLog(location=str(work / "prediction_log")),
+            "monitoring_policy": MonitoringPolicy(),
             "io_manager": dg.FilesystemIOManager(base_dir=str(work / "storage")),
         },
     )
