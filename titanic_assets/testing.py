@@ -126,18 +126,18 @@ def environment(work: Path, overrides: Mapping[str, str] | None = None) -> dict[
     home.mkdir(parents=True, exist_ok=True)
     # Not the repository's dagster.yaml: its storage paths are relative to the repository.
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")
-    return child_environment(
-        DAGSTER_HOME=str(home),
-        BENTOML_HOME=str(work / "bentoml"),
-        BENTOML_DO_NOT_TRACK="true",
-        TITANIC_PROFILE="local",
-        TITANIC_LANDING_DIR=str(work / "landing"),
-        TITANIC_LABELS_DIR=str(work / "labels"),
-        TITANIC_INBOX_DIR=str(work / "inbox"),
-        TITANIC_EXPORTS_DIR=str(work / "exports"),
-        TITANIC_PREDICTION_LOG=str(work / "prediction_log"),
-        **(overrides or {}),
-    )
+    moved = {
+        "DAGSTER_HOME": str(home),
+        "BENTOML_HOME": str(work / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "TITANIC_PROFILE": "local",
+        "TITANIC_LANDING_DIR": str(work / "landing"),
+        "TITANIC_LABELS_DIR": str(work / "labels"),
+        "TITANIC_INBOX_DIR": str(work / "inbox"),
+        "TITANIC_EXPORTS_DIR": str(work / "exports"),
+        "TITANIC_PREDICTION_LOG": str(work / "prediction_log"),
+    }
+    return child_environment(**{**moved, **(overrides or {})})
 
 
 @contextlib.contextmanager
