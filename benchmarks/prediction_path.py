@@ -17,8 +17,6 @@ import tempfile
 import timeit
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.service import train_and_register
 from titanic_assets.testing import PASSENGER, environment
 
@@ -41,14 +39,16 @@ def main() -> None:
     model = registry.load(registry.promoted_tag())
     columns = as_columns([PASSENGER])  # the request body as the service reads it
     matrix = model.feature_matrix(columns)
-    raw = 1 / (1 + np.exp(-model.raw_scores(matrix)))
+    raw = model.booster.predict(matrix, num_threads=1)
     probabilities = model.calibration(raw)
     survived = probabilities >= model.threshold
     log = PredictionLogWriter(work / "prediction_log")
 
     steps = {
         "features (feature_matrix)": lambda: model.feature_matrix(columns),
-        f"{model.family} (raw_scores)": lambda: model.raw_scores(matrix),
+        "LightGBM (booster.predict, 1 thread)": lambda: model.booster.predict(
+            matrix, num_threads=1
+        ),
         "calibration": lambda: model.calibration(raw),
         "all three (probabilities)": lambda: model.probabilities(columns),
         "prediction log line (write + flush)": lambda: log.write(
