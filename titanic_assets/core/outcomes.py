@@ -6,20 +6,23 @@ The request id is the client's `X-Request-ID` header when it sends one, else the
 
 Where: beside the prediction log (core/prediction_log.py), same place, same rules.
 
-- A folder log: JSON lines, each worker process appends to its own file per UTC day
-  (`outcomes-<YYYYMMDD>-<host>-<pid>.jsonl`), one `write` and a flush per accepted feedback
-  request; a crash loses at most the line being written, which readers skip. Uniqueness
-  across workers: a feedback request is checked and appended while holding an exclusive
-  `flock` on `outcomes.lock` in that directory. Under the lock a worker first reads the bytes
-  the other workers appended since it last looked (`_Tail` keeps an offset per file), so it
-  sees every outcome stored before it, by any worker, and a conflicting second outcome is
-  always caught. This is simpler than SQLite (no second storage format beside the
-  prediction log, the same JSON-lines reader for Dagster) and correct because every append
-  happens under the one lock. Prediction ids are looked up the same way, without the lock:
-  a prediction is flushed before its response leaves the service, so any id a client can
-  know is already on disk.
+- A folder log: JSON lines, each worker process appends to its own file per UTC hour of
+  arrival and hour of the predictions the outcomes are for (`outcomes-<arrived
+  YYYYMMDDHH>-<predicted YYYYMMDDHH>-<host>-<pid>.jsonl`, so a late outcome lands in its
+  prediction's hour of traffic, core/log_files.py), one `write` and a flush per accepted
+  feedback request and hour; a crash loses at most the line being written, which readers
+  skip. Uniqueness across workers: a feedback request is checked and appended while holding
+  an exclusive `flock` on `outcomes.lock` in that directory. Under the lock a worker first
+  reads the bytes the other workers appended since it last looked (`_Tail` keeps an offset
+  per file), so it sees every outcome stored before it, by any worker, and a conflicting
+  second outcome is always caught. This is simpler than SQLite (no second storage format
+  beside the prediction log, the same JSON-lines reader for Dagster) and correct because
+  every append happens under the one lock. Prediction ids are looked up the same way,
+  without the lock: a prediction is flushed before its response leaves the service, so any
+  id a client can know is already on disk.
 - A bucket log (gs://, replicas on other machines): each accepted request is one new object
-  `outcomes-<day>-<host>-<pid>-<sequence>-<random>.jsonl`, uploaded before the answer, so an
+  per hour of predictions, `outcomes-<arrived>-<predicted>-<host>-<pid>-<sequence>-<random>
+  .jsonl`, uploaded before the answer, so an
   accepted outcome is durable and a failed upload stores nothing (503). Ids are looked up in
   the shipped prediction objects after the replica ships what it holds: an id is known to
   the replica that returned it at once, to the others once its batch is shipped
@@ -52,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from titanic_assets.core.prediction_log import is_bucket, prediction_ids
+from titanic_assets.core.prediction_log import HOUR_FORMAT, is_bucket, prediction_ids
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -137,8 +140,8 @@ class _FolderStorage:
             finally:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
-    def append(self, day: str, line: str) -> None:
-        with (self.root / f"outcomes-{day}-{self._suffix}").open("a", encoding="utf-8") as out:
+    def append(self, hours: str, line: str) -> None:
+        with (self.root / f"outcomes-{hours}-{self._suffix}").open("a", encoding="utf-8") as out:
             out.write(line)
             out.flush()
 
@@ -168,11 +171,11 @@ class _BucketStorage:
     def exclusive(self) -> Iterator[None]:
         yield  # one replica's requests are serialized by the store's own lock
 
-    def append(self, day: str, line: str) -> None:
+    def append(self, hours: str, line: str) -> None:
         from titanic_assets.core.log_shipping import _client, object_name
 
         self._sequence += 1
-        name = object_name(self.prefix, "outcomes", day, self._writer, self._sequence)
+        name = object_name(self.prefix, "outcomes", hours, self._writer, self._sequence)
         _client().bucket(self.bucket_name).blob(name).upload_from_string(
             line, content_type="application/json"
         )
@@ -206,7 +209,7 @@ class OutcomeStore:
         else:
             self.location = Path(self.location)
             self._storage = _FolderStorage(self.location)
-        self._known: set[str] = set()
+        self._known: dict[str, str] = {}  # prediction id -> the hour it was made in
         self._stored: dict[str, bool] = {}
         self._lock = threading.Lock()
 
@@ -215,7 +218,8 @@ class OutcomeStore:
             ids = record.get("ids") or prediction_ids(
                 record["request_id"], len(record["probability"]), record["endpoint"]
             )
-            self._known.update(ids)
+            hour = time.strftime(HOUR_FORMAT, time.gmtime(record["timestamp"]))
+            self._known.update(dict.fromkeys(ids, hour))
 
     def _refresh_outcomes(self) -> None:
         for record in self._storage.outcome_records():
@@ -255,18 +259,23 @@ class OutcomeStore:
                 new = {i: s for i, s in pending.items() if i not in self._stored}
                 if new:
                     now = time.time()
-                    record = {
-                        "timestamp": now,
-                        "ids": list(new),
-                        "survived": list(new.values()),
-                        "sender": sender,
-                    }
-                    line = json.dumps(record, separators=(",", ":"))
-                    try:
-                        self._storage.append(time.strftime("%Y%m%d", time.gmtime(now)), line + "\n")
+                    arrived = time.strftime(HOUR_FORMAT, time.gmtime(now))
+                    by_hour: dict[str, dict[str, bool]] = {}
+                    for i, survived in new.items():
+                        by_hour.setdefault(self._known[i], {})[i] = survived
+                    try:  # one line per hour of predictions: each lands in its hour
+                        for hour, part in sorted(by_hour.items()):
+                            record = {
+                                "timestamp": now,
+                                "ids": list(part),
+                                "survived": list(part.values()),
+                                "sender": sender,
+                            }
+                            line = json.dumps(record, separators=(",", ":")) + "\n"
+                            self._storage.append(f"{arrived}-{hour}", line)
                     except Exception:  # a full disk, a bucket outage: nothing was stored
                         return 0, Rejection(503, "outcomes cannot be stored now", list(new))
-                    # This worker's own line: read it past, so it is not counted twice.
+                    # This worker's own lines: read them past, so they are not counted twice.
                     self._refresh_outcomes()
                 return len(new), None
 

@@ -6,14 +6,16 @@ service (writer) and Dagster (reader, through the `prediction_log` resource) are
 Format: JSON lines, one line per request, columnar so a 1,000-passenger batch costs one
 `json.dumps` (BentoML's `bentoml.monitor` writes one logging record per row through
 python-json-logger, ~100 ms per 1,000 rows here, which would dominate batch scoring). Each
-worker process appends to its own file per UTC day, `predictions-<YYYYMMDD>-<host>-<pid>.jsonl`,
-with one `write` and a flush per request: several workers never interleave, and a crash loses
-at most the line being written, which the reader skips.
+worker process appends to its own file per UTC hour, `predictions-<YYYYMMDDHH>-<host>-<pid>
+.jsonl`, with one `write` and a flush per request: several workers never interleave, and a
+crash loses at most the line being written, which readers skip. The hour in the name is the
+hour of traffic the file belongs to (core/log_files.py): monitoring compacts hour by hour.
 
-Rotation and retention (`LogPolicy`, from the settings): a worker's file of the day rolls
-over to `...-p<n>.jsonl` parts past TITANIC_PREDICTION_LOG_MAX_MB (64), and files of days
-older than TITANIC_PREDICTION_LOG_KEEP_DAYS (30) are deleted when a new day starts. A bucket
-log ships batches of TITANIC_LOG_BATCH_BYTES or TITANIC_LOG_BATCH_SECONDS (core/log_shipping.py).
+Rotation: a worker's file of the hour rolls over to `...-p<n>.jsonl` parts past
+TITANIC_PREDICTION_LOG_MAX_MB (64). Retention is monitoring's: landing files are removed
+once compacted and older than TITANIC_PREDICTION_LOG_KEEP_DAYS (core/compaction.py), never
+by the service, which cannot know whether they were read. A bucket log ships batches of
+TITANIC_LOG_BATCH_BYTES or TITANIC_LOG_BATCH_SECONDS (core/log_shipping.py).
 
 When the log's storage fails (directory unwritable, disk full), the prediction is still
 answered: the line is dropped and the failure reported to the writer's callbacks (the
@@ -34,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
     from titanic_assets.core.settings import Settings
 
+HOUR_FORMAT = "%Y%m%d%H"  # the hour in a landing file's name (core/log_files.py)
 COLUMNS: tuple[str, ...] = (
     "prediction_id",
     "request_id",
@@ -74,8 +77,9 @@ def is_bucket(place: str | Path) -> bool:
 
 @dataclass(frozen=True)
 class LogPolicy:
-    """How big a worker's file of the day grows before it rolls over and how long files stay
-    (a folder log); how big and how old a batch gets before it is shipped (a bucket log)."""
+    """How big a worker's file of the hour grows before it rolls over, how long landed files
+    stay once compacted, and how big and how old a batch gets before it is shipped (a
+    bucket log)."""
 
     max_file_bytes: int = 64 * 1024 * 1024
     keep_days: int = 30
@@ -93,7 +97,7 @@ class LogPolicy:
 
 
 class PredictionLogWriter:
-    """Appends one JSON line per request to this process's file of the day (see the module
+    """Appends one JSON line per request to this process's file of the hour (see the module
     docstring for rotation, retention and what happens when the storage fails)."""
 
     def __init__(
@@ -108,7 +112,7 @@ class PredictionLogWriter:
         self._on_failure = on_failure or (lambda error: None)
         self._on_health = on_health or (lambda healthy: None)
         self._prefix = f"{socket.gethostname()}-{os.getpid()}"
-        self._day = ""
+        self._hour = ""
         self._part = 0
         self._file: Any = None
         self._size = 0
@@ -157,11 +161,11 @@ class PredictionLogWriter:
         )
         data = line + "\n"
         if self._bucket is not None:  # batched, uploaded by size and age (log_shipping.py)
-            self._bucket.append(time.strftime("%Y%m%d", time.gmtime(now)), data)
+            self._bucket.append(time.strftime(HOUR_FORMAT, time.gmtime(now)), data)
             return True
         with self._lock:
             try:
-                self._roll(time.strftime("%Y%m%d", time.gmtime(now)))
+                self._roll(time.strftime(HOUR_FORMAT, time.gmtime(now)))
                 self._file.write(data)
                 self._file.flush()
             except OSError as error:
@@ -174,32 +178,22 @@ class PredictionLogWriter:
                 self._on_health(True)
             return True
 
-    def _roll(self, day: str) -> None:
-        """Have a file open to write to: a new one on a new day or past the size limit."""
-        if day != self._day:
-            if self._day:
-                self._prune(day)
+    def _roll(self, hour: str) -> None:
+        """Have a file open to write to: a new one in a new hour or past the size limit."""
+        if hour != self._hour:
             self._close()
-            self._day, self._part = day, 0
+            self._hour, self._part = hour, 0
         elif self._size >= self.policy.max_file_bytes:
             self._close()
             self._part += 1
         while self._file is None:
             suffix = f"-p{self._part}" if self._part else ""
-            path = self.location / f"predictions-{day}-{self._prefix}{suffix}.jsonl"
+            path = self.location / f"predictions-{hour}-{self._prefix}{suffix}.jsonl"
             if path.exists() and path.stat().st_size >= self.policy.max_file_bytes:
                 self._part += 1  # a file this process left full (e.g. before a restart)
                 continue
             self._file = path.open("a", encoding="utf-8")
             self._size = path.stat().st_size
-
-    def _prune(self, today: str) -> None:
-        """Delete every worker's files of days older than the policy keeps."""
-        oldest = datetime.strptime(today, "%Y%m%d") - timedelta(days=self.policy.keep_days)
-        for old in self.location.glob("predictions-*.jsonl"):
-            day = old.name.split("-")[1]
-            if day.isdigit() and day < oldest.strftime("%Y%m%d"):
-                old.unlink(missing_ok=True)
 
     def _failed(self, error: Exception) -> None:
         self._on_failure(error)
