@@ -9,7 +9,7 @@ export BENTOML_HOME ?= $(CURDIR)/.bentoml
 DAGSTER_PORT ?= 3000
 SERVICE_PORT ?= 3001
 
-.PHONY: install dev serve test materialize check lint bench
+.PHONY: install dev serve test materialize monitor check lint bench
 
 install:  ## The locked environment in .venv (installs uv with pip if it is missing)
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -27,6 +27,9 @@ test: install  ## The whole test suite
 
 materialize: install  ## Materialize the whole graph headless, with its checks
 	$(UV) run --frozen dg launch --assets '*'
+
+monitor: install  ## Compact the traffic that landed and evaluate monitoring over what is new, headless
+	$(UV) run --frozen python -m titanic_assets.commands.monitor
 
 check: install  ## Load every definition, as the code location does
 	$(UV) run --frozen dg check defs

@@ -48,7 +48,6 @@ PASSENGER = {
 # The monitoring loop at a pace a test can wait for: a drift report every 200 rows or 5 s,
 # new models picked up within a second.
 QUICK_LOOP = {
-    "TITANIC_DRIFT_REFRESH_ROWS": "200",
     "TITANIC_DRIFT_REFRESH_SECONDS": "5",
     "TITANIC_MODEL_POLL_SECONDS": "1",
 }

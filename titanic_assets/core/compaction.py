@@ -177,7 +177,7 @@ def compact_hour(
         for kind, query in (
             ("predictions", "SELECT * FROM predictions ORDER BY timestamp"),
             ("labelled", "SELECT * FROM labelled ORDER BY timestamp"),
-            ("samples", _SAMPLE),
+            ("samples", _sample(hour)),
         ):
             out = Path(scratch) / f"{kind}.parquet"
             con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
@@ -250,12 +250,14 @@ def _build_tables(con: duckdb.DuckDBPyConnection, landed: pd.DataFrame | None) -
     return conflicts
 
 
-_SAMPLE = f"""
-    SELECT model_version, timestamp, {", ".join(RAW_INPUTS)}, probability FROM predictions
-    QUALIFY row_number() OVER (PARTITION BY model_version ORDER BY hash(prediction_id))
-        <= {HOUR_SAMPLE}
-    ORDER BY model_version, hash(prediction_id)
-"""
+def _sample(hour: str) -> str:
+    """Per model version, at most HOUR_SAMPLE rows drawn by a hash of their id, with their
+    `rank` in that random order: any first k of them are a uniform sample too."""
+    return f"""
+        SELECT '{hour}' AS hour, model_version, timestamp, {", ".join(RAW_INPUTS)}, probability,
+               row_number() OVER (PARTITION BY model_version ORDER BY hash(prediction_id)) AS rank
+        FROM predictions QUALIFY rank <= {HOUR_SAMPLE} ORDER BY model_version, rank
+    """
 
 
 def _summaries(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:

@@ -101,11 +101,8 @@ class Settings(BaseSettings):
     retrain_min_new_rows: int = _setting(
         150, "unseen labelled passengers a failed check needs to request a retrain", ge=1
     )
-    drift_refresh_rows: int = _setting(
-        200, "new logged predictions before the drift report refreshes", ge=1
-    )
     drift_refresh_seconds: float = _setting(
-        60, "the least time between two drift refreshes (seconds)", ge=0
+        60, "the least time between two monitoring refreshes of new traffic (seconds)", ge=0
     )
     feedback_token: SecretStr | None = _setting(
         None,

@@ -25,9 +25,9 @@ import dagster as dg
 from titanic_assets.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     import pandas as pd
+
+    from titanic_assets.core.log_files import LogPlace
 
 SHIPPED_PASSENGERS = Path(__file__).parents[1] / "data" / "titanic.csv"
 
@@ -190,29 +190,32 @@ class GCSLandingArea(LandingArea):
 
 class PredictionLog(dg.ConfigurableResource):
     """The service's prediction log and the outcomes stored beside it (core/prediction_log.py,
-    core/outcomes.py): a folder, or a gs://bucket/prefix the replicas ship to."""
+    core/outcomes.py): a folder, or a gs://bucket/prefix the replicas ship to; monitoring
+    compacts it hour by hour beside it (core/log_files.py, core/compaction.py) and removes
+    landed files `keep_days` old once compacted."""
 
     location: str
+    keep_days: int = 30
 
-    def predictions(self, since: datetime | None = None) -> pd.DataFrame:
-        """Every logged prediction (made at or after `since`), oldest first."""
-        from titanic_assets.core.prediction_log import read_prediction_log
+    @property
+    def place(self) -> LogPlace:
+        from titanic_assets.core.log_files import LogPlace
 
-        return read_prediction_log(self.location, since=since)
+        return LogPlace(self.location)
 
-    def with_outcomes(self, landed: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-        """Every logged prediction joined to its outcome (sent to /feedback, or `landed` in
-        bulk), and the ids whose landed outcome contradicts the stored one."""
-        from titanic_assets.core.outcomes import predictions_with_outcomes
+    def labelled(self, query: str = "") -> pd.DataFrame:
+        """Every compacted prediction whose outcome came back (all hours: the training
+        rows), through `query` (SQL over `rows`, default all of it)."""
+        from titanic_assets.core.compaction import read_compacted
 
-        return predictions_with_outcomes(landed, self.location)
+        place = self.place
+        return read_compacted(place, "labelled", place.compacted_hours("labelled"), query)
 
 
 class MonitoringPolicy(dg.ConfigurableResource):
-    """When monitoring acts: how much new traffic refreshes the drift report, and how many
-    unseen labelled passengers a failed check needs before it requests a retrain."""
+    """When monitoring acts: how often new traffic is compacted and evaluated again, and how
+    many unseen labelled passengers a failed check needs before it requests a retrain."""
 
-    drift_refresh_rows: int = 200
     drift_refresh_seconds: float = 60.0
     retrain_min_new_rows: int = 150
 
@@ -220,9 +223,10 @@ class MonitoringPolicy(dg.ConfigurableResource):
 def shared_resources(settings: Settings) -> dict:
     """The resources every profile configures the same way, from the settings."""
     return {
-        "prediction_log": PredictionLog(location=settings.prediction_log),
+        "prediction_log": PredictionLog(
+            location=settings.prediction_log, keep_days=settings.prediction_log_keep_days
+        ),
         "monitoring_policy": MonitoringPolicy(
-            drift_refresh_rows=settings.drift_refresh_rows,
             drift_refresh_seconds=settings.drift_refresh_seconds,
             retrain_min_new_rows=settings.retrain_min_new_rows,
         ),

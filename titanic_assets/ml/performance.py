@@ -66,11 +66,18 @@ def estimated_accuracy_interval(
     should fall in if the probabilities are calibrated: each row is right with probability
     q, so the count right has variance sum q(1 - q) (a normal approximation)."""
     p = np.asarray(probabilities, dtype=float)
-    if len(p) == 0:
-        return Interval(float("nan"), 0.0, 1.0)
     q = np.where(p >= threshold, p, 1 - p)
-    half = float(stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(np.sum(q * (1 - q))) / len(p))
-    estimate = float(q.mean())
+    return estimated_accuracy_from_sums(float(q.sum()), float(np.sum(q * (1 - q))), len(p))
+
+
+def estimated_accuracy_from_sums(
+    expected_correct: float, variance: float, n: int, confidence: float = CONFIDENCE
+) -> Interval:
+    """The same from sums kept per hour of traffic: the sum of q, of q(1 - q), and the rows."""
+    if n == 0:
+        return Interval(float("nan"), 0.0, 1.0)
+    half = float(stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(variance) / n)
+    estimate = expected_correct / n
     return Interval(estimate, max(0.0, estimate - half), min(1.0, estimate + half))
 
 

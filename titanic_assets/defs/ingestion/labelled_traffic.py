@@ -49,33 +49,44 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
     labels file, as training rows: the inputs it was sent, the outcome, and in `source`
     `feedback:<tag>` of the model that answered. Each trains under a PassengerId derived
     from its prediction id (`outcomes.feedback_passenger_id`), so its held-out split is
-    stable across retrains."""
+    stable across retrains. Read from the compacted hours' labelled rows (monitoring's
+    `hourly_traffic`): an outcome counts once its hour is compacted."""
+    import pandas as pd
+
+    from titanic_assets.core.contract import RAW_INPUTS
     from titanic_assets.core.outcomes import FEEDBACK_SOURCE, feedback_passenger_id
     from titanic_assets.core.registry import SERVING_MODEL_NAME
     from titanic_assets.ml.schemas import LabelledTraffic
 
-    joined, conflicts = prediction_log.with_outcomes(landed_outcomes)
-    labelled = joined[joined["outcome"].notna()]
+    labelled = prediction_log.labelled(
+        "SELECT * FROM rows QUALIFY row_number() OVER "
+        "(PARTITION BY prediction_id ORDER BY timestamp DESC) = 1 ORDER BY timestamp"
+    )
+    if not len(labelled):
+        labelled = pd.DataFrame(
+            columns=["prediction_id", "outcome", "model_version", "sender", *RAW_INPUTS]
+        )
     table = labelled.assign(
         PassengerId=[feedback_passenger_id(i) for i in labelled["prediction_id"]],
         Survived=labelled["outcome"].astype(int),
         source=f"{FEEDBACK_SOURCE}{SERVING_MODEL_NAME}:" + labelled["model_version"].astype(str),
     )[list(LabelledTraffic.to_schema().columns)].reset_index(drop=True)
-    unmatched = sorted(set(landed_outcomes["id"]) - set(joined["prediction_id"]))
+    unmatched = sorted(set(landed_outcomes["id"]) - set(labelled["prediction_id"]))
     return dg.MaterializeResult(
         value=table,
         metadata={
             **table_metadata(table, LabelledTraffic),
             "labelled_rows": len(table),
-            # Sent to /feedback (the others landed in bulk, with no time received).
-            "from_feedback": int(labelled["received_at"].notna().sum()),
+            "by_sender": dg.MetadataValue.md(
+                labelled["sender"].value_counts().rename("rows").to_markdown()
+            ),
             "by_model": dg.MetadataValue.md(
                 table["source"].value_counts().rename("rows").to_markdown()
             ),
-            # Outcomes that cannot become training rows, and why.
+            # Landed outcomes that are not training rows (yet): no compacted prediction has
+            # their id, or their hour was not compacted since they landed.
             "landed_ids_without_prediction": len(unmatched),
             "landed_ids_without_prediction_sample": dg.MetadataValue.json(unmatched[:20]),
-            "landed_outcomes_contradicting_feedback": dg.MetadataValue.json(conflicts[:100]),
         },
     )
 

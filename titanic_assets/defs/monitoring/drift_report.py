@@ -1,12 +1,12 @@
 """Monitoring: the traffic's drift from the serving model's training data, its check, and the
-sensor and job that keep the report fresh.
+job and sensor that evaluate the monitoring windows once new hours are compacted.
 
-The drift statistics are ml/drift.py; this is the Dagster layer around them. The reference
-is the one stored with the serving model (its training rows' raw inputs), so a retrained
-model brings its own reference and the next report compares against it.
+The drift statistics are ml/drift.py; the windows come from the compacted hours
+(core/traffic_windows.py). The reference is the one stored with the serving model (its
+training rows' raw inputs), so a retrained model brings its own reference and the next
+report compares against it.
 """
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,7 +15,7 @@ import dagster as dg
 
 from titanic_assets.core.registry import RegisteredModel
 from titanic_assets.defs.monitoring.check_results import DRIFT_CHECK
-from titanic_assets.defs.monitoring.prediction_traffic import TrafficWindow
+from titanic_assets.defs.monitoring.hourly_traffic import hourly_traffic
 from titanic_assets.defs.resources import LandingArea, MonitoringPolicy, PredictionLog
 
 
@@ -27,25 +27,53 @@ class TrafficDrift:
     start: datetime
     end: datetime
     report: Any  # ml.drift.DriftReport
+    window_rows: int  # the report tests a uniform sample of them (report.n_current rows)
 
 
-@dg.asset(group_name="monitoring", kinds={"scipy", "matplotlib"})
-def drift_report(prediction_traffic: TrafficWindow) -> dg.MaterializeResult[TrafficDrift]:
+def _served_model() -> RegisteredModel:
+    from titanic_assets.core import registry
+
+    model = registry.promoted_model()
+    if model is None:
+        raise dg.Failure(
+            description="No model is being served yet (none was promoted), so there is no "
+            "traffic to monitor: materialize serving_model first."
+        )
+    return model
+
+
+@dg.asset(
+    group_name="monitoring", kinds={"scipy", "matplotlib"}, deps=["serving_model", hourly_traffic]
+)
+def drift_report(prediction_log: PredictionLog) -> dg.MaterializeResult[TrafficDrift]:
     """Has the serving model's traffic drifted from its training data?
 
     alibi-detect's tabular drift test per raw input (Kolmogorov-Smirnov for numbers,
-    chi-squared for categories, Bonferroni-corrected), traffic window vs the reference
-    stored with the serving model, with the Population Stability Index as the size of each
-    change and plots of the drifted features. Below drift.MIN_ROWS rows it only says "not
-    enough traffic". The numbers are numeric metadata, so the UI charts drift over time.
+    chi-squared for categories, Bonferroni-corrected) against the reference stored with the
+    serving model, with the Population Stability Index as the size of each change and plots
+    of the drifted features. Over three windows of the compacted hours: since the model was
+    promoted (what the check judges), the last 24 hours and the newest hour, each a uniform
+    sample of at most 20,000 of its rows (core/traffic_windows.py). Below drift.MIN_ROWS
+    rows a window says "not enough traffic". The numbers are numeric metadata, so the UI
+    charts drift over time.
     """
     import pandas as pd
 
+    from titanic_assets.core.traffic_windows import drift_sample, standard_windows
     from titanic_assets.ml import drift
 
-    window = prediction_traffic
-    reference = window.model.reference()
-    report = drift.drift_report(reference, window.rows)
+    model = _served_model()
+    reference = model.reference()
+    place = prediction_log.place
+    windows = standard_windows(place, model.version, model.created_at, datetime.now(UTC))
+    reports, samples = [], []
+    for window in windows:
+        sample = drift_sample(place, window)
+        if not len(sample):
+            sample = reference.iloc[:0]
+        reports.append(drift.drift_report(reference, sample))
+        samples.append(sample)
+    since, report, sample = windows[0], reports[0], samples[0]
     metadata: dict[str, Any] = {
         "summary": report.summary,
         "enough_traffic": report.enough_traffic,
@@ -53,11 +81,36 @@ def drift_report(prediction_traffic: TrafficWindow) -> dg.MaterializeResult[Traf
         "drifted_features": ", ".join(report.drifted_features) or "none",
         "n_reference": report.n_reference,
         "n_current": report.n_current,
+        "window_rows": since.rows,
         "min_rows": report.min_rows,
-        "window_start": dg.MetadataValue.timestamp(window.start),
-        "window_end": dg.MetadataValue.timestamp(window.end),
-        "serving_model": window.model.tag,
+        "window_start": dg.MetadataValue.timestamp(since.start),
+        "window_end": dg.MetadataValue.timestamp(since.end),
+        "serving_model": model.tag,
+        "predicted_survival_rate": dg.MetadataValue.float(
+            since.predicted_survived / since.rows if since.rows else 0.0
+        ),
+        "windows": dg.MetadataValue.md(
+            pd.DataFrame(
+                [
+                    {
+                        "window": w.name,
+                        "hours": len(w.hours),
+                        "rows": w.rows,
+                        "tested": r.n_current,
+                        "drifted": ", ".join(r.drifted_features) or "-",
+                        "largest PSI": f"{r.largest_psi:.3f}" if r.enough_traffic else "-",
+                        "summary": r.summary,
+                    }
+                    for w, r in zip(windows, reports, strict=True)
+                ]
+            ).to_markdown(index=False)
+        ),
     }
+    for window, window_report in zip(windows[1:], reports[1:], strict=True):
+        key = window.name.replace(" ", "_")
+        metadata[f"{key}_drift_detected"] = window_report.drift_detected
+        if window_report.enough_traffic:
+            metadata[f"{key}_largest_psi"] = dg.MetadataValue.float(window_report.largest_psi)
     if report.enough_traffic:
         metadata.update(
             share_drifted=dg.MetadataValue.float(report.share_drifted),
@@ -71,10 +124,12 @@ def drift_report(prediction_traffic: TrafficWindow) -> dg.MaterializeResult[Traf
                 f"{report.correction}-corrected p < {report.threshold:.4g}."
             ),
         )
-        for feature, image in drift.drift_plots(reference, window.rows, report).items():
+        for feature, image in drift.drift_plots(reference, sample, report).items():
             metadata[f"plot_{feature}"] = dg.MetadataValue.md(image)
     return dg.MaterializeResult(
-        value=TrafficDrift(model=window.model, start=window.start, end=window.end, report=report),
+        value=TrafficDrift(
+            model=model, start=since.start, end=since.end, report=report, window_rows=since.rows
+        ),
         metadata=metadata,
     )
 
@@ -91,7 +146,6 @@ def drift_report(prediction_traffic: TrafficWindow) -> dg.MaterializeResult[Traf
 def no_input_drift(
     drift_report: TrafficDrift,
     landing_area: LandingArea,
-    labels_landing: LandingArea,
     prediction_log: PredictionLog,
     monitoring_policy: MonitoringPolicy,
 ) -> dg.AssetCheckResult:
@@ -102,6 +156,7 @@ def no_input_drift(
         "drifted_features": dg.MetadataValue.json(report.drifted_features),
         "share_drifted": float(report.share_drifted),
         "n_current": report.n_current,
+        "window_rows": drift_report.window_rows,
         "serving_model": model.tag,
         "model_data_version": model.data_version,
     }
@@ -110,7 +165,6 @@ def no_input_drift(
     evidence = new_evidence(
         model,
         landing_area,
-        labels_landing,
         prediction_log,
         monitoring_policy.retrain_min_new_rows,
     )
@@ -122,48 +176,36 @@ def no_input_drift(
     )
 
 
-drift_monitoring_job = dg.define_asset_job(
-    "drift_monitoring",
-    # With the outcomes landed in bulk: the performance assets read them.
-    selection=dg.AssetSelection.groups("monitoring") | dg.AssetSelection.assets("landed_outcomes"),
-    description="Read the traffic window and report its drift, with the drift check, and the "
-    "serving model's realized performance on the outcomes come back.",
+monitoring_windows_job = dg.define_asset_job(
+    "monitoring_windows",
+    selection=dg.AssetSelection.assets("drift_report", "model_performance"),
+    description="Evaluate the monitoring windows from the compacted hours: the drift report "
+    "and the serving model's realized performance, with their checks.",
 )
 
 
 @dg.sensor(
-    job=drift_monitoring_job,
+    job=monitoring_windows_job,
     minimum_interval_seconds=15,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Refresh the drift report when enough new traffic has been logged.",
+    description="Evaluate the monitoring windows after new hours were compacted: one query "
+    "of the instance for hourly_traffic's latest materialization, never a read of rows.",
 )
-def drift_report_on_new_traffic(
-    context: dg.SensorEvaluationContext,
-    prediction_log: PredictionLog,
-    monitoring_policy: MonitoringPolicy,
-):
-    from titanic_assets.core import registry
-
-    policy = monitoring_policy
-    last_request = float(context.cursor) if context.cursor else 0.0
-    now = time.time()
-    if now - last_request < policy.drift_refresh_seconds:
-        return dg.SkipReason(
-            f"last refresh requested {now - last_request:.0f} s ago "
-            f"(minimum interval {policy.drift_refresh_seconds:.0f} s)"
-        )
-    model = registry.promoted_model()
-    if model is None:
-        return dg.SkipReason("no model is being served yet")
-    since = max(model.created_at, datetime.fromtimestamp(last_request, UTC))
-    new_rows = len(prediction_log.predictions(since=since))
-    if new_rows < policy.drift_refresh_rows:
-        return dg.SkipReason(
-            f"{new_rows} rows logged since {since.isoformat()}, "
-            f"waiting for {policy.drift_refresh_rows}"
-        )
-    context.update_cursor(str(now))
-    return dg.RunRequest(
-        run_key=f"drift-refresh-{now:.3f}",
-        tags={"titanic/new_rows": str(new_rows), "titanic/serving_model": model.tag},
+def monitoring_windows_on_new_hours(context: dg.SensorEvaluationContext):
+    records = context.instance.fetch_materializations(hourly_traffic.key, limit=1)
+    if not records.records:
+        return dg.SkipReason("no hour of traffic compacted yet")
+    latest = records.records[0].storage_id
+    if context.cursor and latest <= int(context.cursor):
+        return dg.SkipReason("no hour compacted since the last evaluation")
+    running = context.instance.get_runs(
+        dg.RunsFilter(
+            job_name=monitoring_windows_job.name,
+            statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED],
+        ),
+        limit=1,
     )
+    if running:
+        return dg.SkipReason("an evaluation is running; the next tick takes what it missed")
+    context.update_cursor(str(latest))
+    return dg.RunRequest(run_key=f"windows-{latest}")

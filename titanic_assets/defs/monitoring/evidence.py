@@ -3,13 +3,13 @@
 A retrain on the data the serving model was already given makes the same model under a new
 version, so a failed monitoring check asks for one only when there are labelled passengers
 the serving model has not seen: landed in the landing area, or scored by the service with
-their outcome come back (labelled_traffic). At least MIN_NEW_ROWS of them (the monitoring
-policy's `retrain_min_new_rows`, TITANIC_RETRAIN_MIN_NEW_ROWS),
-so that the retrained model's held-out share of them (by the stable hash split) holds about
-promotion.MIN_ROWS passengers to compare it with the serving model on; fewer, and the
-comparison could not decide. The checks carry this in their metadata, in words too, and the
-retrain sensor keys its run on a digest of exactly these rows: the same rows never produce a
-second retrained model.
+their outcome come back (the compacted hours' labelled rows, monitoring's hourly_traffic).
+At least MIN_NEW_ROWS of them (the monitoring policy's `retrain_min_new_rows`,
+TITANIC_RETRAIN_MIN_NEW_ROWS), so that the retrained model's held-out share of them (by the
+stable hash split) holds about promotion.MIN_ROWS passengers to compare it with the serving
+model on; fewer, and the comparison could not decide. The checks carry this in their
+metadata, in words too, and the retrain sensor keys its run on a digest of exactly these
+rows: the same rows never produce a second retrained model.
 """
 
 from __future__ import annotations
@@ -71,7 +71,6 @@ class NewEvidence:
 def new_evidence(
     model: RegisteredModel,
     landing_area: LandingArea,
-    labels_landing: LandingArea,
     prediction_log: PredictionLog,
     min_rows: int,
 ) -> NewEvidence:
@@ -87,14 +86,9 @@ def new_evidence(
         landed_ids = set(
             pd.to_numeric(landing["PassengerId"], errors="coerce").dropna().astype(int)
         )
-    bulk = labels_landing.read_tables(dtype=str)
-    if bulk is None or not {"id", "Survived"} <= set(bulk.columns):
-        bulk = pd.DataFrame({"id": pd.Series(dtype=str), "Survived": pd.Series(dtype=str)})
-    bulk = bulk[bulk["Survived"].isin(["0", "1"])]  # as the labels contract lets through
-    joined, _ = prediction_log.with_outcomes(bulk)
-    feedback_ids = {
-        feedback_passenger_id(i) for i in joined.loc[joined["outcome"].notna(), "prediction_id"]
-    }
+    labelled = prediction_log.labelled("SELECT DISTINCT prediction_id FROM rows")
+    ids = labelled["prediction_id"] if len(labelled) else []
+    feedback_ids = {feedback_passenger_id(i) for i in ids}
 
     given = model.given_passenger_ids()
     new_landed, new_feedback = landed_ids - given, feedback_ids - given

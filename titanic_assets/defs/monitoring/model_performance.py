@@ -1,51 +1,21 @@
-"""Monitoring: outcomes joined to the predictions they belong to, and the serving model's
-performance on them, realized and estimated.
+"""Monitoring: the serving model's performance on its traffic, realized (outcomes come back)
+and estimated (CBPE), over windows of the compacted hours, and the check that compares it
+with what its evaluation promised.
 
-Not time-partitioned: the join is recomputed from the whole log on each run (cheap at this
-scale, and a late outcome for an older prediction lands in the right row without a
-backfill); history is the asset's numeric metadata over materializations.
+Outcomes are joined to their predictions hour by hour (hourly_traffic): a late outcome lands
+in its prediction's hour, that hour alone is compacted again, and the windows add up the
+hours' counts and read only the hours' labelled rows.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
 from titanic_assets.defs.monitoring.check_results import PERFORMANCE_CHECK
+from titanic_assets.defs.monitoring.hourly_traffic import hourly_traffic
 from titanic_assets.defs.monitoring.retraining import retraining_in_words
 from titanic_assets.defs.resources import LandingArea, MonitoringPolicy, PredictionLog
-
-
-# After serving_model, as prediction_traffic: "Materialize all" reads the log once the
-# model that answers is in place, and a failed upstream contract stops it too.
-@dg.asset(group_name="monitoring", kinds={"bentoml", "pandas"}, deps=["serving_model"])
-def prediction_outcomes(landed_outcomes, prediction_log: PredictionLog) -> dg.MaterializeResult:
-    """Every logged prediction with its outcome if one came back (POST /feedback, or a file
-    in the labels landing area): which
-    model version answered, what it predicted, what happened. Late outcomes count for the
-    model that made the prediction. Per model version: predictions, outcomes, missing."""
-    import pandas as pd
-
-    from titanic_assets.defs.metadata import table_metadata
-
-    table, _ = prediction_log.with_outcomes(landed_outcomes)
-    by_version = (
-        table.groupby("model_version")
-        .agg(predictions=("prediction_id", "size"), outcomes=("outcome", "count"))
-        .assign(missing=lambda t: t["predictions"] - t["outcomes"])
-        .reset_index()
-    )
-    labelled = int(table["outcome"].notna().sum())
-    return dg.MaterializeResult(
-        value=table,
-        metadata={
-            **table_metadata(table),
-            "outcomes_received": labelled,
-            "outcomes_missing": len(table) - labelled,
-            "by_model_version": dg.MetadataValue.md(
-                pd.DataFrame(by_version).to_markdown(index=False)
-            ),
-        },
-    )
 
 
 def _promised(model: Any) -> dict[str, float]:
@@ -56,41 +26,50 @@ def _promised(model: Any) -> dict[str, float]:
     }
 
 
-@dg.asset(group_name="monitoring", kinds={"pandas"}, deps=["serving_model"])
+@dg.asset(
+    group_name="monitoring", kinds={"duckdb", "pandas"}, deps=["serving_model", hourly_traffic]
+)
 def model_performance(
-    context: dg.AssetExecutionContext, prediction_outcomes
+    context: dg.AssetExecutionContext, prediction_log: PredictionLog
 ) -> dg.MaterializeResult:
-    """The serving model on its labelled traffic: accuracy, ROC-AUC, Brier score, each with a
-    95% interval, a calibration table, beside what its evaluation promised and the
-    confidence-based estimate (CBPE, ml/performance.py) over all its traffic; and, in words,
-    why the last retrain happened or did not (as of the checks' latest evaluations)."""
+    """The serving model on its labelled traffic since it was promoted: accuracy, ROC-AUC,
+    Brier score, each with a 95% interval, a calibration table, beside what its evaluation
+    promised and the confidence-based estimate (CBPE, ml/performance.py) over all its
+    traffic; realized and estimated accuracy over the last 24 hours and the newest hour too;
+    and, in words, why the last retrain happened or did not (as of the checks' latest
+    evaluations)."""
     import pandas as pd
 
     from titanic_assets.core import registry
+    from titanic_assets.core.traffic_windows import labelled_rows, standard_windows
     from titanic_assets.ml import performance, plots
 
     model = registry.promoted_model()
     if model is None:
         raise dg.Failure(description="No model is being served yet: materialize serving_model.")
-    mine = prediction_outcomes[prediction_outcomes["model_version"] == model.version]
-    labelled = mine[mine["outcome"].notna()]
+    place = prediction_log.place
+    windows = standard_windows(place, model.version, model.created_at, datetime.now(UTC))
+    since = windows[0]
+    labelled = labelled_rows(place, since)
+    if not len(labelled):
+        labelled = pd.DataFrame({"outcome": [], "probability": []})
     labels = labelled["outcome"].astype(bool).to_numpy().astype(int)
-    probabilities = labelled["probability"].to_numpy()
+    probabilities = labelled["probability"].to_numpy(dtype=float)
     realized = performance.realized(labels, probabilities, model.threshold)
     promised = _promised(model)
-    estimate = performance.estimated_accuracy_interval(
-        mine["probability"].to_numpy(), model.threshold
+    estimate = performance.estimated_accuracy_from_sums(
+        since.expected_correct, since.expected_correct_variance, since.rows
     )
-    estimate_all = estimate.estimate
-    estimate_labelled = performance.estimated_accuracy(probabilities, model.threshold)
     metadata: dict[str, Any] = {
         "serving_model": model.tag,
-        "predictions": len(mine),
+        "predictions": since.rows,
         "outcomes_received": len(labelled),
-        "estimated_accuracy": dg.MetadataValue.float(estimate_all),
+        "estimated_accuracy": dg.MetadataValue.float(estimate.estimate),
         "estimated_accuracy_low": dg.MetadataValue.float(estimate.low),
         "estimated_accuracy_high": dg.MetadataValue.float(estimate.high),
-        "estimated_accuracy_labelled_rows": dg.MetadataValue.float(estimate_labelled),
+        "estimated_accuracy_labelled_rows": dg.MetadataValue.float(
+            performance.estimated_accuracy(probabilities, model.threshold)
+        ),
     }
     for name, interval in realized.items():
         if interval is None:
@@ -110,6 +89,28 @@ def model_performance(
         for name, interval in realized.items()
     ]
     metadata["performance"] = dg.MetadataValue.md(pd.DataFrame(side_by_side).to_markdown())
+    metadata["windows"] = dg.MetadataValue.md(
+        pd.DataFrame(
+            [
+                {
+                    "window": w.name,
+                    "predictions": w.rows,
+                    "outcomes": w.labelled,
+                    "realized accuracy [95% CI]": (
+                        str(performance.wilson(w.correct, w.labelled)) if w.labelled else "-"
+                    ),
+                    "estimated (CBPE)": str(
+                        performance.estimated_accuracy_from_sums(
+                            w.expected_correct, w.expected_correct_variance, w.rows
+                        )
+                    )
+                    if w.rows
+                    else "-",
+                }
+                for w in windows
+            ]
+        ).to_markdown(index=False)
+    )
     metadata["retraining"] = dg.MetadataValue.md(retraining_in_words(context.instance))
     if len(labelled):
         metadata["calibration_table"] = dg.MetadataValue.md(
@@ -136,7 +137,6 @@ def model_performance(
 def realized_accuracy_not_worse_than_promised(
     model_performance,
     landing_area: LandingArea,
-    labels_landing: LandingArea,
     prediction_log: PredictionLog,
     monitoring_policy: MonitoringPolicy,
 ) -> dg.AssetCheckResult:
@@ -177,7 +177,6 @@ def realized_accuracy_not_worse_than_promised(
         evidence = new_evidence(
             model,
             landing_area,
-            labels_landing,
             prediction_log,
             monitoring_policy.retrain_min_new_rows,
         )

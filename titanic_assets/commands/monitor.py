@@ -1,0 +1,66 @@
+"""Compact what has landed and evaluate monitoring over what is new, headless (`make monitor`).
+
+On the instance in DAGSTER_HOME, as the sensors would: each hour whose landed files (names
+and sizes) differ from what its compaction read is compacted again (`hourly_traffic_job`,
+one run per hour), then the monitoring windows are evaluated once (`monitoring_windows`:
+the drift report and the serving model's performance, with their checks). `--all` compacts
+every hour with landed files, as after outcomes were landed in bulk for older hours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import dagster as dg
+
+from titanic_assets.core.compaction import fingerprint, read_summaries
+from titanic_assets.core.log_files import LogPlace
+from titanic_assets.core.settings import load_settings
+
+
+def stale_hours(place: LogPlace) -> list[str]:
+    """The hours whose landed files are not the ones their compaction read."""
+    landed: dict[str, list] = {}
+    for file in place.landing():
+        landed.setdefault(file.hour, []).append(file)
+    compacted = read_summaries(place, sorted(landed))
+    return [
+        hour
+        for hour, files in sorted(landed.items())
+        if hour not in compacted or compacted[hour].fingerprint != fingerprint(files)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from titanic_assets.definitions import defs
+    from titanic_assets.defs.monitoring.drift_report import monitoring_windows_job
+    from titanic_assets.defs.monitoring.hourly_traffic import hourly_traffic_job, partition_key
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--all", action="store_true", help="compact every hour with landed files")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    place = LogPlace(settings.prediction_log)
+    definitions = defs()
+    started = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        hours = sorted({f.hour for f in place.landing()}) if args.all else stale_hours(place)
+        print(f"{len(hours)} hour(s) to compact in {settings.prediction_log}")
+        compact = definitions.resolve_job_def(hourly_traffic_job.name)
+        for hour in hours:
+            result = compact.execute_in_process(
+                partition_key=partition_key(hour), instance=instance, raise_on_error=False
+            )
+            print(f"  {hour}: {'compacted' if result.success else 'FAILED'}")
+        evaluate = definitions.resolve_job_def(monitoring_windows_job.name)
+        result = evaluate.execute_in_process(instance=instance, raise_on_error=False)
+        for evaluation in result.get_asset_check_evaluations():
+            verdict = "passed" if evaluation.passed else "FAILED"
+            print(f"  check {evaluation.check_name}: {verdict}: {evaluation.description or ''}")
+    print(f"done in {time.perf_counter() - started:.1f} s")
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
