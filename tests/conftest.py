@@ -19,6 +19,7 @@ from titanic_assets.testing import (
     BIN,
     PASSENGER,
     ROOT,
+    UNPARTITIONED,
     environment,
     free_port,
     poll,
@@ -51,11 +52,13 @@ def materialize_graph(
     raise_on_error: bool = True,
     **resources: dg.ConfigurableResource,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset of the code location with every check, as the UI's
-    "Materialize all" does, on `instance`, reading from the landing folder `landing` (and
-    any other resource given)."""
+    """Materialize every unpartitioned asset of the code location with every check, as the
+    UI's "Materialize all" does (the hours of traffic are partitions, for the sensor or a
+    backfill), on `instance`, reading from the landing folder `landing` (and any other
+    resource given)."""
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
+        selection=UNPARTITIONED,
         instance=instance,
         resources={
             **defs.resources,

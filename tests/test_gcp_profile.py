@@ -18,7 +18,14 @@ from titanic_assets.core.model_sync import ModelArchive
 from titanic_assets.core.settings import SettingsError, load_settings
 from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import RESOURCES_BY_PROFILE, SHIPPED_PASSENGERS, GCSLandingArea
-from titanic_assets.testing import environment, poll, running, survival_service, survival_services
+from titanic_assets.testing import (
+    UNPARTITIONED,
+    environment,
+    poll,
+    running,
+    survival_service,
+    survival_services,
+)
 
 defs = load_definitions()
 
@@ -88,7 +95,10 @@ def gcp_run(gcp_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     root = tmp_path_factory.mktemp("gcp-instance")
     with dg.instance_for_test(temp_dir=str(root)) as instance:
         result = dg.materialize(
-            [*defs.assets, *defs.asset_checks], instance=instance, resources=resources
+            [*defs.assets, *defs.asset_checks],
+            selection=UNPARTITIONED,
+            instance=instance,
+            resources=resources,
         )
         objects = {b.name: b.download_as_bytes() for b in bucket.list_blobs(prefix=IO_PREFIX)}
         yield GcpRun(result, resources, objects)

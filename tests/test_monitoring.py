@@ -1,9 +1,10 @@
-"""Monitoring on a real instance: the traffic window, the drift report, its check, the sensors.
+"""Monitoring on a real instance: the hours of traffic, the drift report, its check, the sensors.
 
 The graph is materialized once (a real model promoted into the session's BentoML store);
 each test logs its own traffic with the service's log writer into its own log directory.
 """
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,8 +18,9 @@ import pytest
 from tests.conftest import materialize_graph
 from titanic_assets.core import registry
 from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.log_files import LogPlace, hour_of
 from titanic_assets.core.prediction_log import PredictionLogWriter
-from titanic_assets.defs.monitoring import drift_report, prediction_traffic, retraining
+from titanic_assets.defs.monitoring import drift_report, hourly_traffic, retraining
 from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
 from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
 from titanic_assets.ml import drift
@@ -31,14 +33,24 @@ class Monitored:
     log_location: Path  # where the assets and the sensors read the prediction log
     policy: MonitoringPolicy = field(default_factory=MonitoringPolicy)
 
+    def compact(self) -> list[dg.ExecuteInProcessResult]:
+        """Compact every hour of the log, as the landing sensor's runs do."""
+        return [
+            dg.materialize(
+                [hourly_traffic.hourly_traffic],
+                partition_key=hourly_traffic.partition_key(hour),
+                instance=self.instance,
+                resources=self.resources(),
+            )
+            for hour in sorted({f.hour for f in LogPlace(self.log_location).landing()})
+        ]
+
     def refresh(self) -> dg.ExecuteInProcessResult:
-        """Materialize the monitoring group with its check, as the refresh sensor's job does."""
+        """Compact the log's hours, then evaluate the drift report with its check, as the
+        windows sensor's job does."""
+        self.compact()
         return dg.materialize(
-            [
-                prediction_traffic.prediction_traffic,
-                drift_report.drift_report,
-                drift_report.no_input_drift,
-            ],
+            [drift_report.drift_report, drift_report.no_input_drift],
             instance=self.instance,
             resources=self.resources(),
         )
@@ -130,28 +142,46 @@ def tick(sensor: dg.SensorDefinition, monitored: Monitored, cursor: str | None =
     return sensor.evaluate_tick(context)
 
 
-def test_the_traffic_window_starts_at_the_promotion_and_holds_the_logged_rows(
+def test_an_hour_of_traffic_is_compacted_and_the_window_starts_at_the_promotion(
     monitored, log, shipped_passengers
 ):
     send(log, traffic(shipped_passengers, 120, seed=1))
 
+    [compacted] = monitored.compact()
     result = monitored.refresh()
 
-    window = result.asset_value("prediction_traffic")
     model = registry.promoted_model()
-    assert len(window.rows) == 120
-    assert window.start == model.created_at < window.end
-    assert set(window.rows["model_version"]) == {model.version}
-    info = metadata(result, "prediction_traffic")
-    assert info["dagster/row_count"] == 120
-    assert info["window_start"] == model.created_at.timestamp()
-    assert info["serving_model"] == model.tag
-    # The window as a file to download, row for row, and the predicted outcomes.
-    downloaded = pd.read_csv(info["window_file"])
-    assert list(downloaded["request_id"]) == list(window.rows["request_id"])
-    assert info["predicted_survival_rate"] == pytest.approx(window.rows["survived"].mean())
-    assert 0 < info["reference_predicted_survival_rate"] < 1
-    assert info["output_reference"] == "held-out rows"
+    hour = metadata(compacted, "hourly_traffic")
+    assert hour["dagster/row_count"] == 120
+    assert hour["skipped_lines"] == 0 and hour["landing_files"] == 1
+    assert f"| {model.version} |" in hour["by_model_version"]
+    report = metadata(result, "drift_report")
+    assert report["window_rows"] == 120
+    assert report["window_start"] == model.created_at.timestamp()
+    assert report["serving_model"] == model.tag
+    assert report["predicted_survival_rate"] == 0.0  # send() predicts "died" for everyone
+    assert "| since promotion |" in report["windows"]
+
+
+def test_a_half_written_landing_file_is_skipped_by_name_and_an_empty_hour_is_valid(
+    monitored, log, shipped_passengers
+):
+    send(log, traffic(shipped_passengers, 30, seed=11))
+    broken = monitored.log_location / f"predictions-{hour_of(time.time())}-x-1.jsonl"
+    broken.write_text('{"request_id": "cut short", "timest')
+
+    [compacted] = monitored.compact()
+
+    hour = metadata(compacted, "hourly_traffic")
+    assert hour["dagster/row_count"] == 30
+    assert hour["skipped_files"] == {broken.name: 1} and hour["skipped_lines"] == 1
+    empty = dg.materialize(
+        [hourly_traffic.hourly_traffic],
+        partition_key="2026-01-01-00:00",
+        instance=monitored.instance,
+        resources=monitored.resources(),
+    )
+    assert metadata(empty, "hourly_traffic")["dagster/row_count"] == 0
 
 
 def test_few_requests_are_not_enough_traffic_and_do_not_fail_the_check(
@@ -177,6 +207,7 @@ def test_in_distribution_traffic_passes_the_check_and_requests_no_retrain(
     assert check_evaluation(result).passed
     report = metadata(result, "drift_report")
     assert report["drift_detected"] is False and report["n_current"] == 300
+    assert report["window_rows"] == 300
     assert 0.0 <= report["largest_psi"] < drift.PSI_MAJOR
     assert report["smallest_p_value"] > report["p_value_threshold"]
     data = tick(retraining.retrain_on_new_evidence, monitored)
@@ -215,31 +246,48 @@ def test_the_retrain_job_is_the_chain_from_raw_data_to_the_served_model():
     job = defs.resolve_job_def(MODEL_TRAINING_JOB)
     keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
     assert {"raw_passengers", "survival_model", "model_evaluation", "serving_model"} <= keys
-    assert not keys & {"prediction_traffic", "drift_report"}
+    assert not keys & {"hourly_traffic", "drift_report"}
     assert retraining.retrain_on_new_evidence in defs.sensors
 
 
-def test_the_refresh_sensor_waits_for_enough_new_rows_then_requests_one_report(
+def test_the_landing_sensor_requests_the_hours_that_changed_and_only_those(
     monitored, log, shipped_passengers, monkeypatch
 ):
-    monkeypatch.setattr(
-        monitored, "policy", MonitoringPolicy(drift_refresh_rows=200, drift_refresh_seconds=3600)
-    )
-    send(log, traffic(shipped_passengers, 150, seed=5))
+    monkeypatch.setattr(monitored, "policy", MonitoringPolicy(drift_refresh_seconds=0))
+    send(log, traffic(shipped_passengers, 50, seed=5))
+    sensor = hourly_traffic.hourly_traffic_on_landing
 
-    waiting = tick(drift_report.drift_report_on_new_traffic, monitored)
-    assert waiting.run_requests == []
-    assert "150 rows logged" in waiting.skip_message
+    first = tick(sensor, monitored)
+    [request] = first.run_requests
+    now = hour_of(time.time())
+    assert request.partition_key == hourly_traffic.partition_key(now)
+    assert tick(sensor, monitored, cursor=first.cursor).run_requests == []
 
-    send(log, traffic(shipped_passengers, 60, seed=6))
-    ready = tick(drift_report.drift_report_on_new_traffic, monitored)
-    [request] = ready.run_requests
-    assert request.tags["titanic/new_rows"] == "210"
+    # An outcome for a prediction of three days ago lands in that hour: only it is requested.
+    old = hour_of(time.time() - 3 * 86400)
+    late = monitored.log_location / f"outcomes-{now}-{old}-x-1.jsonl"
+    late.write_text('{"timestamp": 1, "ids": ["a"], "survived": [true]}\n')
+    [again] = tick(sensor, monitored, cursor=first.cursor).run_requests
+    assert again.partition_key == hourly_traffic.partition_key(old)
 
-    # Within the minimum interval nothing more is requested, however much traffic arrives.
+    # Within the minimum interval nothing is requested, however much lands.
+    monkeypatch.setattr(monitored, "policy", MonitoringPolicy(drift_refresh_seconds=3600))
     send(log, traffic(shipped_passengers, 300, seed=7))
-    soon = tick(drift_report.drift_report_on_new_traffic, monitored, cursor=ready.cursor)
-    assert soon.run_requests == []
+    assert tick(sensor, monitored, cursor=first.cursor).run_requests == []
+
+
+def test_the_windows_sensor_evaluates_once_per_newly_compacted_hours(
+    monitored, log, shipped_passengers
+):
+    sensor = drift_report.monitoring_windows_on_new_hours
+    send(log, traffic(shipped_passengers, 20, seed=12))
+    monitored.compact()
+
+    [request] = tick(sensor, monitored).run_requests
+    cursor = request.run_key.removeprefix("windows-")
+    assert tick(sensor, monitored, cursor=cursor).run_requests == []
+    monitored.compact()
+    assert len(tick(sensor, monitored, cursor=cursor).run_requests) == 1
 
 
 def test_drift_with_a_new_labelled_batch_retrains_once_and_never_again_on_the_same_data(

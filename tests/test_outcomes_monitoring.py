@@ -1,7 +1,10 @@
-"""Outcomes joined to predictions, and the serving model's realized performance and its
-check, materialized on a real instance from a real prediction log and outcome store (the
-session's promoted model scoring shipped passengers)."""
+"""Outcomes joined to predictions hour by hour, and the serving model's realized performance
+and its check, materialized on a real instance from a real prediction log and outcome store
+(the session's promoted model scoring shipped passengers)."""
 
+import json
+import re
+import time
 import uuid
 from pathlib import Path
 
@@ -12,10 +15,12 @@ import pytest
 from tests.test_monitoring import metadata
 from titanic_assets.core import registry
 from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.log_files import LogPlace, hour_of
 from titanic_assets.core.outcomes import FEEDBACK_PASSENGER_IDS, OutcomeStore
 from titanic_assets.core.prediction_log import PredictionLogWriter
 from titanic_assets.defs.ingestion import labelled_traffic as traffic
-from titanic_assets.defs.monitoring import prediction_outcomes as monitoring
+from titanic_assets.defs.monitoring import hourly_traffic
+from titanic_assets.defs.monitoring import model_performance as monitoring
 from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
 
 
@@ -44,23 +49,40 @@ def serve(location: Path, passengers: pd.DataFrame, version: str | None = None) 
     return ids
 
 
-def run(tmp_path: Path) -> dg.ExecuteInProcessResult:
-    return dg.materialize(
-        [
-            traffic.landed_outcomes,
-            monitoring.prediction_outcomes,
-            monitoring.model_performance,
-            monitoring.realized_accuracy_not_worse_than_promised,
-        ],
-        resources={
-            "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage")),
-            "landing_area": LocalLandingArea(directory=str(tmp_path / "landing")),
-            "labels_landing": LocalLandingArea(
-                directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
+def resources(tmp_path: Path) -> dict:
+    return {
+        "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage")),
+        "landing_area": LocalLandingArea(directory=str(tmp_path / "landing")),
+        "labels_landing": LocalLandingArea(
+            directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
+        ),
+        "prediction_log": PredictionLog(location=str(tmp_path / "log")),
+        "monitoring_policy": MonitoringPolicy(),
+    }
+
+
+def compact(tmp_path: Path) -> dict[str, dict]:
+    """Compact every hour with landed files, as the landing sensor's runs do; each hour's
+    metadata."""
+    hours = sorted({f.hour for f in LogPlace(tmp_path / "log").landing()})
+    return {
+        hour: metadata(
+            dg.materialize(
+                [hourly_traffic.hourly_traffic],
+                partition_key=hourly_traffic.partition_key(hour),
+                resources=resources(tmp_path),
             ),
-            "prediction_log": PredictionLog(location=str(tmp_path / "log")),
-            "monitoring_policy": MonitoringPolicy(),
-        },
+            "hourly_traffic",
+        )
+        for hour in hours
+    }
+
+
+def run(tmp_path: Path) -> dg.ExecuteInProcessResult:
+    compact(tmp_path)
+    return dg.materialize(
+        [monitoring.model_performance, monitoring.realized_accuracy_not_worse_than_promised],
+        resources=resources(tmp_path),
     )
 
 
@@ -70,7 +92,7 @@ def performance_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluat
     return check
 
 
-def test_outcomes_are_joined_and_late_ones_count_for_the_model_that_predicted(
+def test_outcomes_are_joined_and_count_for_the_model_that_predicted(
     log, tmp_path, shipped_passengers
 ):
     rows = shipped_passengers.sample(40, random_state=1)
@@ -80,15 +102,42 @@ def test_outcomes_are_joined_and_late_ones_count_for_the_model_that_predicted(
     truth = dict(zip(old + current, rows["Survived"].astype(bool), strict=True))
     assert store.add([(i, truth[i]) for i in old + current[:20]])[1] is None
 
-    result = run(tmp_path)
-    table = result.asset_value("prediction_outcomes")
-    assert len(table) == 40
-    assert table.set_index("prediction_id").loc[old, "model_version"].eq("older-model").all()
-    assert table["outcome"].notna().sum() == 30
-    meta = metadata(result, "prediction_outcomes")
-    assert meta["outcomes_received"] == 30 and meta["outcomes_missing"] == 10
+    [hour] = compact(tmp_path).values()
+    assert hour["dagster/row_count"] == 40 and hour["labelled_rows"] == 30
+    assert re.search(r"\| older-model +\| +10 \|", hour["by_model_version"])
     # The serving model's performance counts only its own 20 labelled rows.
+    result = run(tmp_path)
     assert metadata(result, "model_performance")["outcomes_received"] == 20
+
+
+def test_a_late_outcome_lands_in_the_hour_of_its_prediction_and_only_that_hour_changes(
+    log, tmp_path, shipped_passengers
+):
+    model = registry.promoted_model()
+    then = time.time() - 3 * 86400
+    log.mkdir(parents=True)
+    passenger = shipped_passengers.iloc[0]
+    inputs = {
+        n: [None if pd.isna(passenger[n]) else passenger[n] for _ in range(1)] for n in RAW_INPUTS
+    }
+    line = {
+        "request_id": "three-days-ago", "timestamp": then, "model_version": model.version,
+        "endpoint": "predict", "ids": ["three-days-ago"], "inputs": inputs,
+        "probability": [0.9], "survived": [True],
+    }  # fmt: skip
+    (log / f"predictions-{hour_of(then)}-elsewhere-1.jsonl").write_text(
+        json.dumps(line, default=float) + "\n"
+    )
+    serve(log, shipped_passengers.sample(5, random_state=7))
+    first = compact(tmp_path)
+    assert first[hour_of(then)]["labelled_rows"] == 0
+
+    assert OutcomeStore(log).add([("three-days-ago", False)]) == (1, None)
+    changed = [f.hour for f in LogPlace(log).landing() if f.stream == "outcomes"]
+    assert changed == [hour_of(then)]  # the sensor sees which hour to compact from the name
+    again = compact(tmp_path)
+    assert again[hour_of(then)]["labelled_rows"] == 1
+    assert again[hour_of(time.time())]["labelled_rows"] == 0
 
 
 def test_true_outcomes_pass_the_check_and_realized_accuracy_is_reported_with_an_interval(
@@ -158,10 +207,13 @@ def test_outcomes_landed_in_bulk_count_like_feedback_and_the_stored_one_wins_a_c
         {"id": [ids[0], *ids[1:10], "never-predicted"], "Survived": [1 - truth[0], *truth[1:10], 1]}
     ).to_csv(tmp_path / "labels" / "outcomes.csv", index=False)
 
-    table = run(tmp_path).asset_value("prediction_outcomes").set_index("prediction_id")
+    [hour] = compact(tmp_path).values()
 
-    assert table["outcome"].notna().sum() == 10
-    assert table.loc[ids[0], "outcome"] == bool(truth[0])  # /feedback's, not the file's
+    assert hour["labelled_rows"] == 10
+    assert hour["landed_outcomes_contradicting_feedback"] == [ids[0]]
+    labelled = PredictionLog(location=str(log)).labelled().set_index("prediction_id")
+    assert labelled.loc[ids[0], "outcome"] == bool(truth[0])  # /feedback's, not the file's
+    assert labelled.loc[ids[1], "sender"] == "labels_landing"
 
 
 def test_labelled_predictions_become_training_rows_with_their_provenance(
@@ -174,16 +226,10 @@ def test_labelled_predictions_become_training_rows_with_their_provenance(
     pd.DataFrame({"id": ids[8:10], "Survived": rows["Survived"].iloc[8:10]}).to_csv(
         tmp_path / "labels" / "outcomes.csv", index=False
     )
+    compact(tmp_path)
     result = dg.materialize(
         [traffic.landed_outcomes, traffic.labelled_traffic, traffic.labelled_traffic_contract],
-        resources={
-            "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage")),
-            "labels_landing": LocalLandingArea(
-                directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
-            ),
-            "prediction_log": PredictionLog(location=str(tmp_path / "log")),
-            "monitoring_policy": MonitoringPolicy(),
-        },
+        resources=resources(tmp_path),
     )
 
     table = result.asset_value("labelled_traffic").set_index("prediction_id")
