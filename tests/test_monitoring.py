@@ -137,7 +137,18 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
 def tick(sensor: dg.SensorDefinition, monitored: Monitored, cursor: str | None = None):
     resources = {k: v for k, v in monitored.resources().items() if k != "io_manager"}
     context = dg.build_sensor_context(
-        instance=monitored.instance, cursor=cursor, resources=resources
+        instance=monitored.instance,
+        cursor=cursor,
+        resources=resources,
+        # Partitioned run requests are resolved against the job's partitions.
+        definitions=dg.Definitions(
+            assets=[hourly_traffic.hourly_traffic],
+            jobs=[hourly_traffic.hourly_traffic_job],
+            sensors=[sensor],
+            resources=monitored.resources(),
+        )
+        if sensor is hourly_traffic.hourly_traffic_on_landing
+        else None,
     )
     return sensor.evaluate_tick(context)
 
@@ -261,14 +272,19 @@ def test_the_landing_sensor_requests_the_hours_that_changed_and_only_those(
     [request] = first.run_requests
     now = hour_of(time.time())
     assert request.partition_key == hourly_traffic.partition_key(now)
-    assert tick(sensor, monitored, cursor=first.cursor).run_requests == []
+    # Looked at again, the same landing is asked for under the same run key (at most a
+    # listing's slack later), which the daemon never runs twice.
+    unchanged = tick(sensor, monitored, cursor=first.cursor).run_requests
+    assert {r.run_key for r in unchanged} <= {request.run_key}
 
-    # An outcome for a prediction of three days ago lands in that hour: only it is requested.
+    # An outcome for a prediction of three days ago lands in that hour: it is requested,
+    # and no other hour is asked for anew.
     old = hour_of(time.time() - 3 * 86400)
     late = monitored.log_location / f"outcomes-{now}-{old}-x-1.jsonl"
     late.write_text('{"timestamp": 1, "ids": ["a"], "survived": [true]}\n')
-    [again] = tick(sensor, monitored, cursor=first.cursor).run_requests
-    assert again.partition_key == hourly_traffic.partition_key(old)
+    again = tick(sensor, monitored, cursor=first.cursor).run_requests
+    new = [r.partition_key for r in again if r.run_key != request.run_key]
+    assert new == [hourly_traffic.partition_key(old)]
 
     # Within the minimum interval nothing is requested, however much lands.
     monkeypatch.setattr(monitored, "policy", MonitoringPolicy(drift_refresh_seconds=3600))
