@@ -1,5 +1,6 @@
 """The prediction log's writer under faults and over time: a full disk or an unwritable
-directory never fails a prediction, files roll over by size, old days are deleted."""
+directory never fails a prediction, files roll over by size, each hour has its own file
+(retention is monitoring's, test_compaction.py)."""
 
 import os
 import socket
@@ -25,8 +26,8 @@ def write(writer: PredictionLogWriter, request_id: str) -> bool:
 
 
 def own_file(location: Path) -> Path:
-    day = time.strftime("%Y%m%d", time.gmtime())
-    return location / f"predictions-{day}-{socket.gethostname()}-{os.getpid()}.jsonl"
+    hour = time.strftime("%Y%m%d%H", time.gmtime())
+    return location / f"predictions-{hour}-{socket.gethostname()}-{os.getpid()}.jsonl"
 
 
 def test_a_full_disk_drops_the_line_reports_it_and_recovers(tmp_path):
@@ -61,14 +62,13 @@ def test_files_roll_over_by_size_and_the_reader_sees_every_part(tmp_path):
     assert sorted(read_prediction_log(tmp_path)["request_id"]) == sorted(f"r{i}" for i in range(30))
 
 
-def test_a_new_day_deletes_the_days_past_the_retention(tmp_path):
-    for day in ("20200101", time.strftime("%Y%m%d", time.gmtime(time.time() - 3 * 86400))):
-        (tmp_path / f"predictions-{day}-otherhost-1.jsonl").write_text("")
+def test_a_new_hour_starts_a_new_file_and_nothing_is_deleted(tmp_path):
+    (tmp_path / "predictions-2020010100-otherhost-1.jsonl").write_text("")
     writer = PredictionLogWriter(tmp_path, LogPolicy(keep_days=7))
-    writer._day = "19991231"  # as if the process had been writing since an earlier day
-    assert write(writer, "today")
-    names = sorted(p.name.split("-")[1] for p in tmp_path.glob("predictions-*.jsonl"))
-    assert "20200101" not in names and len(names) == 2
+    writer._hour = "1999123123"  # as if the process had been writing since an earlier hour
+    assert write(writer, "now")
+    hours = sorted(p.name.split("-")[1] for p in tmp_path.glob("predictions-*.jsonl"))
+    assert hours == ["2020010100", time.strftime("%Y%m%d%H", time.gmtime())]
 
 
 def test_the_service_answers_and_counts_when_its_log_cannot_be_written(

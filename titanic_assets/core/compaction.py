@@ -6,7 +6,7 @@ and the outcomes come back for them, and writes under the log's `compacted/`:
 - `predictions/<hour>.parquet`: one row per passenger scored (core/prediction_log.COLUMNS);
 - `labelled/<hour>.parquet`: those with an outcome (plus `outcome`, `received_at`,
   `sender`), the training rows and performance evidence, kept past the retention period;
-- `samples/<hour>.parquet`: per model version a uniform sample of at most HOUR_SAMPLE rows,
+- `samples/<hour>.parquet`: per model version a uniform sample of at most SAMPLE_ROWS rows,
   stored in random order, so the first k rows of each hour make a window's drift sample
   without reading the hour again (windows.py);
 - `summaries/<hour>.json`: per model version, rows, predicted survivals, CBPE's sums,
@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
-HOUR_SAMPLE = 5_000  # rows per hour and model version kept for the drift tests
+# Rows per hour and model version kept for the drift tests: as many as a window tests
+# (core/traffic_windows.py), so a window of one busy hour is sampled as fully as any other.
+SAMPLE_ROWS = 20_000
 MEMORY_LIMIT = "768MB"
 
 
@@ -180,7 +182,10 @@ def compact_hour(
             ("samples", _sample(hour)),
         ):
             out = Path(scratch) / f"{kind}.parquet"
-            con.execute(f"COPY ({query}) TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+            # Small row groups: a window reads the first rows of each hour's sample only.
+            con.execute(
+                f"COPY ({query}) TO '{out}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 2048)"
+            )
             place.put(place.compacted_name(kind, hour, "parquet"), out.read_bytes())
         con.close()
     place.put(place.compacted_name("summaries", hour, "json"), result.to_json())
@@ -251,12 +256,12 @@ def _build_tables(con: duckdb.DuckDBPyConnection, landed: pd.DataFrame | None) -
 
 
 def _sample(hour: str) -> str:
-    """Per model version, at most HOUR_SAMPLE rows drawn by a hash of their id, with their
+    """Per model version, at most SAMPLE_ROWS rows drawn by a hash of their id, with their
     `rank` in that random order: any first k of them are a uniform sample too."""
     return f"""
         SELECT '{hour}' AS hour, model_version, timestamp, {", ".join(RAW_INPUTS)}, probability,
                row_number() OVER (PARTITION BY model_version ORDER BY hash(prediction_id)) AS rank
-        FROM predictions QUALIFY rank <= {HOUR_SAMPLE} ORDER BY model_version, rank
+        FROM predictions QUALIFY rank <= {SAMPLE_ROWS} ORDER BY model_version, rank
     """
 
 

@@ -17,13 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from titanic_assets.core.compaction import CompactedHour, read_compacted, read_summaries
+from titanic_assets.core.compaction import (
+    SAMPLE_ROWS,
+    CompactedHour,
+    read_compacted,
+    read_summaries,
+)
 from titanic_assets.core.log_files import LogPlace, hour_start, hours_between
 
 if TYPE_CHECKING:
     import pandas as pd
 
-WINDOW_SAMPLE = 20_000
+WINDOW_SAMPLE = SAMPLE_ROWS  # no hour is asked for more rows than its sample holds
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,125 @@
+"""Hours of traffic compacted from the landed files, as the service writes them: what a window
+samples, what retention removes and keeps, and which hours `make monitor` finds stale."""
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from titanic_assets.commands.monitor import stale_hours
+from titanic_assets.core import compaction
+from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.log_files import LogPlace, hour_of
+from titanic_assets.core.outcomes import OutcomeStore
+from titanic_assets.core.traffic_windows import drift_sample, traffic_window
+
+PASSENGER = {"Pclass": 3.0, "Sex": "male", "Age": 30.0, "SibSp": 0.0, "Parch": 0.0, "Fare": 8.0}
+
+
+def land(log: Path, moment: float, rows: int, request: str, version: str = "v1") -> list[str]:
+    """One batch request of `rows` passengers made at `moment`, as the writer lands it."""
+    log.mkdir(parents=True, exist_ok=True)
+    ids = [f"{request}-{i}" for i in range(rows)]
+    line = {
+        "request_id": request, "timestamp": moment, "model_version": version,
+        "endpoint": "predict_batch", "ids": ids,
+        "inputs": {n: [PASSENGER.get(n)] * rows for n in RAW_INPUTS},
+        "probability": [0.25] * rows, "survived": [False] * rows,
+    }  # fmt: skip
+    with (log / f"predictions-{hour_of(moment)}-test-1.jsonl").open("a") as out:
+        out.write(json.dumps(line) + "\n")
+    return ids
+
+
+def compact_all(place: LogPlace) -> dict[str, compaction.CompactedHour]:
+    files = place.landing()
+    return {h: compaction.compact_hour(place, h, files) for h in sorted({f.hour for f in files})}
+
+
+def test_a_window_samples_each_hour_in_proportion_to_its_rows(tmp_path):
+    now = time.time()
+    land(tmp_path, now - 3600, 30_000, "busy")
+    land(tmp_path, now, 10_000, "quiet")
+    place = LogPlace(tmp_path)
+    compact_all(place)
+    start = datetime.fromtimestamp(now - 3600, UTC)
+    window = traffic_window(place, "two hours", "v1", start, datetime.now(UTC))
+    assert window.rows == 40_000
+
+    sample = drift_sample(place, window, size=8_000)
+
+    assert len(sample) == 8_000
+    counts = sample["hour"].value_counts()
+    assert counts[hour_of(now - 3600)] == 6_000 and counts[hour_of(now)] == 2_000
+    assert set(sample.columns) >= set(RAW_INPUTS)
+    # Up to its size, a window's sample is every row of it.
+    quiet = traffic_window(place, "one hour", "v1", datetime.now(UTC), datetime.now(UTC))
+    assert len(drift_sample(place, quiet)) == quiet.rows == 10_000
+
+
+def test_retention_removes_compacted_landing_files_past_the_keep_period_and_keeps_labels(
+    tmp_path,
+):
+    old = time.time() - 10 * 86400
+    ids = land(tmp_path, old, 3, "old")
+    land(tmp_path, time.time(), 3, "new")
+    store = OutcomeStore(tmp_path)
+    assert store.add([(ids[0], True)]) == (1, None)
+    never_compacted = tmp_path / f"predictions-{hour_of(old - 3600)}-test-1.jsonl"
+    never_compacted.write_text("")
+    place = LogPlace(tmp_path)
+    for hour in {hour_of(old), hour_of(time.time())}:
+        compaction.compact_hour(place, hour, place.landing())
+
+    removed = compaction.expire(place, keep_days=7)
+
+    left = {f.name for f in place.landing()}
+    assert not any(hour_of(old) in name for name in left)
+    assert never_compacted.name in left  # not compacted: kept until it is
+    assert any(hour_of(time.time()) in name for name in left)
+    assert f"compacted/predictions/{hour_of(old)}.parquet" in removed
+    labelled = compaction.read_compacted(place, "labelled", [hour_of(old)])
+    assert labelled["prediction_id"].tolist() == [ids[0]]  # training rows are kept
+    assert hour_of(old) in compaction.read_summaries(place, [hour_of(old)])
+
+
+def test_make_monitor_finds_the_hours_whose_landing_changed_since_compaction(tmp_path):
+    now = time.time()
+    land(tmp_path, now - 2 * 3600, 5, "a")
+    land(tmp_path, now, 5, "b")
+    place = LogPlace(tmp_path)
+    assert stale_hours(place) == sorted({hour_of(now - 2 * 3600), hour_of(now)})
+    compact_all(place)
+    assert stale_hours(place) == []
+
+    ids = land(tmp_path, now, 2, "c")
+    OutcomeStore(tmp_path).add([(ids[0], True)])
+    assert stale_hours(place) == [hour_of(now)]
+
+
+def test_an_outcome_landed_in_bulk_joins_its_prediction_and_a_stored_one_wins(tmp_path):
+    ids = land(tmp_path, time.time(), 3, "r")
+    OutcomeStore(tmp_path).add([(ids[0], True)], sender="token:abc")
+    landed = pd.DataFrame({"id": [ids[0], ids[1], "elsewhere"], "Survived": ["0", "1", "1"]})
+    place = LogPlace(tmp_path)
+
+    result = compaction.compact_hour(place, hour_of(time.time()), place.landing(), landed)
+
+    assert result.conflicts == [ids[0]]
+    table = compaction.read_compacted(place, "labelled", [result.hour]).set_index("prediction_id")
+    assert table["outcome"].to_dict() == {ids[0]: True, ids[1]: True}
+    assert table["sender"].to_dict() == {ids[0]: "token:abc", ids[1]: "labels_landing"}
+    assert result.versions["v1"]["labelled"] == 2 and result.versions["v1"]["correct"] == 0
+
+
+def test_hours_between_covers_both_ends():
+    from titanic_assets.core.log_files import hours_between
+
+    start = datetime(2026, 11, 29, 22, 59, tzinfo=UTC)
+    assert hours_between(start, start + timedelta(hours=2)) == [
+        "2026112922",
+        "2026112923",
+        "2026113000",
+    ]
