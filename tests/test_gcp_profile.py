@@ -271,6 +271,18 @@ def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
     lost = set(answered) - set(counts.index)
     assert all(answered[i] >= killed_at - batch_seconds - 1.0 for i in lost), len(lost)
 
+    # Monitoring compacts the bucket's hours beside them: the same rows, from the bucket.
+    from titanic_assets.commands.monitor import stale_hours
+    from titanic_assets.core.compaction import compact_hour, read_compacted
+    from titanic_assets.core.log_files import LogPlace
+
+    place = LogPlace(url)
+    hours = stale_hours(place)
+    compacted = [compact_hour(place, hour, place.landing()) for hour in hours]
+    assert sum(c.rows for c in compacted) == len(logged) and stale_hours(place) == []
+    rows = read_compacted(place, "predictions", hours)
+    assert sorted(rows["request_id"]) == sorted(logged["request_id"])
+
 
 def _service_workers(url: str) -> list[int]:
     from tests.test_service import service_workers
@@ -327,3 +339,12 @@ def test_outcomes_fed_back_to_replicas_logging_to_a_bucket_are_stored_there_once
 
     outcomes = read_outcomes(url).set_index("id")["survived"].to_dict()
     assert outcomes == {ids[0]: True, ids[1]: False, ids[2]: True}
+
+    # Compacted from the bucket, the outcomes join their predictions in their hour.
+    from titanic_assets.core.compaction import compact_hour
+    from titanic_assets.core.log_files import LogPlace
+
+    place = LogPlace(url)
+    [hour] = {f.hour for f in place.landing()}
+    result = compact_hour(place, hour, place.landing())
+    assert result.rows == 3 and result.labelled == 3

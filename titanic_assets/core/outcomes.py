@@ -30,8 +30,9 @@ Where: beside the prediction log (core/prediction_log.py), same place, same rule
   bucket; there is no lock across machines, so two replicas accepting different outcomes
   for one id within the same instant both answer 200, and readers keep the first received.
 
-Outcomes also land in bulk, as CSV files of `(id, Survived)` in the labels landing area
-(defs/ingestion/labelled_traffic.py); `combine_outcomes` merges them with the stored ones.
+Outcomes also land in bulk, as CSV files of `(id, Survived)` in the labels landing area;
+monitoring joins them to their predictions hour by hour beside the stored ones, which win a
+contradiction (core/compaction.py).
 
 Senders: each stored line records who sent it, `sender_id` of the bearer token the request
 carried (a digest, never the token), or `anonymous` when the service takes outcomes without
@@ -320,60 +321,3 @@ def read_outcomes(location: str | Path) -> pd.DataFrame:
     table["survived"] = table["survived"].astype(bool)
     table = table.sort_values("received_at", kind="stable", ignore_index=True)
     return table.drop_duplicates("id", keep="first").reset_index(drop=True)
-
-
-def combine_outcomes(stored: pd.DataFrame, landed: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Outcomes sent to /feedback and outcomes landed in bulk (`id`, `Survived`) as one
-    table like `read_outcomes`', and the ids whose landed outcome contradicts the stored one.
-
-    The stored outcome wins a contradiction: the service already checked it against every
-    other outcome for that id, and a file has no time order to argue with it.
-    """
-    import pandas as pd
-
-    bulk = pd.DataFrame(
-        {
-            "id": landed["id"].astype(str),
-            "received_at": pd.NaT,
-            "survived": landed["Survived"].astype(str).str.strip() == "1",
-            "sender": LANDED_SENDER,
-        }
-    ).drop_duplicates("id", keep="first")
-    before = bulk.merge(stored[["id", "survived"]], on="id", suffixes=("", "_stored"))
-    conflicts = before.loc[before["survived"] != before["survived_stored"], "id"].tolist()
-    bulk = bulk[~bulk["id"].isin(stored["id"])]
-    bulk["received_at"] = pd.to_datetime(bulk["received_at"], utc=True)
-    table = pd.concat([stored, bulk], ignore_index=True) if len(bulk) else stored
-    return table, conflicts
-
-
-def predictions_with_outcomes(
-    landed: pd.DataFrame, location: str | Path
-) -> tuple[pd.DataFrame, list[str]]:
-    """Every logged prediction joined to its outcome, sent to /feedback or `landed` in bulk
-    (`join_outcomes`' table: `received_at` is missing for a landed one), and the ids whose
-    landed outcome contradicts the stored one (`combine_outcomes`)."""
-    from titanic_assets.core.prediction_log import read_prediction_log
-
-    outcomes, conflicts = combine_outcomes(read_outcomes(location), landed)
-    return join_outcomes(read_prediction_log(location), outcomes), conflicts
-
-
-def join_outcomes(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Each logged prediction with its outcome, if one came back: the prediction log's
-    columns plus `outcome` (bool, missing as NA) and `received_at`.
-
-    An id predicted twice (a client reusing its X-Request-ID) keeps its latest prediction.
-    Each row keeps the model version that answered it, so a late outcome is attributed
-    to the model that made the prediction, not to the one serving when it arrived.
-    """
-    latest = predictions.drop_duplicates("prediction_id", keep="last")
-    latest = latest.assign(prediction_id=latest["prediction_id"].astype(str))
-    outcomes = outcomes.assign(id=outcomes["id"].astype(str))
-    joined = latest.merge(
-        outcomes.rename(columns={"id": "prediction_id", "survived": "outcome"}),
-        on="prediction_id",
-        how="left",
-    )
-    joined["outcome"] = joined["outcome"].astype("boolean")
-    return joined.reset_index(drop=True)

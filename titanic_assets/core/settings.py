@@ -81,7 +81,7 @@ class Settings(BaseSettings):
         64, "a folder log's file of the day rolls over past this size (MB)", gt=0
     )
     prediction_log_keep_days: int = _setting(
-        30, "a folder log's files older than this are deleted", ge=1
+        30, "landed log files older than this are removed once compacted (labelled rows stay)", ge=1
     )
     log_batch_bytes: int = _setting(
         2**20,

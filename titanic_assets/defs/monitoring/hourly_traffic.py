@@ -83,6 +83,9 @@ def hourly_traffic(
         "compaction_seconds": dg.MetadataValue.float(round(seconds, 3)),
         "expired_files": len(removed),
         "prediction_log": prediction_log.location,
+        "compacted_file": dg.MetadataValue.path(
+            f"{prediction_log.location}/{place.compacted_name('predictions', hour, 'parquet')}"
+        ),
     }
     if by_version:
         metadata["by_model_version"] = dg.MetadataValue.md(_markdown(by_version))
