@@ -345,6 +345,6 @@ def test_outcomes_fed_back_to_replicas_logging_to_a_bucket_are_stored_there_once
     from titanic_assets.core.log_files import LogPlace
 
     place = LogPlace(url)
-    [hour] = {f.hour for f in place.landing()}
-    result = compact_hour(place, hour, place.landing())
-    assert result.rows == 3 and result.labelled == 3
+    hours = {f.hour for f in place.landing()}  # one, unless the test crossed an hour
+    compacted = [compact_hour(place, hour, place.landing()) for hour in hours]
+    assert sum(c.rows for c in compacted) == 3 and sum(c.labelled for c in compacted) == 3

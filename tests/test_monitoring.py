@@ -242,7 +242,7 @@ def test_drift_without_new_labelled_data_fails_the_check_and_requests_nothing(
     assert f"no retrain; {needed} more outcomes are needed" in evaluation.description
     report = metadata(result, "drift_report")
     assert report["share_drifted"] == pytest.approx(2 / len(drift.MONITORED))
-    assert {"plot_Age", "plot_Embarked"} <= set(report)
+    assert {"plot_Age", "plot_Embarked", "probability_distribution"} <= set(report)
 
     skipped = tick(retraining.retrain_on_new_evidence, monitored)
     assert skipped.run_requests == []

@@ -126,11 +126,27 @@ def drift_report(prediction_log: PredictionLog) -> dg.MaterializeResult[TrafficD
         )
         for feature, image in drift.drift_plots(reference, sample, report).items():
             metadata[f"plot_{feature}"] = dg.MetadataValue.md(image)
+        metadata["probability_distribution"] = dg.MetadataValue.md(_output_plot(model, sample))
     return dg.MaterializeResult(
         value=TrafficDrift(
             model=model, start=since.start, end=since.end, report=report, window_rows=since.rows
         ),
         metadata=metadata,
+    )
+
+
+def _output_plot(model: RegisteredModel, sample: Any) -> str:
+    """The traffic's predicted probabilities against the same model's on its held-out rows:
+    on its own training rows a model is over-confident, so those are not what unseen
+    passengers get (older models, which kept no held-out rows, fall back to them)."""
+    from titanic_assets.core.contract import RAW_INPUTS
+    from titanic_assets.ml import plots
+
+    held_out = model.held_out()
+    baseline = held_out if len(held_out) else model.reference()
+    probabilities = model.probabilities(baseline[list(RAW_INPUTS)])
+    return plots.numeric_drift(
+        "predicted probability", probabilities, sample["probability"].to_numpy(dtype=float)
     )
 
 
