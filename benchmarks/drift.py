@@ -1,6 +1,7 @@
 """How good and how fast the drift report is. Prints figures; asserts nothing.
 
     uv run --frozen python benchmarks/drift.py [--repetitions 200] [--skip-scale]
+        [--skip-windows] [--skip-quality]
 
 Reference: what production uses, the serving model's training rows (the seeded training
 split of the cleaned shipped passengers, ~712 rows of raw inputs). In-distribution
@@ -13,6 +14,9 @@ training rows came from, held-out rows included).
 (b) Scale: wall time and peak RSS of one report over 100,000 and 1,000,000 logged rows,
     each in a fresh subprocess so the peak belongs to that run alone. Logged names are
     made unique so the title is really extracted once per row.
+(c) Large windows: monitoring tests a window through a uniform sample of at most 20,000 of
+    its rows (core/traffic_windows.py). Side by side on the same 60,000-row windows: the
+    report over every row and over the sample, false alarms and detection of mild shifts.
 """
 
 from __future__ import annotations
@@ -97,6 +101,34 @@ def detection_quality(repetitions: int) -> None:
         print(f"{label:<22}" + "".join(f"{f:>10.3f}" for f in figures) + "   (in-distribution)")
 
 
+MILD: dict[str, Traffic] = {
+    "in-distribution": _sample,
+    "ages +1 year": lambda p, n, rng: _sample(p, n, rng).assign(Age=lambda t: t["Age"] + 1),
+    "fares x1.05": lambda p, n, rng: _sample(p, n, rng).assign(Fare=lambda t: t["Fare"] * 1.05),
+}
+
+
+def sampled_windows(repetitions: int, rows: int = 60_000) -> None:
+    from titanic_assets.core.traffic_windows import WINDOW_SAMPLE
+
+    population, reference = population_and_reference()
+    rng = np.random.default_rng(SEED)
+    print(
+        f"\n(c) windows of {rows:,} rows: every row vs a uniform {WINDOW_SAMPLE:,}-row sample, "
+        f"{repetitions} repetitions"
+    )
+    print(f"{'scenario':<22}{'every row':>12}{'sample':>12}")
+    for name, traffic in MILD.items():
+        full = sampled = 0
+        for _ in range(repetitions):
+            window = traffic(population, rows, rng)
+            sample = window.iloc[rng.permutation(rows)[:WINDOW_SAMPLE]]
+            full += drift.drift_report(reference, window).drift_detected
+            sampled += drift.drift_report(reference, sample).drift_detected
+        label = "false alarms" if name == "in-distribution" else "detected"
+        print(f"{name:<22}{full / repetitions:>12.1%}{sampled / repetitions:>12.1%}   ({label})")
+
+
 def _scale_child(rows: int) -> None:
     """One report over `rows` logged rows; prints JSON figures (run in a fresh process)."""
     population, reference = population_and_reference()
@@ -153,6 +185,7 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=200)
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--skip-windows", action="store_true")
     parser.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_child:
@@ -160,6 +193,8 @@ def main() -> None:
         return
     if not args.skip_quality:
         detection_quality(args.repetitions)
+    if not args.skip_windows:
+        sampled_windows(max(20, args.repetitions // 5))
     if not args.skip_scale:
         scale()
 
