@@ -76,7 +76,9 @@ def test_retention_removes_compacted_landing_files_past_the_keep_period_and_keep
     removed = compaction.expire(place, keep_days=7)
 
     left = {f.name for f in place.landing()}
-    assert not any(hour_of(old) in name for name in left)
+    assert not any(name.startswith(f"predictions-{hour_of(old)}") for name in left)
+    # The outcome arrived today: its file goes once it is as old as the keep period.
+    assert any(name.startswith(f"outcomes-{hour_of(time.time())}-{hour_of(old)}") for name in left)
     assert never_compacted.name in left  # not compacted: kept until it is
     assert any(hour_of(time.time()) in name for name in left)
     assert f"compacted/predictions/{hour_of(old)}.parquet" in removed

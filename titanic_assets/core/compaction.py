@@ -334,7 +334,8 @@ def expire(place: LogPlace, keep_days: int, now: float | None = None) -> list[st
     now = time.time() if now is None else now
     oldest = hour_of(datetime.fromtimestamp(now, UTC) - timedelta(days=keep_days))
     compacted = set(place.compacted_hours("summaries"))
-    old = [f for f in place.landing() if f.hour < oldest and f.hour in compacted]
+    # An hour's files arrive in it or later: those that arrived before `oldest` are enough.
+    old = [f for f in place.landing(arrived_before=oldest) if f.hour in compacted]
     place.remove(old)
     removed = [f.name for f in old]
     for kind in ("predictions", "samples"):

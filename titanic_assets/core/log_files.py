@@ -90,9 +90,10 @@ class LogPlace:
 
     # -- landing --------------------------------------------------------------------------
 
-    def landing(self, arrived_from: str = "") -> list[LandingFile]:
-        """Every landed file written in `arrived_from` (an hour) or later: names, sizes and
-        times only. A folder lists its entries; a bucket lists from that hour's name on."""
+    def landing(self, arrived_from: str = "", arrived_before: str = "") -> list[LandingFile]:
+        """Every landed file written in hour `arrived_from` or later (and before hour
+        `arrived_before`, when given): names, sizes and times only. A folder lists its
+        entries; a bucket lists just that range of names (`start_offset`, `end_offset`)."""
         found = []
         if self.bucket:
             from titanic_assets.core.log_shipping import split_url
@@ -101,7 +102,9 @@ class LogPlace:
             for stream in STREAMS:
                 start = f"{prefix}/{stream}-".lstrip("/")
                 blobs = self._bucket().list_blobs(
-                    prefix=start, start_offset=f"{start}{arrived_from}" if arrived_from else None
+                    prefix=start,
+                    start_offset=f"{start}{arrived_from}" if arrived_from else None,
+                    end_offset=f"{start}{arrived_before}" if arrived_before else None,
                 )
                 for blob in blobs:
                     modified = blob.updated.timestamp() if blob.updated else 0.0
@@ -109,13 +112,18 @@ class LogPlace:
         else:
             with contextlib.suppress(FileNotFoundError), os.scandir(self.location) as entries:
                 for entry in entries:
-                    landed = parse_name(entry.name)
-                    if landed is None or landed.arrived < arrived_from:
+                    if parse_name(entry.name) is None:
                         continue
                     with contextlib.suppress(FileNotFoundError):  # removed while listing
                         stat = entry.stat()
                         found.append(parse_name(entry.name, stat.st_size, stat.st_mtime))
-        return [f for f in found if f is not None and f.arrived >= arrived_from]
+        return [
+            f
+            for f in found
+            if f is not None
+            and f.arrived >= arrived_from
+            and (not arrived_before or f.arrived < arrived_before)
+        ]
 
     @contextlib.contextmanager
     def local_copies(self, files: list[LandingFile]) -> Iterator[list[Path]]:
