@@ -85,6 +85,10 @@ def test_retention_removes_compacted_landing_files_past_the_keep_period_and_keep
     labelled = compaction.read_compacted(place, "labelled", [hour_of(old)])
     assert labelled["prediction_id"].tolist() == [ids[0]]  # training rows are kept
     assert hour_of(old) in compaction.read_summaries(place, [hour_of(old)])
+    # Closed: past the keep period the hour is never compacted again (its predictions are
+    # gone, so a late outcome would otherwise empty its labelled rows).
+    assert hour_of(old) < compaction.oldest_open_hour(keep_days=7)
+    assert hour_of(old) not in stale_hours(place, keep_days=7)
 
 
 def test_make_monitor_finds_the_hours_whose_landing_changed_since_compaction(tmp_path):

@@ -4,7 +4,8 @@ On the instance in DAGSTER_HOME, as the sensors would: each hour whose landed fi
 and sizes) differ from what its compaction read is compacted again (`hourly_traffic_job`,
 one run per hour), then the monitoring windows are evaluated once (`monitoring_windows`:
 the drift report and the serving model's performance, with their checks). `--all` compacts
-every hour with landed files, as after outcomes were landed in bulk for older hours.
+every open hour with landed files, as after outcomes were landed in bulk for older hours.
+Hours past the keep period are closed (core/compaction.oldest_open_hour).
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ import time
 
 import dagster as dg
 
-from titanic_assets.core.compaction import fingerprint, read_summaries
+from titanic_assets.core.compaction import fingerprint, oldest_open_hour, read_summaries
 from titanic_assets.core.log_files import LogPlace
 from titanic_assets.core.settings import load_settings
 
 
-def stale_hours(place: LogPlace) -> list[str]:
-    """The hours whose landed files are not the ones their compaction read."""
+def stale_hours(place: LogPlace, keep_days: int = 30) -> list[str]:
+    """The open hours whose landed files are not the ones their compaction read."""
+    oldest = oldest_open_hour(keep_days)
     landed: dict[str, list] = {}
     for file in place.landing():
-        landed.setdefault(file.hour, []).append(file)
+        if file.hour >= oldest:
+            landed.setdefault(file.hour, []).append(file)
     compacted = read_summaries(place, sorted(landed))
     return [
         hour
@@ -45,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     definitions = defs()
     started = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        hours = sorted({f.hour for f in place.landing()}) if args.all else stale_hours(place)
+        keep_days = settings.prediction_log_keep_days
+        hours = (
+            sorted({f.hour for f in place.landing() if f.hour >= oldest_open_hour(keep_days)})
+            if args.all
+            else stale_hours(place, keep_days)
+        )
         print(f"{len(hours)} hour(s) to compact in {settings.prediction_log}")
         compact = definitions.resolve_job_def(hourly_traffic_job.name)
         for hour in hours:

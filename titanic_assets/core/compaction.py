@@ -327,12 +327,19 @@ def read_summaries(place: LogPlace, hours: list[str]) -> dict[str, CompactedHour
     return found
 
 
+def oldest_open_hour(keep_days: int, now: float | None = None) -> str:
+    """Hours before this one are closed: past the keep period their landed predictions are
+    removed (`expire`), so they are never compacted again (an outcome that comes back for
+    them later is not joined), and their labelled rows stay as they are."""
+    now = time.time() if now is None else now
+    return hour_of(datetime.fromtimestamp(now, UTC) - timedelta(days=keep_days))
+
+
 def expire(place: LogPlace, keep_days: int, now: float | None = None) -> list[str]:
     """Remove landing files of hours older than `keep_days` once their hour is compacted,
     and those hours' compacted predictions and samples; labelled rows and summaries stay
     (training data and history). Returns the names removed."""
-    now = time.time() if now is None else now
-    oldest = hour_of(datetime.fromtimestamp(now, UTC) - timedelta(days=keep_days))
+    oldest = oldest_open_hour(keep_days, now)
     compacted = set(place.compacted_hours("summaries"))
     # An hour's files arrive in it or later: those that arrived before `oldest` are enough.
     old = [f for f in place.landing(arrived_before=oldest) if f.hour in compacted]

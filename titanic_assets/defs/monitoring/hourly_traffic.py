@@ -49,6 +49,16 @@ def hourly_traffic(
 
     hour = partition_hour(context.partition_key)
     place = prediction_log.place
+    if hour < compaction.oldest_open_hour(prediction_log.keep_days) and compaction.read_summaries(
+        place, [hour]
+    ):
+        return dg.MaterializeResult(
+            metadata={
+                "closed": f"{hour} is older than the keep period ({prediction_log.keep_days} "
+                "days) and compacted: its landed predictions are gone, its labelled rows are "
+                "kept as they are, and it is not compacted again"
+            }
+        )
     started = time.perf_counter()
     landed = labels_landing.read_tables(dtype=str)
     if landed is not None and {"id", "Survived"} <= set(landed.columns):
@@ -124,6 +134,7 @@ def hourly_traffic_on_landing(
 ):
     import json
 
+    from titanic_assets.core.compaction import oldest_open_hour
     from titanic_assets.core.log_files import hour_of
 
     cursor = json.loads(context.cursor) if context.cursor else {}
@@ -137,8 +148,9 @@ def hourly_traffic_on_landing(
     # Files written since the last look; a bucket is listed from the hour before it on.
     arrived_from = hour_of(seen_at - 3600) if seen_at else ""
     changed: dict[str, float] = {}
+    oldest = oldest_open_hour(prediction_log.keep_days)
     for landed in prediction_log.place.landing(arrived_from):
-        if landed.modified >= seen_at - LISTING_SLACK_SECONDS:
+        if landed.hour >= oldest and landed.modified >= seen_at - LISTING_SLACK_SECONDS:
             changed[landed.hour] = max(changed.get(landed.hour, 0.0), landed.modified)
     if not changed:
         context.update_cursor(json.dumps({"seen_at": now, "requested_at": requested_at}))
