@@ -103,21 +103,22 @@ def test_batch_of_the_maximum_size_is_accepted_and_one_more_is_rejected(server, 
     assert error["type"] == "too_long" and f"at most {MAX_BATCH}" in error["msg"]
 
 
+
+
 def test_explain_contributions_add_up_to_the_raw_score(server, model_a, trained):
     response = server.post("/explain", PASSENGER)
     assert response.status_code == 200
     body = response.json()
     assert body["model_version"] == model_a
     assert sum(body["contributions"].values()) + body["bias"] == pytest.approx(body["raw_score"])
-    booster = trained.classifier.booster_
     columns = {name: [PASSENGER.get(name)] for name in RAW_INPUTS}
-    features = trained.pipeline.named_steps["features"].transform(columns)
-    assert body["raw_score"] == pytest.approx(booster.predict(features, raw_score=True)[0])
+    matrix = trained.pipeline.design(columns)
+    assert body["raw_score"] == pytest.approx(trained.pipeline.raw_score(matrix)[0])
     predicted = server.post("/predict", PASSENGER).json()["probability"]
     # The served probability is the raw score through the model's calibration.
     assert body["probability"] == pytest.approx(predicted)
     assert trained.calibration(1 / (1 + math.exp(-body["raw_score"]))) == pytest.approx(predicted)
-    assert body["contributions"]["sex"] > 0  # a woman's sex raises her odds
+    assert body["contributions"]["female"] > 0  # a woman's sex raises her odds
 
 
 def test_model_info_describes_the_serving_model(server, model_a, trained):
@@ -131,7 +132,7 @@ def test_model_info_describes_the_serving_model(server, model_a, trained):
     assert info["trained_at"] and info["registered_at"]
     assert info["metrics"]["held_out"]["roc_auc"] == 0.87
     assert info["raw_inputs"] == list(RAW_INPUTS)
-    assert "fare_per_person" in info["features"]
+    assert "female" in info["features"]
     assert info["max_batch"] == MAX_BATCH
 
 

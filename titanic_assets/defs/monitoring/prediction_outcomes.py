@@ -49,11 +49,39 @@ def prediction_outcomes(landed_outcomes, prediction_log: PredictionLog) -> dg.Ma
 
 
 def _promised(model: Any) -> dict[str, float]:
-    return {
+    """What the model's evaluation promised: its claimed (shift-aware) accuracy and ROC-AUC
+    headline; the held-out figures for what it does not claim, or for a model saved
+    before claims."""
+    metrics = model.metadata.get("metrics", {})
+    promised = {
         k: float(v)
-        for k, v in model.metadata.get("metrics", {}).get("held_out", {}).items()
+        for k, v in metrics.get("held_out", {}).items()
         if k in ("accuracy", "roc_auc", "brier")
     }
+    claim = metrics.get("claim", {})
+    for name in ("accuracy", "roc_auc"):
+        if name in claim:
+            promised[name] = float(claim[name]["estimate"])
+    return promised
+
+
+def cbpe_trust(realized: Any, estimate: Any) -> tuple[bool, str]:
+    """Whether the confidence-based estimate can be trusted for this traffic: not when the
+    realized accuracy's 95% interval lies wholly outside the estimate's. Realized below
+    means the probabilities were over-confident on this traffic (the estimate too high),
+    above means under-confident; the next retrain refits the calibration with these
+    labelled rows."""
+    if realized.high < estimate.low:
+        return False, (
+            f"not to be trusted for this traffic: the probabilities are over-confident "
+            f"(realized {realized} is below the estimate {estimate})"
+        )
+    if realized.low > estimate.high:
+        return False, (
+            f"not to be trusted for this traffic: the probabilities are under-confident "
+            f"(realized {realized} is above the estimate {estimate})"
+        )
+    return True, f"consistent with the realized accuracy ({realized} vs {estimate})"
 
 
 @dg.asset(group_name="monitoring", kinds={"pandas"}, deps=["serving_model"])
@@ -61,8 +89,10 @@ def model_performance(
     context: dg.AssetExecutionContext, prediction_outcomes
 ) -> dg.MaterializeResult:
     """The serving model on its labelled traffic: accuracy, ROC-AUC, Brier score, each with a
-    95% interval, a calibration table, beside what its evaluation promised and the
-    confidence-based estimate (CBPE, ml/performance.py) over all its traffic; and, in words,
+    95% interval, a calibration table, beside what its evaluation promised (its claim) and
+    the confidence-based estimate (CBPE, ml/performance.py) over all its traffic; whether
+    that estimate can be trusted for this traffic (not when the labelled rows' realized
+    accuracy falls outside its interval on them: over- or under-confident); and, in words,
     why the last retrain happened or did not (as of the checks' latest evaluations)."""
     import pandas as pd
 
@@ -104,12 +134,30 @@ def model_performance(
         {
             "metric": name,
             "realized [95% CI]": str(interval) if interval is not None else "-",
-            "promised (held-out)": f"{promised[name]:.3f}" if name in promised else "-",
+            "promised (claimed)": f"{promised[name]:.3f}" if name in promised else "-",
             "estimated (CBPE) [95% if calibrated]": str(estimate) if name == "accuracy" else "-",
         }
         for name, interval in realized.items()
     ]
     metadata["performance"] = dg.MetadataValue.md(pd.DataFrame(side_by_side).to_markdown())
+    if len(labelled) >= performance.MIN_LABELLED:
+        # CBPE over the labelled rows themselves, against what happened on those rows.
+        on_labelled = performance.estimated_accuracy_interval(probabilities, model.threshold)
+        trusted, verdict = cbpe_trust(realized["accuracy"], on_labelled)
+        metadata["cbpe_trusted"] = trusted
+        metadata["cbpe_direction"] = (
+            "consistent"
+            if trusted
+            else "over-confident"
+            if realized["accuracy"].high < on_labelled.low
+            else "under-confident"
+        )
+        metadata["cbpe_verdict"] = f"The confidence-based estimate is {verdict}."
+        if not trusted:
+            metadata["cbpe_verdict"] += (
+                " The next retrain refits the calibration out-of-fold on its training split, "
+                "which holds these labelled traffic rows (all but the stable fifth held out)."
+            )
     metadata["retraining"] = dg.MetadataValue.md(retraining_in_words(context.instance))
     if len(labelled):
         metadata["calibration_table"] = dg.MetadataValue.md(
@@ -141,7 +189,8 @@ def realized_accuracy_not_worse_than_promised(
     monitoring_policy: MonitoringPolicy,
 ) -> dg.AssetCheckResult:
     """Fails when the serving model's realized accuracy is significantly below what its
-    held-out evaluation promised: one-sided exact binomial test at p < ALPHA (0.01), and
+    evaluation promised (the claimed, shift-aware headline accuracy; the held-out figure for
+    a model saved before claims): one-sided exact binomial test at p < ALPHA (0.01), and
     only from MIN_LABELLED (30) labelled rows, so a handful of outcomes never fails it.
     On failure the metadata says whether there is new labelled data to retrain on."""
     from titanic_assets.core import registry

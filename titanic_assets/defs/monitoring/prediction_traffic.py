@@ -60,7 +60,9 @@ def prediction_traffic(
     held_out = model.held_out()
     reference_name = "held-out rows" if len(held_out) else "training rows"
     baseline = held_out if len(held_out) else model.reference()  # older models: no held-out
-    baseline_probability = model.probabilities(baseline[list(RAW_INPUTS)])
+    # Held-out rows' outcomes may be in the model's group evidence: not their own.
+    own = baseline["PassengerId"].tolist() if "PassengerId" in baseline else None
+    baseline_probability = model.probabilities(baseline[list(RAW_INPUTS)], own)
     baseline_survived = baseline_probability >= model.threshold
     traffic_rate = float(rows["survived"].mean()) if len(rows) else 0.0
     outcomes = {
