@@ -103,8 +103,6 @@ def test_batch_of_the_maximum_size_is_accepted_and_one_more_is_rejected(server, 
     assert error["type"] == "too_long" and f"at most {MAX_BATCH}" in error["msg"]
 
 
-
-
 def test_explain_contributions_add_up_to_the_raw_score(server, model_a, trained):
     response = server.post("/explain", PASSENGER)
     assert response.status_code == 200
