@@ -65,13 +65,15 @@ def main() -> None:
     lines = [f"| candidate | {' | '.join(columns)} | claimed | fit (s) |"]
     lines.append("|---" * (len(columns) + 3) + "|")
     for name in candidates.CANDIDATES:
-        make = modeling.calibrated_candidate(name)
+        fit, calibrate = candidates.CANDIDATES[name][0], modeling.calibrator(name)
         started = time.perf_counter()
-        make(X, y)
+        fit(X, y)
         fit_seconds = time.perf_counter() - started
-        oof = {k: validation.run_folds(make, X, y, f, 0.5) for k, f in folds.items()}
+        oof = {k: validation.run_folds(fit, X, y, f, 0.5, calibrate) for k, f in folds.items()}
         for k in ("random 5x5", "group 5x5"):
-            oof[f"{k} + fed back"] = validation.run_folds(make, X, y, folds[k], 0.5, True)
+            oof[f"{k} + fed back"] = validation.run_folds(
+                fit, X, y, folds[k], 0.5, calibrate, feedback=True
+            )
         results = {k: validation.summarize(o, y, women, groups) for k, o in oof.items()}
         results["group 5x5, traffic-weighted"] = validation.summarize(
             oof["group 5x5"], y, women, groups, weights

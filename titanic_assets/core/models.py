@@ -1,5 +1,6 @@
-"""The fitted survival models as the service scores them: a linear model or a boosted one,
-behind one interface, so the service, /explain and monitoring do not care which won.
+"""The fitted survival models as the service scores them: a linear model or a boosted one
+(the served one: LightGBM with women-and-children-group evidence), behind one interface,
+so the service, /explain and monitoring do not care which won.
 
 Each served model has
 - `feature_names` and `design(columns, exclude=None)`: its input matrix from raw passenger
@@ -23,7 +24,13 @@ from typing import Any
 import numpy as np
 
 from titanic_assets.core.features import FEATURES, GroupEvidence, feature_matrix, group_keys
-from titanic_assets.core.wcg import LINEAR_FEATURES, WomenChildrenEvidence, linear_design
+from titanic_assets.core.wcg import (
+    BOOSTED_FEATURES,
+    LINEAR_FEATURES,
+    WomenChildrenEvidence,
+    boosted_design,
+    linear_design,
+)
 
 
 def sigmoid(score: Any) -> np.ndarray:
@@ -123,3 +130,50 @@ class BoostedSurvival:
 
     def describe(self) -> dict[str, Any]:
         return dict(self.pipeline.named_steps["classifier"].get_params())
+
+
+class BoostedWCGSurvival:
+    """LightGBM on the engineered features, the all-member group evidence and the
+    women-and-children-group evidence (core/wcg.BOOSTED_FEATURES): the booster keeps what
+    age, fare and port say, the WCG columns say whose family outcomes matter."""
+
+    family = "lightgbm"
+    feature_names = BOOSTED_FEATURES
+
+    def __init__(
+        self,
+        classifier: Any,
+        evidence: WomenChildrenEvidence,
+        everyone: WomenChildrenEvidence,
+    ) -> None:
+        self.classifier = classifier
+        self.evidence = evidence
+        self.everyone = everyone
+
+    @property
+    def booster(self) -> Any:
+        return self.classifier.booster_
+
+    def design(
+        self, columns: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
+    ) -> np.ndarray:
+        return boosted_design(columns, self.evidence, self.everyone, exclude)
+
+    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.predict(matrix, raw_score=True, num_threads=1)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.predict(matrix, pred_contrib=True, num_threads=1)
+
+    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
+        return sigmoid(self.raw_score(self.design(columns, exclude)))
+
+    def set_evidence(
+        self, columns: Any, outcomes: Sequence[int], ids: Sequence[Hashable] | None = None
+    ) -> BoostedWCGSurvival:
+        self.evidence = WomenChildrenEvidence(columns, outcomes, ids)
+        self.everyone = WomenChildrenEvidence(columns, outcomes, ids, everyone=True)
+        return self
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.classifier.get_params())

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from titanic_assets.core.features import extract_title, group_keys
+from titanic_assets.core.features import FEATURES, extract_title, feature_matrix, group_keys
 
 LINEAR_FEATURES: tuple[str, ...] = (
     "female",
@@ -94,7 +94,8 @@ def travelling_groups(passengers: Mapping[str, Sequence[Any]]) -> np.ndarray:
 
 
 class WomenChildrenEvidence:
-    """The known outcomes of each group's women and boys, by passenger id.
+    """The known outcomes of each group's women and boys (of all its members with
+    `everyone`), by passenger id.
 
     `ids` name the labelled passengers (PassengerIds, or row positions in training);
     `lookup(passengers, exclude)` leaves out, for row i, the evidence row with id exclude[i].
@@ -105,6 +106,7 @@ class WomenChildrenEvidence:
         passengers: Mapping[str, Sequence[Any]] | None = None,
         outcomes: Sequence[int] = (),
         ids: Sequence[Hashable] | None = None,
+        everyone: bool = False,
     ) -> None:
         self.members: dict[str, list[tuple[Hashable, int]]] = {}
         self.rows = 0
@@ -112,7 +114,8 @@ class WomenChildrenEvidence:
             return
         outcomes = [int(o) for o in outcomes]
         ids = list(range(len(outcomes))) if ids is None else list(ids)
-        counted = is_woman_or_boy(passengers)
+        # `everyone`: every member counts (the all-member evidence), not only women and boys.
+        counted = np.ones(len(outcomes), bool) if everyone else is_woman_or_boy(passengers)
         for passenger_keys, who, outcome, wc in zip(
             group_keys(passengers), ids, outcomes, counted, strict=True
         ):
@@ -165,4 +168,29 @@ def linear_design(
     for k, who in enumerate((female, boy, ~(female | boy))):
         out[:, 8 + 2 * k] = who & has
         out[:, 9 + 2 * k] = np.where(who, deviation, 0.0)
+    return out
+
+
+# The boosted model's inputs: the engineered features (core/features.FEATURES, whose group
+# columns come from the all-member evidence here, by passenger id), then who asks and the
+# women-and-children evidence of their group (NaN share when none is known: LightGBM learns
+# where an unknown group goes).
+BOOSTED_FEATURES: tuple[str, ...] = (*FEATURES, "boy", "wcg_known", "wcg_share")
+
+
+def boosted_design(
+    passengers: Mapping[str, Sequence[Any]],
+    evidence: WomenChildrenEvidence | None = None,
+    everyone: WomenChildrenEvidence | None = None,
+    exclude: Sequence[Hashable] | None = None,
+) -> np.ndarray:
+    """The boosted model's input (rows x BOOSTED_FEATURES, float64) from raw passenger
+    columns: `evidence` the women and boys' outcomes, `everyone` all members'."""
+    out = np.empty((len(passengers["Name"]), len(BOOSTED_FEATURES)))
+    out[:, : len(FEATURES)] = feature_matrix(passengers)
+    at = len(FEATURES)
+    known, share = (everyone or WomenChildrenEvidence()).lookup(passengers, exclude)
+    out[:, at - 2], out[:, at - 1] = known, share
+    known, share = (evidence or WomenChildrenEvidence()).lookup(passengers, exclude)
+    out[:, at], out[:, at + 1], out[:, at + 2] = is_boy(passengers), known, share
     return out

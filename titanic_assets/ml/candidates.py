@@ -26,10 +26,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from titanic_assets.core.features import CATEGORICAL_FEATURES, FEATURES, PassengerFeatures
-from titanic_assets.core.models import BoostedSurvival, LinearSurvival
+from titanic_assets.core.models import BoostedSurvival, BoostedWCGSurvival, LinearSurvival
 from titanic_assets.core.wcg import (
     WomenChildrenEvidence,
     _female,
+    boosted_design,
     is_boy,
     linear_design,
 )
@@ -99,6 +100,18 @@ def lightgbm(X: pd.DataFrame, y: Any, seed: int = SEED) -> BoostedSurvival:
     return BoostedSurvival(pipeline)
 
 
+def lightgbm_wcg(X: pd.DataFrame, y: Any, seed: int = SEED) -> BoostedWCGSurvival:
+    """LightGBM on the engineered features plus the women-and-children-group evidence
+    (core/wcg.BOOSTED_FEATURES); a training row's evidence leaves its own outcome out."""
+    y = np.asarray(y, dtype=int)
+    evidence = WomenChildrenEvidence(X, y)
+    everyone = WomenChildrenEvidence(X, y, everyone=True)
+    matrix = boosted_design(X, evidence, everyone, exclude=_positions(len(y)))
+    classifier = LGBMClassifier(**HYPERPARAMETERS, random_state=seed, n_jobs=1, verbose=-1)
+    classifier.fit(matrix, y, categorical_feature=CATEGORICAL_INDICES)
+    return BoostedWCGSurvival(classifier, evidence, everyone)
+
+
 class SexOnly:
     """Women live, men die; the probability is the training survival rate of the sex."""
 
@@ -158,9 +171,11 @@ CANDIDATES: dict[str, tuple[Fit, str]] = {
     "linear_no_group": (linear_no_group, "isotonic"),
     "lightgbm+platt (previous)": (lightgbm, "platt"),
     "lightgbm+isotonic": (lightgbm, "isotonic"),
-    "linear_wcg+isotonic (served)": (linear_wcg, "isotonic"),
+    "linear_wcg+isotonic": (linear_wcg, "isotonic"),
+    "lightgbm_wcg+platt": (lightgbm_wcg, "platt"),
+    "lightgbm_wcg+isotonic": (lightgbm_wcg, "isotonic"),
 }
-SERVED = "linear_wcg+isotonic (served)"
+SERVED = "lightgbm_wcg+platt"
 
 
 def fit_calibration(oof: np.ndarray, y: np.ndarray, method: str) -> Any:
@@ -179,38 +194,3 @@ def fit_calibration(oof: np.ndarray, y: np.ndarray, method: str) -> Any:
     return IsotonicCalibration(
         tuple(float(v) for v in iso.X_thresholds_), tuple(float(v) for v in iso.y_thresholds_)
     )
-
-
-class Calibrated:
-    """A candidate fitted on all rows, with a calibration fitted on its out-of-fold
-    probabilities over those rows (random stratified inner folds: inner validation rows get
-    group evidence from inner training rows, as a new passenger gets it from the labelled
-    ones at serving time; group-aware inner folds left the linear model over-confident)."""
-
-    INNER_FOLDS = 5
-
-    def __init__(self, fit: Fit, method: str, X: pd.DataFrame, y: Any) -> None:
-        from sklearn.model_selection import StratifiedKFold
-
-        y = np.asarray(y, dtype=int)
-        self.oof = np.zeros(len(y))
-        if method != "none":
-            inner = StratifiedKFold(self.INNER_FOLDS, shuffle=True, random_state=SEED)
-            for train, test in inner.split(np.zeros(len(y)), y):
-                fold = fit(X.iloc[train].reset_index(drop=True), y[train])
-                self.oof[test] = fold.predict_proba(X.iloc[test].reset_index(drop=True))
-        self.calibration = fit_calibration(self.oof, y, method)
-        self.model = fit(X, y)
-        self.decide_by_rule = hasattr(self.model, "decide")
-
-    def predict_proba(self, X: Any, exclude: Any = None) -> np.ndarray:
-        return self.calibration(self.model.predict_proba(X, exclude))
-
-    def decide(self, X: Any, threshold: float, exclude: Any = None) -> np.ndarray:
-        if self.decide_by_rule:
-            return self.model.decide(X, exclude)
-        return (self.predict_proba(X, exclude) >= threshold).astype(int)
-
-    def set_evidence(self, X: Any, y: Any, ids: Any = None) -> Calibrated:
-        self.model.set_evidence(X, y, ids)
-        return self

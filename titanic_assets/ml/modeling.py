@@ -86,10 +86,13 @@ def sex_only(passengers: pd.DataFrame) -> np.ndarray:
     return (passengers["Sex"].astype(str).str.strip().str.lower() == "female").to_numpy()
 
 
-def calibrated_candidate(name: str = MODEL):
-    """`make(X, y)` for run_folds: the candidate with its out-of-fold calibration."""
-    fit, method = candidates.CANDIDATES[name]
-    return lambda X, y: candidates.Calibrated(fit, method, X, y)
+def calibrator(name: str = MODEL) -> Any:
+    """`calibrate(raw, labels)` for run_folds: the candidate's calibration method (None
+    for a candidate served uncalibrated)."""
+    method = candidates.CANDIDATES[name][1]
+    if method == "none":
+        return None
+    return lambda raw, labels: candidates.fit_calibration(raw, labels, method)
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,8 @@ def cross_validate(
     """5 x 5 repeated stratified folds of the calibrated candidate, beside the trivial rules
     on the same folds."""
     folds = validation.random_folds(y)
-    oof = validation.run_folds(calibrated_candidate(name), X, y, folds, THRESHOLD)
+    fit = candidates.CANDIDATES[name][0]
+    oof = validation.run_folds(fit, X, y, folds, THRESHOLD, calibrator(name))
     women = sex_only(X).astype(int)
     scheme = validation.summarize(oof, y, women, travelling_groups(X))
     brier, sex, majority = [], [], []
@@ -183,8 +187,11 @@ def train_survival_model(passengers: pd.DataFrame, name: str = MODEL) -> Surviva
     X, y = _rows(passengers, train_ids)
     cross_validation, out_of_fold = cross_validate(X, y, name)
     fit, method = candidates.CANDIDATES[name]
-    fitted = candidates.Calibrated(fit, method, X, y)
-    model = fitted.model
+    # The calibration: fitted on the random folds' raw out-of-fold probabilities (every
+    # training row once per repeat, pooled), the model on all training rows.
+    raw = np.concatenate([out_of_fold.raw[r] for r in sorted(out_of_fold.raw)])
+    calibration = candidates.fit_calibration(raw, np.tile(y, len(out_of_fold.raw)), method)
+    model = fit(X, y)
     labelled = passengers.sort_values("PassengerId")
     model.set_evidence(
         labelled[list(RAW_INPUTS)].reset_index(drop=True),
@@ -195,7 +202,7 @@ def train_survival_model(passengers: pd.DataFrame, name: str = MODEL) -> Surviva
     traffic = int(is_feedback(training["source"]).sum()) if "source" in training else 0
     return SurvivalModel(
         pipeline=model,
-        calibration=fitted.calibration,
+        calibration=calibration,
         threshold=THRESHOLD,
         hyperparameters={"family": model.family, "candidate": name, **model.describe()},
         cross_validation=cross_validation,
@@ -258,13 +265,15 @@ def validate_under_shift(
     X, y = _rows(passengers, model.train_ids)
     groups = travelling_groups(X)
     women = sex_only(X).astype(int)
-    make = calibrated_candidate(name)
+    fit, calibrate = candidates.CANDIDATES[name][0], calibrator(name)
     folds = {
         "group 5x5": validation.group_folds(y, groups),
         "leave-one-port-out": validation.leave_one_out_by(X, "Embarked"),
         "leave-one-class-out": validation.leave_one_out_by(X, "Pclass"),
     }
-    oof = {k: validation.run_folds(make, X, y, f, model.threshold) for k, f in folds.items()}
+    oof = {
+        k: validation.run_folds(fit, X, y, f, model.threshold, calibrate) for k, f in folds.items()
+    }
     oof["random 5x5"] = model.random_folds
     order = ["random 5x5", *folds]
     schemes = {k: validation.summarize(oof[k], y, women, groups) for k in order}

@@ -148,8 +148,9 @@ class OutOfFold:
     probability and decision (NaN where the row was never validated)."""
 
     folds: list[Fold]
-    probabilities: dict[int, np.ndarray]
+    probabilities: dict[int, np.ndarray]  # calibrated
     decisions: dict[int, np.ndarray]
+    raw: dict[int, np.ndarray] | None = None  # before calibration
 
 
 @dataclass(frozen=True)
@@ -331,27 +332,48 @@ def batch_interval(claimed: Interval, n: int) -> Interval:
     return Interval(p, max(0.0, low), min(1.0, high))
 
 
+def _inner_raw(fit: Any, X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, seed: int):
+    """Raw out-of-fold probabilities of `rows` from 5 stratified folds among themselves."""
+    from sklearn.model_selection import StratifiedKFold
+
+    out = np.zeros(len(rows))
+    inner = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
+    for train, test in inner.split(np.zeros(len(rows)), y[rows]):
+        model = fit(X.iloc[rows[train]].reset_index(drop=True), y[rows[train]])
+        out[test] = model.predict_proba(X.iloc[rows[test]].reset_index(drop=True))
+    return out, y[rows]
+
+
 def run_folds(
-    make: Any,
+    fit: Any,
     X: pd.DataFrame,
     y: np.ndarray,
     folds: list[Fold],
     threshold: float,
+    calibrate: Any = None,
     feedback: bool = False,
     seed: int = SEED,
 ) -> OutOfFold:
-    """Fit `make(X_train, y_train)` per fold and score the fold's validation rows, whose
+    """Fit `fit(X_train, y_train)` per fold and score the fold's validation rows, whose
     group evidence then comes from the fold's training rows only. With `feedback`, each
     random half of the validation rows is scored with the other half's outcomes added to
     the evidence (no refit): serving-time evidence from every labelled passenger, never a
-    passenger's own outcome."""
+    passenger's own outcome.
+
+    Calibration never sees the fold's labels. `calibrate(raw, labels)` (a map raw ->
+    calibrated) is fitted, in repeated k-fold schemes, on the raw out-of-fold probabilities
+    of the *other* folds of the same repeat (cross-fitted: nesting inner folds in each of
+    25 folds gave the same figures at six times the fits, 12 s for LightGBM's 5 x 5); in
+    one-pass schemes (a port or a class left out), whose folds' models differ too much to
+    share one map, on inner 5-fold out-of-fold probabilities of the fold's training rows.
+    A model with `decide` (a rule) decides by it, else p >= threshold."""
     y = np.asarray(y, dtype=int)
     repeats = sorted({fold.repeat for fold in folds})
-    probabilities = {r: np.full(len(y), np.nan) for r in repeats}
+    raw = {r: np.full(len(y), np.nan) for r in repeats}
     decisions = {r: np.full(len(y), np.nan) for r in repeats}
     rng = np.random.default_rng(seed)
     for fold in folds:
-        model = make(X.iloc[fold.train].reset_index(drop=True), y[fold.train])
+        model = fit(X.iloc[fold.train].reset_index(drop=True), y[fold.train])
         parts = [np.ones(len(fold.test), bool)]
         if feedback:
             half = rng.random(len(fold.test)) < 0.5
@@ -361,6 +383,21 @@ def run_folds(
                 known = np.r_[fold.train, fold.test[~part]]
                 model.set_evidence(X.iloc[known].reset_index(drop=True), y[known])
             rows = X.iloc[fold.test[part]].reset_index(drop=True)
-            probabilities[fold.repeat][fold.test[part]] = model.predict_proba(rows)
-            decisions[fold.repeat][fold.test[part]] = model.decide(rows, threshold)
-    return OutOfFold(folds, probabilities, decisions)
+            raw[fold.repeat][fold.test[part]] = model.predict_proba(rows)
+            if hasattr(model, "decide"):
+                decisions[fold.repeat][fold.test[part]] = model.decide(rows)
+    probabilities = {r: v.copy() for r, v in raw.items()}
+    if calibrate is not None:
+        for fold in folds:
+            if len(repeats) > 1:
+                others = ~np.isnan(raw[fold.repeat])
+                others[fold.test] = False
+                inputs, labels = raw[fold.repeat][others], y[others]
+            else:
+                inputs, labels = _inner_raw(fit, X, y, fold.train, seed)
+            mapping = calibrate(inputs, labels)
+            probabilities[fold.repeat][fold.test] = mapping(raw[fold.repeat][fold.test])
+    for r in repeats:
+        undecided = np.isnan(decisions[r]) & ~np.isnan(probabilities[r])
+        decisions[r][undecided] = probabilities[r][undecided] >= threshold
+    return OutOfFold(folds, probabilities, decisions, raw)
