@@ -24,7 +24,7 @@ weights are given. `claim` turns the schemes into the interval the model states.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -271,6 +271,13 @@ def summarize(
     )
 
 
+# A re-weighted scheme worth fewer unweighted rows than this is not claimed: traffic
+# concentrated on a few kinds of passenger leaves weights on a handful of labelled rows,
+# and their weighted accuracy and ROC-AUC (one class may carry almost no weight) say how
+# alike those rows are, not how the model does.
+MIN_EFFECTIVE_ROWS = 100
+
+
 @dataclass(frozen=True)
 class Claim:
     """What the model states about its accuracy on traffic, and why.
@@ -279,13 +286,17 @@ class Claim:
     lowest lower bound of those schemes to random cross-validation's upper bound. Traffic
     lies somewhere between "the same population, families partly known" (random folds)
     and "new families, or a port not seen" (shift schemes); the data cannot say where, so
-    the claim spans both. `roc_auc` and `lift_over_sex_only` likewise (worst scheme)."""
+    the claim spans both. `roc_auc` and `lift_over_sex_only` likewise (worst scheme).
+    `set_aside`: shift schemes not claimed and why (a traffic-weighted scheme whose
+    effective rows are fewer than MIN_EFFECTIVE_ROWS): the claim then falls back to the
+    unweighted shift schemes, and says it does not speak for that traffic's mix."""
 
     accuracy: Interval
     roc_auc: Interval
     lift_over_sex_only: Interval
     headline_scheme: str
     schemes: tuple[str, ...]
+    set_aside: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -294,13 +305,33 @@ class Claim:
             "lift_over_sex_only": self.lift_over_sex_only.as_dict(),
             "headline_scheme": self.headline_scheme,
             "schemes": list(self.schemes),
+            "set_aside": dict(self.set_aside),
             "rule": "headline: the worst shift scheme's estimate; interval: the lowest "
-            "lower bound of the shift schemes to random cross-validation's upper bound",
+            "lower bound of the shift schemes to random cross-validation's upper bound; a "
+            f"traffic-weighted scheme only with at least {MIN_EFFECTIVE_ROWS} effective rows",
         }
 
 
+def _claimable(name: str, result: SchemeResult) -> str | None:
+    """Why a shift scheme cannot be claimed, or None when it can."""
+    if result.effective_rows < MIN_EFFECTIVE_ROWS:
+        return (
+            f"{result.effective_rows:.0f} effective rows < {MIN_EFFECTIVE_ROWS}: the traffic "
+            "is concentrated on passengers few labelled rows resemble; not claimed for it"
+        )
+    figures = (result.accuracy, result.roc_auc, result.lift_over_sex_only)
+    if any(np.isnan([v.estimate, v.low, v.high]).any() for v in figures):
+        return "undefined on these rows (one outcome carries no weight)"
+    return None
+
+
 def claim(results: dict[str, SchemeResult], random_scheme: str = "random 5x5") -> Claim:
-    shift = [name for name in SHIFT_SCHEMES if name in results]
+    set_aside = {
+        name: reason
+        for name in SHIFT_SCHEMES
+        if name in results and (reason := _claimable(name, results[name])) is not None
+    }
+    shift = [name for name in SHIFT_SCHEMES if name in results and name not in set_aside]
     worst = min(shift, key=lambda name: results[name].accuracy.estimate)
     random = results[random_scheme]
 
@@ -318,6 +349,7 @@ def claim(results: dict[str, SchemeResult], random_scheme: str = "random 5x5") -
         lift_over_sex_only=span("lift_over_sex_only"),
         headline_scheme=worst,
         schemes=tuple(shift),
+        set_aside=set_aside,
     )
 
 

