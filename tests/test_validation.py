@@ -14,7 +14,6 @@ from titanic_assets.core import registry
 from titanic_assets.core.calibration import calibration_from_dict
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.wcg import WomenChildrenEvidence, linear_design, travelling_groups
-from titanic_assets.defs.monitoring.prediction_outcomes import cbpe_trust
 from titanic_assets.ml import candidates, validation
 from titanic_assets.ml.statistics import Interval
 
@@ -157,15 +156,6 @@ def test_explain_contributions_sum_to_the_raw_score_for_every_family(
         matrix = linear_design(rows, model.evidence)
         first = explanations[0].contributions
         assert first["female"] == pytest.approx(model.coefficients[0] * matrix[0, 0])
-
-
-def test_cbpe_is_not_trusted_when_realized_accuracy_falls_outside_its_interval() -> None:
-    estimate = Interval(0.84, 0.80, 0.88)
-    trusted, verdict = cbpe_trust(Interval(0.70, 0.64, 0.76), estimate)
-    assert not trusted and "over-confident" in verdict
-    trusted, verdict = cbpe_trust(Interval(0.97, 0.93, 0.99), estimate)
-    assert not trusted and "under-confident" in verdict
-    assert cbpe_trust(Interval(0.82, 0.76, 0.88), estimate)[0]
 
 
 def test_a_retrain_refits_the_calibration_with_the_labelled_traffic_it_has(

@@ -65,25 +65,6 @@ def _promised(model: Any) -> dict[str, float]:
     return promised
 
 
-def cbpe_trust(realized: Any, estimate: Any) -> tuple[bool, str]:
-    """Whether the confidence-based estimate can be trusted for this traffic: not when the
-    realized accuracy's 95% interval lies wholly outside the estimate's. Realized below
-    means the probabilities were over-confident on this traffic (the estimate too high),
-    above means under-confident; the next retrain refits the calibration with these
-    labelled rows."""
-    if realized.high < estimate.low:
-        return False, (
-            f"not to be trusted for this traffic: the probabilities are over-confident "
-            f"(realized {realized} is below the estimate {estimate})"
-        )
-    if realized.low > estimate.high:
-        return False, (
-            f"not to be trusted for this traffic: the probabilities are under-confident "
-            f"(realized {realized} is above the estimate {estimate})"
-        )
-    return True, f"consistent with the realized accuracy ({realized} vs {estimate})"
-
-
 @dg.asset(group_name="monitoring", kinds={"pandas"}, deps=["serving_model"])
 def model_performance(
     context: dg.AssetExecutionContext, prediction_outcomes
@@ -143,21 +124,10 @@ def model_performance(
     if len(labelled) >= performance.MIN_LABELLED:
         # CBPE over the labelled rows themselves, against what happened on those rows.
         on_labelled = performance.estimated_accuracy_interval(probabilities, model.threshold)
-        trusted, verdict = cbpe_trust(realized["accuracy"], on_labelled)
-        metadata["cbpe_trusted"] = trusted
-        metadata["cbpe_direction"] = (
-            "consistent"
-            if trusted
-            else "over-confident"
-            if realized["accuracy"].high < on_labelled.low
-            else "under-confident"
-        )
-        metadata["cbpe_verdict"] = f"The confidence-based estimate is {verdict}."
-        if not trusted:
-            metadata["cbpe_verdict"] += (
-                " The next retrain refits the calibration out-of-fold on its training split, "
-                "which holds these labelled traffic rows (all but the stable fifth held out)."
-            )
+        direction, verdict = performance.cbpe_trust(realized["accuracy"], on_labelled)
+        metadata["cbpe_trusted"] = direction == "consistent"
+        metadata["cbpe_direction"] = direction
+        metadata["cbpe_verdict"] = verdict
     metadata["retraining"] = dg.MetadataValue.md(retraining_in_words(context.instance))
     if len(labelled):
         metadata["calibration_table"] = dg.MetadataValue.md(
