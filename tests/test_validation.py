@@ -110,6 +110,53 @@ def test_claim_spans_the_shift_schemes_to_random_folds_upper_bound() -> None:
     assert batch.low < claim.accuracy.low and batch.high > claim.accuracy.high
 
 
+def test_a_traffic_weighted_scheme_with_few_effective_rows_is_shown_not_claimed() -> None:
+    def result(estimate, low, high, effective=700.0):
+        i = Interval(estimate, low, high)
+        return validation.SchemeResult(i, i, i, 0.03, 25, 700, effective)
+
+    schemes = {
+        "random 5x5": result(0.85, 0.82, 0.88),
+        "group 5x5": result(0.80, 0.76, 0.84),
+        "leave-one-port-out": result(0.79, 0.75, 0.83),
+        # Traffic concentrated on a few kinds of passenger: a degenerate weighted figure.
+        "group 5x5, traffic-weighted": result(0.50, 0.20, 0.80, effective=23.0),
+    }
+    claim = validation.claim(schemes)
+    assert claim.accuracy == Interval(0.79, 0.75, 0.88)
+    assert "group 5x5, traffic-weighted" not in claim.schemes
+    assert "23 effective rows" in claim.set_aside["group 5x5, traffic-weighted"]
+    assert claim.as_dict()["set_aside"] == claim.set_aside
+    # Enough effective rows: claimed, and it is the worst.
+    schemes["group 5x5, traffic-weighted"] = result(0.70, 0.60, 0.80, effective=250.0)
+    again = validation.claim(schemes)
+    assert again.headline_scheme == "group 5x5, traffic-weighted" and not again.set_aside
+    assert again.accuracy == Interval(0.70, 0.60, 0.88)
+
+
+def test_calibration_never_sees_the_labels_of_the_fold_it_calibrates(labelled) -> None:
+    """Cross-fitted calibration (repeated schemes): a fold's calibration is fitted on the
+    other folds of its repeat, so its probabilities stay when its own labels flip."""
+    X, y = labelled
+    folds = validation.random_folds(y)
+    fit, method = candidates.CANDIDATES[candidates.SERVED]
+
+    def calibrate(raw, labels):
+        return candidates.fit_calibration(raw, labels, method)
+
+    first = validation.run_folds(fit, X, y, folds, 0.5, calibrate)
+    changed = y.copy()
+    changed[folds[0].test] = 1 - changed[folds[0].test]
+    # Refit only the calibration of fold 0: its raw scores are the same models' outputs.
+    seen = ~np.isnan(first.raw[0])
+    others = seen.copy()
+    others[folds[0].test] = False
+    mapping = calibrate(first.raw[0][others], changed[others])
+    np.testing.assert_allclose(
+        mapping(first.raw[0][folds[0].test]), first.probabilities[0][folds[0].test]
+    )
+
+
 def test_isotonic_calibration_from_metadata_matches_scikit_learn() -> None:
     rng = np.random.default_rng(0)
     p = rng.random(400)
@@ -122,7 +169,9 @@ def test_isotonic_calibration_from_metadata_matches_scikit_learn() -> None:
     assert calibration_from_dict({"slope": 2.0, "intercept": 0.0})(0.5) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("fit", [candidates.linear_wcg, candidates.lightgbm])
+@pytest.mark.parametrize(
+    "fit", [candidates.linear_wcg, candidates.lightgbm, candidates.lightgbm_wcg]
+)
 def test_explain_contributions_sum_to_the_raw_score_for_every_family(
     fit, labelled, tmp_path: Path
 ) -> None:

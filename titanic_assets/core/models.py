@@ -176,4 +176,5 @@ class BoostedWCGSurvival:
         return self
 
     def describe(self) -> dict[str, Any]:
-        return dict(self.classifier.get_params())
+        """Its hyperparameters, those that are set (model metadata takes no None)."""
+        return {k: v for k, v in self.classifier.get_params().items() if v is not None}
