@@ -136,7 +136,10 @@ def feature_matrix(
         "has_cabin": np.array([0.0 if _is_missing(c) else 1.0 for c in cabins]),
         "fare_per_person": fare / family_size,
     }
-    known, survival = (evidence or GroupEvidence()).lookup(passengers)
+    if evidence is None:  # no group known: skip computing the group keys
+        known, survival = np.zeros(len(pclass)), np.full(len(pclass), np.nan)
+    else:
+        known, survival = evidence.lookup(passengers)
     columns["group_known"], columns["group_survival"] = known, survival
     return np.column_stack([columns[name] for name in FEATURES])
 

@@ -171,8 +171,9 @@ class BoostedWCGSurvival:
     def set_evidence(
         self, columns: Any, outcomes: Sequence[int], ids: Sequence[Hashable] | None = None
     ) -> BoostedWCGSurvival:
-        self.evidence = WomenChildrenEvidence(columns, outcomes, ids)
-        self.everyone = WomenChildrenEvidence(columns, outcomes, ids, everyone=True)
+        keys = group_keys(columns)
+        self.evidence = WomenChildrenEvidence(columns, outcomes, ids, keys=keys)
+        self.everyone = WomenChildrenEvidence(columns, outcomes, ids, everyone=True, keys=keys)
         return self
 
     def describe(self) -> dict[str, Any]:

@@ -107,6 +107,7 @@ class WomenChildrenEvidence:
         outcomes: Sequence[int] = (),
         ids: Sequence[Hashable] | None = None,
         everyone: bool = False,
+        keys: Sequence[tuple[str, ...]] | None = None,
     ) -> None:
         self.members: dict[str, list[tuple[Hashable, int]]] = {}
         self.rows = 0
@@ -117,7 +118,7 @@ class WomenChildrenEvidence:
         # `everyone`: every member counts (the all-member evidence), not only women and boys.
         counted = np.ones(len(outcomes), bool) if everyone else is_woman_or_boy(passengers)
         for passenger_keys, who, outcome, wc in zip(
-            group_keys(passengers), ids, outcomes, counted, strict=True
+            keys or group_keys(passengers), ids, outcomes, counted, strict=True
         ):
             if wc:
                 for key in passenger_keys:
@@ -125,11 +126,15 @@ class WomenChildrenEvidence:
         self.rows = len(outcomes)
 
     def lookup(
-        self, passengers: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
+        self,
+        passengers: Mapping[str, Sequence[Any]],
+        exclude: Sequence[Hashable] | None = None,
+        keys: Sequence[tuple[str, ...]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per passenger: how many of their group's other women and boys have a known
-        outcome, and the share that lived (NaN when none is known)."""
-        keys = group_keys(passengers)
+        outcome, and the share that lived (NaN when none is known). `keys`: the passengers'
+        group keys, when the caller has them already."""
+        keys = keys or group_keys(passengers)
         known = np.zeros(len(keys))
         share = np.full(len(keys), np.nan)
         for i, passenger_keys in enumerate(keys):
@@ -189,8 +194,9 @@ def boosted_design(
     out = np.empty((len(passengers["Name"]), len(BOOSTED_FEATURES)))
     out[:, : len(FEATURES)] = feature_matrix(passengers)
     at = len(FEATURES)
-    known, share = (everyone or WomenChildrenEvidence()).lookup(passengers, exclude)
+    keys = group_keys(passengers)
+    known, share = (everyone or WomenChildrenEvidence()).lookup(passengers, exclude, keys)
     out[:, at - 2], out[:, at - 1] = known, share
-    known, share = (evidence or WomenChildrenEvidence()).lookup(passengers, exclude)
+    known, share = (evidence or WomenChildrenEvidence()).lookup(passengers, exclude, keys)
     out[:, at], out[:, at + 1], out[:, at + 2] = is_boy(passengers), known, share
     return out

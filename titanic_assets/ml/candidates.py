@@ -9,9 +9,13 @@ rows only, so validation rows only ever see training outcomes.
 - `sex_only`: women live, men die (the baseline every model must beat).
 - `wcg_rule`: the women-and-children-group rule: men die, women live, except a woman whose
   group's other women and boys with known outcomes all died, and a boy whose all lived.
-- `linear_wcg` (served): L2 logistic regression (C=1) on core/wcg.LINEAR_FEATURES.
+- `linear_wcg`: L2 logistic regression (C=1) on core/wcg.LINEAR_FEATURES (served before
+  this one; it has no age or port, so it could not learn a fed-back population that differs
+  in those: its retrain on one failed the quality gate).
 - `linear_no_group`: the same without group evidence (what group evidence adds).
-- `lightgbm`: the previous served model, LightGBM on core/features.FEATURES.
+- `lightgbm`: the model served first, LightGBM on core/features.FEATURES.
+- `lightgbm_wcg` (served, with Platt): LightGBM on core/wcg.BOOSTED_FEATURES, the same
+  features plus the women-and-children-group evidence.
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ from lightgbm import LGBMClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from titanic_assets.core.features import CATEGORICAL_FEATURES, FEATURES, PassengerFeatures
+from titanic_assets.core.features import (
+    CATEGORICAL_FEATURES,
+    FEATURES,
+    PassengerFeatures,
+    group_keys,
+)
 from titanic_assets.core.models import BoostedSurvival, BoostedWCGSurvival, LinearSurvival
 from titanic_assets.core.wcg import (
     WomenChildrenEvidence,
@@ -104,8 +113,9 @@ def lightgbm_wcg(X: pd.DataFrame, y: Any, seed: int = SEED) -> BoostedWCGSurviva
     """LightGBM on the engineered features plus the women-and-children-group evidence
     (core/wcg.BOOSTED_FEATURES); a training row's evidence leaves its own outcome out."""
     y = np.asarray(y, dtype=int)
-    evidence = WomenChildrenEvidence(X, y)
-    everyone = WomenChildrenEvidence(X, y, everyone=True)
+    keys = group_keys(X)
+    evidence = WomenChildrenEvidence(X, y, keys=keys)
+    everyone = WomenChildrenEvidence(X, y, everyone=True, keys=keys)
     matrix = boosted_design(X, evidence, everyone, exclude=_positions(len(y)))
     classifier = LGBMClassifier(**HYPERPARAMETERS, random_state=seed, n_jobs=1, verbose=-1)
     classifier.fit(matrix, y, categorical_feature=CATEGORICAL_INDICES)

@@ -12,16 +12,18 @@ import dagster as dg
     deps=["passenger_features"],
 )
 def survival_model(passengers) -> dg.MaterializeResult:
-    """L2 logistic regression on sex, class, title and women-and-children-group evidence
-    (the known outcomes of the passenger's group's other women and boys), from raw
-    passenger fields, with an isotonic calibration fitted out-of-fold (labelled traffic in
-    the training split included). The group evidence it serves with is every labelled
-    passenger's; a labelled passenger is never scored with their own outcome.
+    """LightGBM on the engineered passenger features and women-and-children-group evidence
+    (the known outcomes of the passenger's group's other women and boys, beside all its
+    members'), from raw passenger fields, with a Platt calibration fitted on the random
+    folds' out-of-fold probabilities (labelled traffic in the training split included). The
+    group evidence it serves with is every labelled passenger's; a labelled passenger is
+    never scored with their own outcome.
 
-    Here: 5 x 5 repeated random cross-validation on the training split (calibration nested
-    in each fold), beside the trivial baselines on the same folds; the held-out split (a
-    stable fifth of the passengers) is not fitted on. Validation under shift, and the
-    interval the model claims, are model_evaluation's.
+    Here: 5 x 5 repeated random cross-validation on the training split (each fold's
+    calibration fitted on the other folds' out-of-fold probabilities), beside the trivial
+    baselines on the same folds; the held-out split (a stable fifth of the passengers) is
+    not fitted on. Validation under shift, and the interval the model claims, are
+    model_evaluation's.
     """
     from titanic_assets.ml import modeling
 
