@@ -17,6 +17,8 @@ import tempfile
 import timeit
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks.service import train_and_register
 from titanic_assets.testing import PASSENGER, environment
 
@@ -39,16 +41,14 @@ def main() -> None:
     model = registry.load(registry.promoted_tag())
     columns = as_columns([PASSENGER])  # the request body as the service reads it
     matrix = model.feature_matrix(columns)
-    raw = model.booster.predict(matrix, num_threads=1)
+    raw = 1 / (1 + np.exp(-model.raw_scores(matrix)))
     probabilities = model.calibration(raw)
     survived = probabilities >= model.threshold
     log = PredictionLogWriter(work / "prediction_log")
 
     steps = {
         "features (feature_matrix)": lambda: model.feature_matrix(columns),
-        "LightGBM (booster.predict, 1 thread)": lambda: model.booster.predict(
-            matrix, num_threads=1
-        ),
+        f"{model.family} (raw_scores)": lambda: model.raw_scores(matrix),
         "calibration": lambda: model.calibration(raw),
         "all three (probabilities)": lambda: model.probabilities(columns),
         "prediction log line (write + flush)": lambda: log.write(

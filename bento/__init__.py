@@ -2,7 +2,7 @@
 
 service.py          the service class: endpoints and model polling (bento.service:TitanicSurvival)
 schemas.py          request and response models, built from the input contract
-scoring.py          the model's answers without HTTP: columns, an explanation, a scored CSV
+scoring.py          the model's answers without HTTP: request bodies as columns, a scored CSV
 plumbing.py         HTTP around BentoML: request ids, error bodies, middlewares, OpenAPI document
 logs.py             JSON log lines; a rejected request as one warning
 metrics.py          the Prometheus metrics

@@ -10,7 +10,6 @@ from typing_extensions import TypedDict
 
 from titanic_assets.core import contract, registry
 from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.features import FEATURES
 
 MAX_BATCH = 1000
 
@@ -143,11 +142,12 @@ class BatchPrediction(BaseModel):
 
 class Explanation(BaseModel):
     contributions: dict[str, float] = Field(
-        description="Per-feature contributions (LightGBM pred_contrib) to the raw score."
+        description="Each feature's exact additive contribution to the raw score: the served "
+        "model's own (coefficient x value for a linear model, pred_contrib for LightGBM)."
     )
-    bias: float = Field(description="The expected raw score, the contributions' baseline.")
+    bias: float = Field(description="The raw score's baseline, the contributions' intercept.")
     raw_score: float = Field(
-        description="The booster's log-odds of survival, bias + sum(contributions), before "
+        description="The model's log-odds of survival, bias + sum(contributions), before "
         "calibration."
     )
     feature_values: dict[str, float | None]
@@ -212,6 +212,6 @@ def model_info(model: registry.RegisteredModel) -> ModelInfo:
         threshold=model.threshold,
         metrics=meta.get("metrics", {}),
         raw_inputs=list(RAW_INPUTS),
-        features=list(FEATURES),
+        features=list(model.feature_names),
         max_batch=MAX_BATCH,
     )

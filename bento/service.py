@@ -8,7 +8,7 @@ as one immutable object, and each request reads it exactly once: no request fail
 two models, and each response names the version that answered.
 
 Scoring never builds a DataFrame: request bodies become a dict of columns, the shared
-feature code makes a numpy matrix, and the LightGBM booster scores it on one thread. The API
+feature code makes a numpy matrix, and the served model scores it (core/models.py). The API
 methods are `async` although they do not await: scoring takes ~0.1 ms, far less than the
 hop to BentoML's thread pool that a sync method costs (p50 0.7 ms async vs 2.7 ms sync).
 """
@@ -234,17 +234,18 @@ class TitanicSurvival:
 
     @bentoml.api
     async def explain(self, passenger: Passenger, /, ctx: bentoml.Context) -> Explanation:
-        """Per-feature contributions to the booster's raw score (log-odds), which they add up
-        to; `probability` is that score through the model's calibration, as /predict serves."""
+        """Per-feature contributions to the served model's raw score (log-odds), which they
+        add up to with the bias, exact for its family; `probability` is that score through the
+        model's calibration, as /predict serves."""
         model = self._serving()
         columns = scoring.as_columns([vars(passenger)])
-        explained = scoring.explanation(model, columns)
-        probability = np.array([explained["probability"]])
+        [explained] = model.explain(columns)
+        probability = np.array([explained.probability])
         survived = probability >= model.threshold
         rid = request_id(ctx)
         self._record("explain", rid, model, columns, probability, survived)
         return Explanation(
-            **explained,
+            **vars(explained),
             survived=bool(survived[0]),
             threshold=model.threshold,
             model_version=model.version,

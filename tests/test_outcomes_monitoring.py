@@ -184,8 +184,14 @@ def test_significantly_worse_accuracy_fails_the_check_with_error_severity(
     ids = serve(log, rows)
     flipped = ~rows["Survived"].astype(bool)  # the world changed: the model is now wrong
     OutcomeStore(log).add(list(zip(ids, flipped, strict=True)))
-    check = performance_check(run(tmp_path))
+    result = run(tmp_path)
+    check = performance_check(result)
     assert not check.passed
+    # The confidence-based estimate is not to be trusted for this traffic: over-confident.
+    meta = metadata(result, "model_performance")
+    assert meta["cbpe_trusted"] is False
+    assert meta["cbpe_direction"] == "over-confident"
+    assert "not to be trusted for this traffic" in meta["cbpe_verdict"]
     assert check.severity == dg.AssetCheckSeverity.ERROR
     assert check.metadata["labelled_rows"].value == 150
     assert check.metadata["p_value"].value < 0.01

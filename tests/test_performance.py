@@ -62,3 +62,14 @@ def test_the_outcomes_needed_reach_the_power_asked():
     fails = [performance.worse_than_promised(k, n, 0.83) < performance.ALPHA for k in drops]
     power = np.mean(fails)
     assert power > 0.93
+
+
+def test_cbpe_is_not_trusted_when_realized_accuracy_falls_outside_its_interval():
+    from titanic_assets.ml.statistics import Interval
+
+    estimate = Interval(0.84, 0.80, 0.88)
+    direction, verdict = performance.cbpe_trust(Interval(0.70, 0.64, 0.76), estimate)
+    assert direction == "over-confident" and "not to be trusted" in verdict
+    direction, verdict = performance.cbpe_trust(Interval(0.97, 0.93, 0.99), estimate)
+    assert direction == "under-confident" and "refits the calibration" in verdict
+    assert performance.cbpe_trust(Interval(0.82, 0.76, 0.88), estimate)[0] == "consistent"

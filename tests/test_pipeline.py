@@ -4,7 +4,8 @@ passing, the model clears the quality gate, and the UI gets its metadata."""
 import numpy as np
 
 from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.features import FEATURES, group_keys
+from titanic_assets.core.features import group_keys
+from titanic_assets.core.wcg import is_woman_or_boy
 from titanic_assets.defs.training.model_evaluation import MIN_ROC_AUC
 from titanic_assets.ml.modeling import train_survival_model
 
@@ -45,6 +46,12 @@ def test_evaluation_metadata_has_intervals_baselines_and_plots_for_the_ui(
     for name in ("expected_accuracy", "expected_accuracy_low", "expected_lift_over_sex_only"):
         assert isinstance(metadata[name], float), name
     assert isinstance(metadata["held_out/baseline_sex_only"], float)
+    # The claim (shift-aware) beside random folds, and every scheme behind it.
+    assert metadata["expected_accuracy_low"] <= metadata["random_cv/accuracy_low"]
+    assert metadata["expected_accuracy_high"] >= metadata["random_cv/accuracy_high"]
+    assert metadata["expected_accuracy"] < metadata["random_cv/accuracy"]
+    for scheme in ("random 5x5", "group 5x5", "leave-one-port-out", "leave-one-class-out"):
+        assert f"| {scheme} |" in metadata["validation"], scheme
     assert isinstance(metadata["held_out/lift_over_sex_only"], float)
     for plot in (
         "reliability",
@@ -74,20 +81,33 @@ def test_same_data_gives_the_same_model(materialized_graph) -> None:
     np.testing.assert_array_equal(first.predict_proba(passengers), second.predict_proba(passengers))
 
 
-def test_group_evidence_comes_from_training_outcomes_only(materialized_graph) -> None:
-    """A held-out passenger's group feature counts only training passengers' outcomes; a
-    training passenger's never counts its own."""
+def test_group_evidence_is_every_labelled_passenger_but_never_a_passengers_own(
+    materialized_graph,
+) -> None:
+    """The served evidence holds every labelled passenger (training and held-out rows); a
+    held-out passenger scored for evaluation counts their group's other women and boys,
+    never their own outcome."""
     model = materialized_graph.value("survival_model")
     passengers = materialized_graph.value("passengers").set_index("PassengerId")
-    evidence = model.pipeline.named_steps["features"].evidence_
-    assert len(evidence.outcomes) == len(model.train_ids)
-    # Two passengers sharing a ticket: one held out, one in training.
-    tickets = passengers["Ticket"]
-    shared = tickets[tickets.duplicated(keep=False)]
-    test_id = next(i for i in model.test_ids if i in shared.index)
-    column = FEATURES.index("group_known")
+    assert sorted(model.evidence_ids) == sorted(passengers.index)
+    assert model.pipeline.evidence.rows == len(passengers)
+    counted = is_woman_or_boy(passengers)
     keys = dict(zip(passengers.index, group_keys(passengers), strict=True))
-    training_mates = {i for i in model.train_ids if set(keys[i]) & set(keys[test_id])}
+    # A held-out woman or boy with another woman or boy in her group.
+    test_id, mates = next(
+        (i, m)
+        for i in model.test_ids
+        if counted[passengers.index.get_loc(i)]
+        and (
+            m := {
+                j
+                for j in passengers.index
+                if j != i and counted[passengers.index.get_loc(j)] and set(keys[j]) & set(keys[i])
+            }
+        )
+    )
     row = passengers.loc[[test_id], list(RAW_INPUTS)]
-    known = model.pipeline.named_steps["features"].transform(row)[0, column]
-    assert known == len(training_mates) > 0
+    known, _ = model.pipeline.evidence.lookup(row, exclude=[test_id])
+    assert known[0] == len(mates)
+    with_own, _ = model.pipeline.evidence.lookup(row)
+    assert with_own[0] == len(mates) + 1

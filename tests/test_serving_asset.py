@@ -102,6 +102,12 @@ def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_
     cv = info["metrics"]["cross_validation"]
     assert cv["roc_auc"]["estimate"] == pytest.approx(trained.cross_validation.roc_auc.estimate)
     assert info["calibration"] == trained.calibration.as_dict()
+    # The claimed (shift-aware) interval, as /model_info shows it, is the evaluation's.
+    claim = info["metrics"]["claim"]
+    assert claim["accuracy"] == pytest.approx(evaluation.claim.accuracy.as_dict())
+    assert claim["accuracy"]["low"] <= cv["accuracy"]["low"]
+    assert "leave-one-port-out" in info["metrics"]["validation"]["schemes"]
+    assert info["features"] == list(trained.pipeline.feature_names)
 
     # The drift reference is the raw inputs of exactly the training rows.
     reference = pd.read_csv(model.path_of(registry.REFERENCE_FILE))

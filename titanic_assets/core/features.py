@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,17 @@ def _is_missing(value: Any) -> bool:
 
 def extract_title(name: Any) -> str | None:
     """The passenger's title from their name, rare titles grouped; None when there is none."""
+    return _title(name) if isinstance(name, str) else _title_of(name)
+
+
+# Cross-validation computes the same passengers' titles and group keys hundreds of times:
+# cached by the raw string, they cost a dictionary lookup.
+@lru_cache(maxsize=1 << 16)
+def _title(name: str) -> str | None:
+    return _title_of(name)
+
+
+def _title_of(name: Any) -> str | None:
     if _is_missing(name) or not str(name).strip():
         return None
     text = str(name)
@@ -124,12 +136,24 @@ def feature_matrix(
         "has_cabin": np.array([0.0 if _is_missing(c) else 1.0 for c in cabins]),
         "fare_per_person": fare / family_size,
     }
-    known, survival = (evidence or GroupEvidence()).lookup(passengers)
+    if evidence is None:  # no group known: skip computing the group keys
+        known, survival = np.zeros(len(pclass)), np.full(len(pclass), np.nan)
+    else:
+        known, survival = evidence.lookup(passengers)
     columns["group_known"], columns["group_survival"] = known, survival
     return np.column_stack([columns[name] for name in FEATURES])
 
 
 def _ticket_key(ticket: Any) -> str | None:
+    return _cached_ticket_key(ticket) if isinstance(ticket, str) else _ticket_key_of(ticket)
+
+
+@lru_cache(maxsize=1 << 16)
+def _cached_ticket_key(ticket: str) -> str | None:
+    return _ticket_key_of(ticket)
+
+
+def _ticket_key_of(ticket: Any) -> str | None:
     if _is_missing(ticket) or not str(ticket).strip():
         return None
     return "ticket:" + " ".join(str(ticket).upper().split())
@@ -137,6 +161,17 @@ def _ticket_key(ticket: Any) -> str | None:
 
 def _family_key(name: Any, fare: Any) -> str | None:
     """Surname and fare: a family on one booking paid one fare, often on several tickets."""
+    if isinstance(name, str) and isinstance(fare, float | int):
+        return _cached_family_key(name, float(fare))
+    return _family_key_of(name, fare)
+
+
+@lru_cache(maxsize=1 << 16)
+def _cached_family_key(name: str, fare: float) -> str | None:
+    return _family_key_of(name, fare)
+
+
+def _family_key_of(name: Any, fare: Any) -> str | None:
     if _is_missing(name) or _is_missing(fare) or "," not in str(name):
         return None
     surname = str(name).split(",", 1)[0].strip().lower()
@@ -145,11 +180,22 @@ def _family_key(name: Any, fare: Any) -> str | None:
 
 def group_keys(passengers: Mapping[str, Sequence[Any]]) -> list[tuple[str, ...]]:
     """Each passenger's travelling-group keys: the ticket, and surname with fare."""
-    tickets = passengers["Ticket"] if "Ticket" in passengers else [None] * len(passengers["Name"])
+    names = list(passengers["Name"])
+    tickets = list(passengers["Ticket"]) if "Ticket" in passengers else [None] * len(names)
     return [
-        tuple(k for k in (_ticket_key(t), _family_key(n, f)) if k is not None)
-        for t, n, f in zip(tickets, passengers["Name"], passengers["Fare"], strict=True)
+        _keys(t, n, f) for t, n, f in zip(tickets, names, list(passengers["Fare"]), strict=True)
     ]
+
+
+def _keys(ticket: Any, name: Any, fare: Any) -> tuple[str, ...]:
+    if isinstance(ticket, str) and isinstance(name, str) and isinstance(fare, float):
+        return _cached_keys(ticket, name, fare)
+    return tuple(k for k in (_ticket_key(ticket), _family_key(name, fare)) if k is not None)
+
+
+@lru_cache(maxsize=1 << 16)
+def _cached_keys(ticket: str, name: str, fare: float) -> tuple[str, ...]:
+    return tuple(k for k in (_ticket_key(ticket), _family_key(name, fare)) if k is not None)
 
 
 class GroupEvidence:

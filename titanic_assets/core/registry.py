@@ -27,7 +27,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from titanic_assets.core.calibration import Calibration
+from titanic_assets.core.calibration import Calibration, IsotonicCalibration, calibration_from_dict
 
 SERVING_MODEL_NAME = "titanic_survival"
 CANDIDATE_MODEL_NAME = "titanic_survival_candidate"
@@ -36,6 +36,18 @@ REFERENCE_FILE = "reference.csv"
 REFERENCE_SUMMARY_FILE = "reference_summary.json"
 HELD_OUT_FILE = "held_out.csv"
 GIVEN_IDS_FILE = "given_passenger_ids.json"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One passenger's score, taken apart: `bias + sum(contributions) == raw_score` (the
+    log-odds before calibration); `probability` is the calibrated, served one."""
+
+    contributions: dict[str, float]
+    bias: float
+    raw_score: float
+    feature_values: dict[str, float | None]  # None: unknown (missing)
+    probability: float
 
 
 @dataclass(frozen=True)
@@ -65,33 +77,99 @@ class RegisteredModel:
             return pickle.load(handle)
 
     @property
+    def _legacy(self) -> bool:
+        """A model saved before core/models.py: a scikit-learn Pipeline around LightGBM."""
+        return hasattr(self.pipeline, "named_steps")
+
+    @property
+    def family(self) -> str:
+        return "lightgbm" if self._legacy else self.pipeline.family
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The names of `feature_matrix`'s columns (what /explain reports)."""
+        from titanic_assets.core.features import FEATURES
+
+        return FEATURES if self._legacy else tuple(self.pipeline.feature_names)
+
+    @property
     def booster(self) -> Any:
-        """The LightGBM booster: scored on numpy directly, no scikit-learn per request."""
-        return self.pipeline.named_steps["classifier"].booster_
+        """The LightGBM booster, for a LightGBM model; a linear model has none (AttributeError
+        saying so): use `explain` and `probabilities`, which work for every family."""
+        if self._legacy:
+            return self.pipeline.named_steps["classifier"].booster_
+        if self.pipeline.family == "lightgbm":
+            return self.pipeline.booster
+        raise AttributeError(
+            f"model {self.tag} is a {self.pipeline.family}, not a LightGBM booster: score it "
+            "with probabilities() and explain it with explain()"
+        )
 
     @cached_property
-    def calibration(self) -> Calibration:
-        """The map from the booster's probability to the served one (identity if absent)."""
-        return Calibration(**self.metadata.get("calibration", {}))
+    def calibration(self) -> Calibration | IsotonicCalibration:
+        """The map from the model's raw probability to the served one (identity if absent)."""
+        return calibration_from_dict(self.metadata.get("calibration"))
 
     @cached_property
     def _evidence(self) -> Any:
         return getattr(self.pipeline.named_steps["features"], "evidence_", None)
 
-    def feature_matrix(self, columns: Any) -> Any:
-        """The booster's input for raw passenger columns (a dict of lists or a DataFrame): the
-        shared feature code, with the group evidence this model was trained with. Called
-        directly, not through the pipeline step's `transform`: scikit-learn's output wrapper
-        around it was ~7% of a loaded worker's CPU (py-spy)."""
+    def feature_matrix(self, columns: Any, passenger_ids: Any = None) -> Any:
+        """The model's input for raw passenger columns (a dict of lists or a DataFrame): the
+        shared feature code, with the group evidence the model carries. `passenger_ids`
+        (labelled passengers' ids, None for the rest) leave each one's own outcome out of
+        their evidence. Called directly, not through a scikit-learn step: scikit-learn's
+        output wrapper was ~7% of a loaded worker's CPU (py-spy)."""
+        if not self._legacy:
+            return self.pipeline.design(columns, passenger_ids)
         from titanic_assets.core.features import feature_matrix
 
         return feature_matrix(columns, self._evidence)
 
-    def probabilities(self, columns: Any) -> Any:
+    def raw_scores(self, matrix: Any) -> Any:
+        """The log-odds of survival before calibration, for a `feature_matrix`."""
+        if self._legacy:
+            return self.booster.predict(matrix, raw_score=True, num_threads=1)
+        return self.pipeline.raw_score(matrix)
+
+    def probabilities(self, columns: Any, passenger_ids: Any = None) -> Any:
         """Calibrated survival probabilities for raw passenger columns: the features, the
-        booster on numpy on one thread, then the calibration."""
-        raw = self.booster.predict(self.feature_matrix(columns), num_threads=1)
-        return self.calibration(raw)
+        model's raw score on numpy (one thread), then the calibration."""
+        import numpy as np
+
+        raw = self.raw_scores(self.feature_matrix(columns, passenger_ids))
+        return self.calibration(1.0 / (1.0 + np.exp(-raw)))
+
+    def explain(self, columns: Any, passenger_ids: Any = None) -> list[Explanation]:
+        """Per passenger: each feature's exact additive contribution to the raw score
+        (log-odds), the bias, the raw score they sum to, the feature values, and the
+        calibrated probability, as /predict serves it. Exact for every family: LightGBM's
+        SHAP values (pred_contrib), coefficient x value for a linear model."""
+        import numpy as np
+
+        matrix = self.feature_matrix(columns, passenger_ids)
+        if self._legacy:
+            contributions = self.booster.predict(matrix, pred_contrib=True, num_threads=1)
+        else:
+            contributions = self.pipeline.contributions(matrix)
+        raw = contributions.sum(axis=1)
+        probabilities = self.calibration(1.0 / (1.0 + np.exp(-raw)))
+        names = self.feature_names
+        return [
+            Explanation(
+                contributions=dict(zip(names, map(float, row[:-1]), strict=True)),
+                bias=float(row[-1]),
+                raw_score=float(score),
+                feature_values={
+                    n: None if v != v else float(v)  # NaN: unknown
+                    for n, v in zip(names, values, strict=True)
+                },
+                probability=float(probability),
+            )
+            for row, score, values, probability in zip(
+                contributions, raw, matrix, probabilities, strict=True
+            )
+        ]
 
     def reference(self) -> Any:
         """The raw inputs of the rows it was trained on: the drift reference (a DataFrame)."""

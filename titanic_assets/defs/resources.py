@@ -212,6 +212,21 @@ class PredictionLog(dg.ConfigurableResource):
         return read_compacted(place, "labelled", place.compacted_hours("labelled"), query)
 
 
+    def recent(self, rows: int) -> pd.DataFrame:
+        """The latest `rows` compacted predictions, newest first: the newest hours' only."""
+        from titanic_assets.core.compaction import read_compacted, read_summaries
+
+        place, hours, found = self.place, [], 0
+        for hour in reversed(place.compacted_hours("predictions")):
+            summary = read_summaries(place, [hour]).get(hour)
+            hours.append(hour)
+            found += summary.rows if summary else 0
+            if found >= rows:
+                break
+        query = f"SELECT * FROM rows ORDER BY timestamp DESC LIMIT {int(rows)}"
+        return read_compacted(place, "predictions", hours, query)
+
+
 class MonitoringPolicy(dg.ConfigurableResource):
     """When monitoring acts: how often new traffic is compacted and evaluated again, and how
     many unseen labelled passengers a failed check needs before it requests a retrain."""

@@ -119,3 +119,28 @@ def outcomes_needed(promised: float, drop: float = 0.10, power: float = 0.95) ->
         if critical >= 0 and stats.binom.cdf(critical, n, promised - drop) >= power:
             return n
     return -1
+
+
+def cbpe_trust(realized: Interval, estimate: Interval) -> tuple[str, str]:
+    """Whether the confidence-based estimate can be trusted for this traffic, from labelled
+    rows: its direction ("consistent", "over-confident", "under-confident") and a sentence.
+    Not trusted when the realized accuracy's 95% interval lies wholly outside the estimate's
+    (both over the same labelled rows): realized below means the probabilities were
+    over-confident on this traffic (the estimate too high), above under-confident. The
+    next retrain refits the calibration out-of-fold on its training split, which holds
+    these labelled rows (all but the stable fifth held out)."""
+    if realized.high < estimate.low:
+        direction, relation = "over-confident", "below"
+    elif realized.low > estimate.high:
+        direction, relation = "under-confident", "above"
+    else:
+        return "consistent", (
+            f"The confidence-based estimate is consistent with the realized accuracy "
+            f"({realized} vs {estimate})."
+        )
+    return direction, (
+        f"The confidence-based estimate is not to be trusted for this traffic: the "
+        f"probabilities are {direction} (realized {realized} is {relation} the estimate "
+        f"{estimate}). The next retrain refits the calibration out-of-fold on its training "
+        f"split, which holds these labelled rows (all but the stable fifth held out)."
+    )

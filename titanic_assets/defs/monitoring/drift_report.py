@@ -144,7 +144,9 @@ def _output_plot(model: RegisteredModel, sample: Any) -> str:
 
     held_out = model.held_out()
     baseline = held_out if len(held_out) else model.reference()
-    probabilities = model.probabilities(baseline[list(RAW_INPUTS)])
+    # Held-out rows' outcomes may be in the model's group evidence: not their own.
+    own = baseline["PassengerId"].tolist() if "PassengerId" in baseline else None
+    probabilities = model.probabilities(baseline[list(RAW_INPUTS)], own)
     return plots.numeric_drift(
         "predicted probability", probabilities, sample["probability"].to_numpy(dtype=float)
     )

@@ -34,17 +34,17 @@ def serving_model(
 ) -> dg.MaterializeResult:
     """The model that passed the quality gate, saved in the BentoML model store.
 
-    One versioned model holds the pipeline (feature code included), threshold, input
-    schema, training and held-out metrics, and the training rows' raw inputs as the drift
-    reference. The promotion policy (ml/promotion.py) decides whether it becomes
-    `titanic_survival` (served) or stays a `titanic_survival_candidate`; the metadata says
-    which and why.
+    One versioned model holds the fitted model (feature code and the group evidence of
+    every labelled passenger included), threshold, calibration, input schema, the interval
+    it claims under shift beside random cross-validation's and the held-out metrics, and
+    the training rows' raw inputs as the drift reference. The promotion policy
+    (ml/promotion.py) decides whether it becomes `titanic_survival` (served) or stays a
+    `titanic_survival_candidate`; the metadata says which and why.
     """
     import numpy as np
 
     from titanic_assets.core import registry
     from titanic_assets.core.contract import RAW_INPUTS
-    from titanic_assets.core.features import CATEGORICAL_FEATURES, FEATURES
     from titanic_assets.defs.serving.provenance import code_version
     from titanic_assets.ml import modeling, promotion
 
@@ -64,10 +64,13 @@ def serving_model(
         compared_on = f"{len(rows)} unseen passengers, {int(traffic.sum())} labelled traffic"
         columns = rows[list(RAW_INPUTS)]
         scored = len(rows) > 0
+        # Both models may carry these passengers' outcomes as group evidence: each is
+        # scored without their own.
+        ids = rows["PassengerId"].tolist()
         decision = promotion.decide_promotion(
             rows[modeling.LABEL].to_numpy(),
-            champion=serving.probabilities(columns) if scored else np.empty(0),
-            candidate=survival_model.predict_proba(columns) if scored else np.empty(0),
+            champion=serving.probabilities(columns, ids) if scored else np.empty(0),
+            candidate=survival_model.predict_proba(columns, ids) if scored else np.empty(0),
             champion_threshold=serving.threshold,
             candidate_threshold=survival_model.threshold,
             traffic=traffic,
@@ -86,16 +89,21 @@ def serving_model(
         "threshold": float(survival_model.threshold),
         "input_schema": {c: str(t) for c, t in reference[list(RAW_INPUTS)].dtypes.items()},
         "raw_inputs": list(RAW_INPUTS),
-        "features": list(FEATURES),
-        "categorical_features": list(CATEGORICAL_FEATURES),
+        "model_family": survival_model.pipeline.family,
+        "features": list(survival_model.pipeline.feature_names),
         "calibration": survival_model.calibration.as_dict(),
         "metrics": {
+            # What the model claims on traffic (shift-aware), what random folds alone say,
+            # and every scheme behind the claim (model_evaluation).
+            "claim": model_evaluation.claim.as_dict(),
+            "validation": model_evaluation.shift.as_dict(),
             "cross_validation": survival_model.cross_validation.as_dict(),
             "held_out": held_out,
             "held_out_intervals": {k: v.as_dict() for k, v in model_evaluation.intervals.items()},
             "held_out_baselines": model_evaluation.baselines,
         },
         "hyperparameters": survival_model.hyperparameters,
+        "evidence_rows": len(survival_model.evidence_ids),
         "train_rows": len(survival_model.train_ids),
         "test_rows": len(survival_model.test_ids),
         "trained_at": _now(),
@@ -136,6 +144,8 @@ def serving_model(
             "serving_model": (tag if decision.promote else (serving_before or "none")),
             "previous_serving_model": serving_before or "none",
             "threshold": float(survival_model.threshold),
+            "model_family": survival_model.pipeline.family,
+            "claimed_accuracy": str(model_evaluation.claim.accuracy),
             **{f"held_out/{k}": v for k, v in held_out.items()},
             "reference_rows": len(reference),
             **versions,
