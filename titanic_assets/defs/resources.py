@@ -207,6 +207,13 @@ class PredictionLog(dg.ConfigurableResource):
 
         return predictions_with_outcomes(landed, self.location)
 
+    def retractions(self) -> pd.DataFrame:
+        """Every retraction of stored outcomes, with how many each takes back
+        (core/outcomes.py `read_retractions`)."""
+        from titanic_assets.core.outcomes import read_retractions
+
+        return read_retractions(self.location)
+
 
 class MonitoringPolicy(dg.ConfigurableResource):
     """When monitoring acts: how much new traffic refreshes the drift report, and how many
