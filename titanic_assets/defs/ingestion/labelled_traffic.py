@@ -49,12 +49,14 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
     labels file, as training rows: the inputs it was sent, the outcome, and in `source`
     `feedback:<tag>` of the model that answered. Each trains under a PassengerId derived
     from its prediction id (`outcomes.feedback_passenger_id`), so its held-out split is
-    stable across retrains."""
+    stable across retrains. Outcomes an operator retracted are left out; the metadata
+    lists every retraction (who, when, which sender's, how many, why)."""
     from titanic_assets.core.outcomes import FEEDBACK_SOURCE, feedback_passenger_id
     from titanic_assets.core.registry import SERVING_MODEL_NAME
     from titanic_assets.ml.schemas import LabelledTraffic
 
     joined, conflicts = prediction_log.with_outcomes(landed_outcomes)
+    retractions = prediction_log.retractions()
     labelled = joined[joined["outcome"].notna()]
     table = labelled.assign(
         PassengerId=[feedback_passenger_id(i) for i in labelled["prediction_id"]],
@@ -76,8 +78,25 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
             "landed_ids_without_prediction": len(unmatched),
             "landed_ids_without_prediction_sample": dg.MetadataValue.json(unmatched[:20]),
             "landed_outcomes_contradicting_feedback": dg.MetadataValue.json(conflicts[:100]),
+            # Outcomes an operator took back (commands/retract_outcomes.py): left out above.
+            **retraction_metadata(retractions),
         },
     )
+
+
+def retraction_metadata(retractions) -> dict:
+    """How many stored outcomes are retracted, and each retraction: when, by whom, what it
+    covers (sender, times), how many outcomes of which sender, and why."""
+    table = retractions.assign(
+        by_sender=[", ".join(f"{s}: {n}" for s, n in b.items()) for b in retractions["by_sender"]]
+    ).fillna({"sender": "every sender", "since": "", "until": ""})
+    return {
+        "outcomes_retracted": int(retractions.attrs.get("outcomes_retracted", 0)),
+        "retractions": len(retractions),
+        "retraction_log": dg.MetadataValue.md(
+            table.to_markdown(index=False) if len(table) else "No outcome has been retracted."
+        ),
+    }
 
 
 labelled_traffic_contract = contract_check("labelled_traffic", "LabelledTraffic")
