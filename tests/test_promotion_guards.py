@@ -4,6 +4,7 @@ its minimum size. Pure functions: no Dagster, no service."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from titanic_assets.ml import promotion
 
@@ -69,7 +70,9 @@ def test_a_candidate_worse_on_one_declared_slice_is_kept_though_good_overall():
     champion[:40], candidate[:40] = right(labels[:40]), right(labels[:40])
     candidate[:15] = 1 - right(labels[:15])  # 15 of 40 first-class women turned wrong
 
-    decision = promotion.decide_promotion(labels, champion, candidate, 0.5, 0.5, slices=slices)
+    decision = promotion.decide_promotion(
+        labels, champion, candidate, 0.5, 0.5, slices=slices, margin=promotion.MARGIN
+    )
 
     assert not decision.promote, decision.reason
     assert decision.comparison["accuracy"]["non_inferior"]  # overall, within the margin
@@ -86,7 +89,9 @@ def test_a_slice_below_its_minimum_is_too_few_to_judge_not_failed():
     champion[: minimum - 1] = right(labels[: minimum - 1])
     candidate[: minimum - 1] = 1 - right(labels[: minimum - 1])  # all wrong, but too few
 
-    decision = promotion.decide_promotion(labels, champion, candidate, 0.5, 0.5, slices=slices)
+    decision = promotion.decide_promotion(
+        labels, champion, candidate, 0.5, 0.5, slices=slices, margin=promotion.MARGIN
+    )
 
     assert decision.promote, decision.reason
     small = decision.slices["female, class 2"]
@@ -114,3 +119,17 @@ def test_slices_are_sex_by_class_and_only_trusted_rows_count_in_them():
         labels, champion, candidate, 0.5, 0.5, traffic=traffic, slices=slices
     )
     assert decision.slices["male, class 3"]["rows"] == 50
+
+
+def test_the_margin_narrows_as_trusted_passengers_accumulate():
+    assert promotion.margin_for(promotion.MARGIN_ROWS) == promotion.MARGIN
+    assert promotion.margin_for(40) == promotion.MARGIN  # fewer: never wider than measured
+    assert promotion.margin_for(4 * promotion.MARGIN_ROWS) == pytest.approx(promotion.MARGIN / 2)
+    assert promotion.margin_for(100_000) == promotion.MIN_MARGIN
+    # Once thousands are shared, a candidate 5 points less accurate is kept out.
+    rng = np.random.default_rng(6)
+    labels = rng.integers(0, 2, 1500)
+    champion = right(labels)
+    candidate = np.where(rng.random(1500) < 0.05, 1 - champion, champion)
+    decision = promotion.decide_promotion(labels, champion, candidate, 0.5, 0.5)
+    assert not decision.promote and decision.comparison["accuracy"]["margin"] == 0.02
