@@ -45,7 +45,7 @@ PROMOTION_GROUPS = ("accuracy", "roc_auc")
 # None: no slice judged (the rule before the slice guard).
 MARGINS_TRIED = (
     (0.06, None), (0.05, None), (0.04, None), (0.03, None),
-    (0.05, 0.15), (0.05, 0.2), (0.05, 0.25), (0.04, 0.25),
+    (0.06, 0.25), (0.05, 0.15), (0.05, 0.2), (0.05, 0.25), (0.04, 0.25),
 )  # fmt: skip
 
 SHADOW_STREAMS = 1000
