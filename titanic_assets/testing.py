@@ -212,3 +212,14 @@ def shifted_population(shipped: pd.DataFrame, n: int, seed: int) -> pd.DataFrame
         Ticket=[f"SHIFT{seed} {i}" for i in range(n)],
         Survived=(rng.random(n) < 0.8).astype(int),
     )
+
+
+def compact_log(location: str | Path) -> list:
+    """Compact every hour of a prediction log, as monitoring's hourly runs do (the landing
+    sensor's, or `make monitor`); what each hour's compaction read and wrote."""
+    from titanic_assets.core.compaction import compact_hour
+    from titanic_assets.core.log_files import LogPlace
+
+    place = LogPlace(location)
+    landed = place.landing()
+    return [compact_hour(place, hour, landed) for hour in sorted({f.hour for f in landed})]

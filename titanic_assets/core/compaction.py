@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from titanic_assets.core.contract import FIELDS_BY_NAME, RAW_INPUTS
 from titanic_assets.core.log_files import LandingFile, LogPlace, hour_of
 from titanic_assets.core.outcomes import ANONYMOUS, LANDED_SENDER
+from titanic_assets.core.retractions import load_retractions, retracted_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -166,7 +167,7 @@ def compact_hour(
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": scratch})
         skipped = _read_json(con, "lines", predictions, PREDICTION_LINE)
         skipped |= _read_json(con, "outcome_lines", outcomes, OUTCOME_LINE)
-        conflicts = _build_tables(con, landed_outcomes)
+        conflicts = _build_tables(con, place, landed_outcomes)
         result = CompactedHour(
             hour=hour,
             files=len(mine),
@@ -192,7 +193,9 @@ def compact_hour(
     return result
 
 
-def _build_tables(con: duckdb.DuckDBPyConnection, landed: pd.DataFrame | None) -> list[str]:
+def _build_tables(
+    con: duckdb.DuckDBPyConnection, place: LogPlace, landed: pd.DataFrame | None
+) -> list[str]:
     """predictions, outcomes (one per id) and labelled from the loaded lines; returns the
     ids whose landed outcome contradicts the stored one."""
     inputs = ", ".join(f"unnest(inputs.{name}) AS {name}" for name in RAW_INPUTS)
@@ -224,6 +227,8 @@ def _build_tables(con: duckdb.DuckDBPyConnection, landed: pd.DataFrame | None) -
             WHERE id IN (SELECT prediction_id FROM predictions)
             """
         )
+    # Outcomes an operator retracted (core/retractions.py) are not joined.
+    con.execute(f"DELETE FROM stored WHERE {retracted_sql(load_retractions(place.location))}")
     conflicts = [
         row[0]
         for row in con.execute(
@@ -301,17 +306,22 @@ def _summaries(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:
 def read_compacted(place: LogPlace, kind: str, hours: list[str], query: str = "") -> pd.DataFrame:
     """The compacted rows of `kind` (predictions, labelled, samples) of the given hours as
     one table, through `query` (SQL over a table named `rows`, default all of it); hours
-    never compacted contribute nothing."""
+    never compacted contribute nothing. Labelled rows an operator retracted since their
+    hour was compacted are left out here too."""
     import duckdb
     import pandas as pd
 
     names = [place.compacted_name(kind, hour, "parquet") for hour in hours]
+    where = ""
+    if kind == "labelled":
+        where = f" WHERE NOT ({retracted_sql(load_retractions(place.location))})"
     with place.local_compacted(names) as paths:
         if not paths:
             return pd.DataFrame()
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT})
         con.execute(
-            f"CREATE VIEW rows AS SELECT * FROM read_parquet({_quoted(paths)}, union_by_name=true)"
+            f"CREATE VIEW rows AS SELECT * FROM read_parquet({_quoted(paths)}, "
+            f"union_by_name=true){where}"
         )
         table = con.execute(query or "SELECT * FROM rows").df()
         con.close()

@@ -38,6 +38,12 @@ Senders: each stored line records who sent it, `sender_id` of the bearer token t
 carried (a digest, never the token), or `anonymous` when the service takes outcomes without
 one; outcomes landed in bulk count as `labels_landing`, the operator's own folder or prefix.
 
+Retractions: an operator takes a sender's outcomes (or a time range's) back with
+`python -m titanic_assets.commands.retract_outcomes` (core/retractions.py). `read_outcomes`
+leaves them out, so everything downstream does; the lines themselves stay, for the audit.
+The service's store still holds them, so a retracted id cannot get a different outcome
+through /feedback (409); landed in bulk (a labels CSV file), it counts.
+
 Standard library only at module level: this runs in the service.
 """
 
@@ -52,11 +58,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from titanic_assets.core.prediction_log import HOUR_FORMAT, is_bucket, prediction_ids
+from titanic_assets.core.retractions import Retraction, load_retractions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -286,10 +293,47 @@ def _unique(ids: Sequence[str]) -> list[str]:
 
 
 def read_outcomes(location: str | Path) -> pd.DataFrame:
-    """Every stored outcome, one row per id: id, received_at (UTC), survived (bool), sender
-    (`sender_id`, or `anonymous`). From a
-    folder or a bucket prediction log's place; for an id stored twice (two replicas at the
-    same instant, see the module doc) the first received stands."""
+    """Every stored outcome no retraction covers, one row per id: id, received_at (UTC),
+    survived (bool), sender (`sender_id`, or `anonymous`). From a folder or a bucket
+    prediction log's place; for an id stored twice (two replicas at the same instant, see
+    the module doc) the first received stands.
+
+    The one place retractions (core/retractions.py) are applied: every reader of outcomes
+    (training rows, the monitoring join, promotion evidence) comes through here."""
+    table = _stored_outcomes(location)
+    for retraction in load_retractions(location):
+        table = table[~retraction.covers(table)]
+    return table.drop_duplicates("id", keep="first").reset_index(drop=True)
+
+
+def read_retractions(location: str | Path) -> pd.DataFrame:
+    """Every retraction recorded at `location`, oldest first, with what it takes back now:
+    `outcomes` (stored outcomes it covers, each id once) and `by_sender` (how many of them
+    each sender sent). An outcome two retractions cover counts for both; in
+    `attrs["outcomes_retracted"]`, how many distinct ids all of them take back."""
+    import pandas as pd
+
+    retractions = load_retractions(location)
+    stored = _stored_outcomes(location) if retractions else pd.DataFrame(columns=["id"])
+    rows, retracted = [], set()
+    for retraction in retractions:
+        covered = stored[retraction.covers(stored)].drop_duplicates("id")
+        retracted.update(covered["id"])
+        rows.append(
+            {
+                **asdict(retraction),
+                "outcomes": len(covered),
+                "by_sender": covered["sender"].value_counts().to_dict(),
+            }
+        )
+    columns = [*Retraction.__dataclass_fields__, "outcomes", "by_sender"]
+    table = pd.DataFrame(rows, columns=columns)
+    table.attrs["outcomes_retracted"] = len(retracted)
+    return table
+
+
+def _stored_outcomes(location: str | Path) -> pd.DataFrame:
+    """Every stored outcome line as a row, oldest first, retracted or not, repeats kept."""
     import pandas as pd
 
     if is_bucket(location):
@@ -319,5 +363,4 @@ def read_outcomes(location: str | Path) -> pd.DataFrame:
     received_at = table["received_at"].astype("float64")
     table["received_at"] = pd.to_datetime(received_at, unit="s", utc=True)
     table["survived"] = table["survived"].astype(bool)
-    table = table.sort_values("received_at", kind="stable", ignore_index=True)
-    return table.drop_duplicates("id", keep="first").reset_index(drop=True)
+    return table.sort_values("received_at", kind="stable", ignore_index=True)

@@ -211,7 +211,6 @@ class PredictionLog(dg.ConfigurableResource):
         place = self.place
         return read_compacted(place, "labelled", place.compacted_hours("labelled"), query)
 
-
     def recent(self, rows: int) -> pd.DataFrame:
         """The latest `rows` compacted predictions, newest first: the newest hours' only."""
         from titanic_assets.core.compaction import read_compacted, read_summaries
@@ -225,6 +224,13 @@ class PredictionLog(dg.ConfigurableResource):
                 break
         query = f"SELECT * FROM rows ORDER BY timestamp DESC LIMIT {int(rows)}"
         return read_compacted(place, "predictions", hours, query)
+
+    def retractions(self) -> pd.DataFrame:
+        """Every retraction of stored outcomes, with how many each takes back
+        (core/outcomes.py `read_retractions`)."""
+        from titanic_assets.core.outcomes import read_retractions
+
+        return read_retractions(self.location)
 
 
 class MonitoringPolicy(dg.ConfigurableResource):

@@ -50,7 +50,9 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
     `feedback:<tag>` of the model that answered. Each trains under a PassengerId derived
     from its prediction id (`outcomes.feedback_passenger_id`), so its held-out split is
     stable across retrains. Read from the compacted hours' labelled rows (monitoring's
-    `hourly_traffic`): an outcome counts once its hour is compacted."""
+    `hourly_traffic`): an outcome counts once its hour is compacted. Outcomes an operator
+    retracted are left out; the metadata lists every retraction (who, when, which sender's,
+    how many, why)."""
     import pandas as pd
 
     from titanic_assets.core.contract import RAW_INPUTS
@@ -62,6 +64,7 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
         "SELECT * FROM rows QUALIFY row_number() OVER "
         "(PARTITION BY prediction_id ORDER BY timestamp DESC) = 1 ORDER BY timestamp"
     )
+    retractions = prediction_log.retractions()
     if not len(labelled):
         labelled = pd.DataFrame(
             columns=["prediction_id", "outcome", "model_version", "sender", *RAW_INPUTS]
@@ -87,8 +90,25 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
             # their id, or their hour was not compacted since they landed.
             "landed_ids_without_prediction": len(unmatched),
             "landed_ids_without_prediction_sample": dg.MetadataValue.json(unmatched[:20]),
+            # Outcomes an operator took back (commands/retract_outcomes.py): left out above.
+            **retraction_metadata(retractions),
         },
     )
+
+
+def retraction_metadata(retractions) -> dict:
+    """How many stored outcomes are retracted, and each retraction: when, by whom, what it
+    covers (sender, times), how many outcomes of which sender, and why."""
+    table = retractions.assign(
+        by_sender=[", ".join(f"{s}: {n}" for s, n in b.items()) for b in retractions["by_sender"]]
+    ).fillna({"sender": "every sender", "since": "", "until": ""})
+    return {
+        "outcomes_retracted": int(retractions.attrs.get("outcomes_retracted", 0)),
+        "retractions": len(retractions),
+        "retraction_log": dg.MetadataValue.md(
+            table.to_markdown(index=False) if len(table) else "No outcome has been retracted."
+        ),
+    }
 
 
 labelled_traffic_contract = contract_check("labelled_traffic", "LabelledTraffic")
