@@ -73,3 +73,17 @@ def test_cbpe_is_not_trusted_when_realized_accuracy_falls_outside_its_interval()
     direction, verdict = performance.cbpe_trust(Interval(0.97, 0.93, 0.99), estimate)
     assert direction == "under-confident" and "refits the calibration" in verdict
     assert performance.cbpe_trust(Interval(0.82, 0.76, 0.88), estimate)[0] == "consistent"
+
+
+def test_past_the_bootstrap_limit_the_intervals_are_the_normal_approximations_and_agree():
+    from titanic_assets.ml.statistics import bootstrap, brier, roc_auc
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.uniform(size=performance.BOOTSTRAP_MAX_ROWS + 1000)
+    labels = (rng.uniform(size=len(probabilities)) < probabilities).astype(int)
+    fast = performance.realized(labels, probabilities, 0.5)
+    for name, metric in (("roc_auc", roc_auc), ("brier", brier)):
+        slow = bootstrap(labels, probabilities, metric, 200)
+        assert fast[name].estimate == pytest.approx(slow.estimate)
+        assert fast[name].low == pytest.approx(slow.low, abs=0.003)
+        assert fast[name].high == pytest.approx(slow.high, abs=0.003)

@@ -127,8 +127,9 @@ def drift_sample(place: LogPlace, window: TrafficWindow, size: int = WINDOW_SAMP
     )
 
 
-def labelled_rows(place: LogPlace, window: TrafficWindow) -> pd.DataFrame:
-    """The window's labelled rows of its model version (hours without any are not read)."""
+def labelled_rows(place: LogPlace, window: TrafficWindow, columns: str = "*") -> pd.DataFrame:
+    """The window's labelled rows of its model version (hours without any are not read),
+    only the `columns` asked for (SQL, default all)."""
     hours = [
         h
         for h, s in window.hours.items()
@@ -138,8 +139,7 @@ def labelled_rows(place: LogPlace, window: TrafficWindow) -> pd.DataFrame:
         place,
         "labelled",
         hours,
-        f"SELECT * FROM rows WHERE model_version = '{_sql_text(window.model_version)}' "
-        "ORDER BY timestamp",
+        f"SELECT {columns} FROM rows WHERE model_version = '{_sql_text(window.model_version)}'",
     )
 
 

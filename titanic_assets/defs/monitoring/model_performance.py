@@ -60,7 +60,7 @@ def model_performance(
     place = prediction_log.place
     windows = standard_windows(place, model.version, model.created_at, datetime.now(UTC))
     since = windows[0]
-    labelled = labelled_rows(place, since)
+    labelled = labelled_rows(place, since, "outcome, probability")
     if not len(labelled):
         labelled = pd.DataFrame({"outcome": [], "probability": []})
     labels = labelled["outcome"].astype(bool).to_numpy().astype(int)
