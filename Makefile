@@ -46,3 +46,4 @@ bench: install  ## Performance figures for the README (the service benchmark nee
 	$(UV) run --frozen python benchmarks/batch_scoring.py
 	$(UV) run --frozen python benchmarks/promotion.py
 	$(UV) run --frozen python benchmarks/loop.py
+	$(UV) run --frozen python benchmarks/monitoring_scale.py
