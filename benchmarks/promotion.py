@@ -39,14 +39,6 @@ from titanic_assets.ml import candidates, modeling, promotion, sequential, stati
 from titanic_assets.ml.cleaning import clean_passengers
 
 OLD_TOLERANCE = 0.01
-SECTIONS = ("retrain", "margin", "shadow")
-PROMOTION_GROUPS = ("accuracy", "roc_auc")
-# (margin, slice margin) pairs whose guard is measured; ml/promotion.py's is among them.
-# None: no slice judged (the rule before the slice guard).
-MARGINS_TRIED = (
-    (0.06, None), (0.05, None), (0.04, None), (0.03, None),
-    (0.06, 0.25), (0.05, 0.15), (0.05, 0.2), (0.05, 0.25), (0.04, 0.25),
-)  # fmt: skip
 
 SHADOW_STREAMS = 1000
 BUDGETS = (500, 1000, 2000)  # outcomes a challenger may shadow before it is retired
@@ -197,105 +189,12 @@ def shadow_section() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=100)
-    parser.add_argument("--only", choices=SECTIONS, help="run one section")
+    parser.add_argument("--only", choices=("retrain", "shadow"), help="run one section")
     args = parser.parse_args()
-    if args.only in (None, "retrain"):
+    if args.only != "shadow":
         retrain_section(args.seeds)
-    if args.only in (None, "margin"):
-        margin_section(args.seeds)
-    if args.only in (None, "shadow"):
+    if args.only != "retrain":
         shadow_section()
-
-
-def retrains_on_trusted(passengers: pd.DataFrame, noise: float, seed: int):
-    """Champion and candidate (its training outcomes flipped with probability `noise`) on
-    two 90% samples of the same passengers, scored on the trusted held-out rows: labels,
-    both models' probabilities, and each row's slice."""
-    test = passengers[modeling.held_out(passengers["PassengerId"])]
-    pool = passengers.drop(test.index)
-    models = []
-    for sample_seed, share in ((seed, 0.0), (seed + 10_000, noise)):
-        sample = pool.sample(frac=0.9, random_state=sample_seed)
-        models.append(fit(flipped(sample, share, sample_seed), sample_seed))
-    y, champion = scores(models[0], test)
-    _, candidate = scores(models[1], test)
-    return y, champion, candidate, promotion.slice_names(test)
-
-
-def trusted_bounds(passengers: pd.DataFrame, noise: float, seed: int) -> dict[str, tuple]:
-    """(rows, difference, one-sided 95% lower bound) of candidate - champion on the trusted
-    held-out passengers: accuracy and ROC-AUC on all of them, accuracy per declared slice."""
-    y, champion, candidate, slices = retrains_on_trusted(passengers, noise, seed)
-    groups = {"accuracy": np.ones(len(y), bool)}
-    groups |= {name: slices == name for name in promotion.SLICES}
-    found = {}
-    for name, rows in groups.items():
-        first, second = champion[rows] >= 0.5, candidate[rows] >= 0.5
-        d = statistics.paired_bootstrap(
-            y[rows], first, second, statistics.accuracy, resamples=500, seed=seed,
-            level=promotion.LEVEL,
-        )  # fmt: skip
-        found[name] = (int(rows.sum()), d.estimate, d.low)
-    auc = statistics.paired_bootstrap(
-        y, champion, candidate, statistics.roc_auc, resamples=500, seed=seed,
-        level=promotion.LEVEL,
-    )  # fmt: skip
-    found["roc_auc"] = (len(y), auc.estimate, auc.low)
-    return found
-
-
-def guard_rejects(found: dict[str, tuple], margin: float, slice_margin: float | None) -> bool:
-    """Whether the trusted guard keeps the candidate out (ml/promotion.py's rule)."""
-    if found["accuracy"][2] <= -margin or found["roc_auc"][2] <= -margin:
-        return True
-    return slice_margin is not None and any(
-        found[name][0] >= minimum and found[name][2] <= -slice_margin
-        for name, minimum in promotion.MIN_SLICE_ROWS.items()
-    )
-
-
-def margin_section(seeds: int) -> None:
-    """How far below 0 the one-sided 95% lower bound of (candidate - champion) falls for
-    two equally good retrains on the trusted held-out passengers, on the whole and per
-    slice (the margin that lets 95% of them through is what the evidence supports), and
-    how often the whole guard, at a few margins, rejects them and a worse candidate."""
-    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source=SHIPPED_PASSENGERS.name)
-    passengers, _ = clean_passengers(raw)
-    started = time.perf_counter()
-    rows, sweep = [], []
-    situations = (("equally good retrain", 0.0), ("worse candidate (12% flipped)", 0.12))
-    runs = {
-        name: [trusted_bounds(passengers, noise, s) for s in range(seeds)]
-        for name, noise in situations
-    }
-    for situation, found in runs.items():
-        for group in found[0]:
-            lows = np.array([f[group][2] for f in found])
-            rows.append(
-                {
-                    "situation": situation,
-                    "rows": group if group in PROMOTION_GROUPS else f"accuracy, {group}",
-                    "passengers": found[0][group][0],
-                    "median difference": f"{np.median([f[group][1] for f in found]):+.3f}",
-                    "lower bound: median": f"{np.median(lows):+.3f}",
-                    "5th percentile": f"{np.quantile(lows, 0.05):+.3f}",
-                    "1st percentile": f"{np.quantile(lows, 0.01):+.3f}",
-                }
-            )
-    for margin, slice_margin in MARGINS_TRIED:
-        row = {"margin": margin, "slice margin": slice_margin or "no slices"}
-        for situation, found in runs.items():
-            kept = np.mean([guard_rejects(f, margin, slice_margin) for f in found])
-            row[f"{situation}: kept out"] = f"{kept:.1%}"
-        sweep.append(row)
-    print(
-        f"\nThe trusted guard on the {rows[0]['passengers']} trusted held-out passengers: "
-        f"{seeds} seeds per situation, {time.perf_counter() - started:.0f} s (slices judged "
-        f"from {min(promotion.MIN_SLICE_ROWS.values())} passengers)."
-    )
-    print(pd.DataFrame(rows).to_markdown(index=False))
-    print()
-    print(pd.DataFrame(sweep).to_markdown(index=False))
 
 
 def retrain_section(seeds: int) -> None:

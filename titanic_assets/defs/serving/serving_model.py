@@ -61,10 +61,7 @@ def serving_model(
             candidate_held_out, serving.reference()["PassengerId"].tolist()
         )
         traffic = promotion.labelled_traffic(rows)
-        compared_on = (
-            f"{len(rows)} unseen passengers: {int((~traffic).sum())} trusted (landed), "
-            f"{int(traffic.sum())} labelled traffic"
-        )
+        compared_on = f"{len(rows)} unseen passengers, {int(traffic.sum())} labelled traffic"
         columns = rows[list(RAW_INPUTS)]
         scored = len(rows) > 0
         # Both models may carry these passengers' outcomes as group evidence: each is
@@ -77,7 +74,6 @@ def serving_model(
             champion_threshold=serving.threshold,
             candidate_threshold=survival_model.threshold,
             traffic=traffic,
-            slices=promotion.slice_names(rows) if scored else None,
         )
 
     by_id = passengers.set_index("PassengerId")
@@ -118,7 +114,6 @@ def serving_model(
             "compared_with": serving_before or "none",
             "compared_on": compared_on,
             "rows": decision.rows,
-            "slices": decision.slices,
         },
         **versions,
     }
@@ -146,7 +141,6 @@ def serving_model(
             "comparison_rows": decision.rows,
             "compared_on": compared_on,
             **_comparison_table(decision.comparison),
-            **_slice_table(decision.slices),
             "serving_model": (tag if decision.promote else (serving_before or "none")),
             "previous_serving_model": serving_before or "none",
             "threshold": float(survival_model.threshold),
@@ -169,26 +163,12 @@ def _comparison_table(comparison: dict[str, Any]) -> dict[str, Any]:
     """Both models on the same rows, with 95% intervals, as a table in the UI."""
     if not comparison:
         return {}
-    lines = [
-        "| metric | rows | serving | candidate | difference (90% two-sided) | margin | passes |"
-    ]
-    lines.append("|---|---|---|---|---|---|---|")
+    lines = ["| metric | serving | candidate | difference (90% two-sided) | passes |"]
+    lines.append("|---|---|---|---|---|")
     for name, c in comparison.items():
         cells = [
             f"{c[k]['estimate']:.3f} [{c[k]['low']:.3f}, {c[k]['high']:.3f}]"
             for k in ("serving", "candidate", "difference")
         ]
-        lines.append(
-            f"| {name} | {c.get('rows', '')} | {' | '.join(cells)} | {c['margin']:.2f} "
-            f"| {c['non_inferior']} |"
-        )
+        lines.append(f"| {name} | {' | '.join(cells)} | {c['non_inferior']} |")
     return {"comparison_table": dg.MetadataValue.md("\n".join(lines))}
-
-
-def _slice_table(slices: dict[str, Any]) -> dict[str, Any]:
-    """The declared slices' verdicts on the trusted passengers, too small ones included."""
-    if not slices:
-        return {}
-    lines = ["| slice (trusted passengers) | rows | minimum | verdict |", "|---|---|---|---|"]
-    lines += [f"| {n} | {v['rows']} | {v['minimum']} | {v['verdict']} |" for n, v in slices.items()]
-    return {"slice_guard": dg.MetadataValue.md("\n".join(lines))}
