@@ -85,5 +85,6 @@ def test_past_the_bootstrap_limit_the_intervals_are_the_normal_approximations_an
     for name, metric in (("roc_auc", roc_auc), ("brier", brier)):
         slow = bootstrap(labels, probabilities, metric, 200)
         assert fast[name].estimate == pytest.approx(slow.estimate)
+        assert type(fast[name].low) is float  # metadata takes plain floats, not numpy's
         assert fast[name].low == pytest.approx(slow.low, abs=0.003)
         assert fast[name].high == pytest.approx(slow.high, abs=0.003)

@@ -66,13 +66,14 @@ def _z(confidence: float = CONFIDENCE) -> float:
 
 
 def _mean_interval(values: np.ndarray) -> Interval:
-    mean, half = float(values.mean()), _z() * float(values.std(ddof=1)) / np.sqrt(len(values))
+    mean = float(values.mean())
+    half = _z() * float(values.std(ddof=1)) / float(np.sqrt(len(values)))
     return Interval(mean, mean - half, mean + half)
 
 
 def _hanley_mcneil(labels: np.ndarray, probabilities: np.ndarray) -> Interval:
     """ROC-AUC with Hanley and McNeil's (1982) standard error."""
-    auc = roc_auc(labels, probabilities)
+    auc = float(roc_auc(labels, probabilities))
     positives, negatives = int(labels.sum()), int(len(labels) - labels.sum())
     q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
     variance = (
