@@ -78,11 +78,26 @@ class LinearSurvival:
         }
 
 
-class BoostedSurvival:
+class _Boosted:
+    """What both LightGBM models do with their booster (`booster`, `design` are theirs):
+    raw scores and exact contributions on one thread, probabilities through the sigmoid."""
+
+    family = "lightgbm"
+
+    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.predict(matrix, raw_score=True, num_threads=1)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.predict(matrix, pred_contrib=True, num_threads=1)
+
+    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
+        return sigmoid(self.raw_score(self.design(columns, exclude)))
+
+
+class BoostedSurvival(_Boosted):
     """The LightGBM pipeline (core/features.PassengerFeatures -> LGBMClassifier), with its
     all-member group evidence keyed by passenger id."""
 
-    family = "lightgbm"
     feature_names = FEATURES
 
     def __init__(self, pipeline: Any) -> None:
@@ -109,15 +124,6 @@ class BoostedSurvival:
             matrix[:, FEATURES.index("group_survival")] = survival
         return matrix
 
-    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.predict(matrix, raw_score=True, num_threads=1)
-
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.predict(matrix, pred_contrib=True, num_threads=1)
-
-    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
-        return sigmoid(self.raw_score(self.design(columns, exclude)))
-
     def set_evidence(
         self, columns: Any, outcomes: Sequence[int], ids: Sequence[Hashable] | None = None
     ) -> BoostedSurvival:
@@ -132,12 +138,11 @@ class BoostedSurvival:
         return dict(self.pipeline.named_steps["classifier"].get_params())
 
 
-class BoostedWCGSurvival:
+class BoostedWCGSurvival(_Boosted):
     """LightGBM on the engineered features, the all-member group evidence and the
     women-and-children-group evidence (core/wcg.BOOSTED_FEATURES): the booster keeps what
     age, fare and port say, the WCG columns say whose family outcomes matter."""
 
-    family = "lightgbm"
     feature_names = BOOSTED_FEATURES
 
     def __init__(
@@ -158,15 +163,6 @@ class BoostedWCGSurvival:
         self, columns: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
     ) -> np.ndarray:
         return boosted_design(columns, self.evidence, self.everyone, exclude)
-
-    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.predict(matrix, raw_score=True, num_threads=1)
-
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.predict(matrix, pred_contrib=True, num_threads=1)
-
-    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
-        return sigmoid(self.raw_score(self.design(columns, exclude)))
 
     def set_evidence(
         self, columns: Any, outcomes: Sequence[int], ids: Sequence[Hashable] | None = None
