@@ -40,7 +40,8 @@ one; outcomes landed in bulk count as `labels_landing`, the operator's own folde
 
 Retractions: an operator takes a sender's outcomes (or a time range's) back with
 `python -m titanic_assets.commands.retract_outcomes` (core/retractions.py). `read_outcomes`
-leaves them out, so everything downstream does; the lines themselves stay, for the audit.
+and monitoring's compaction and labelled reads leave them out (core/compaction.py); the
+lines themselves stay, for the audit.
 The service's store still holds them, so a retracted id cannot get a different outcome
 through /feedback (409); landed in bulk (a labels CSV file), it counts.
 
