@@ -26,3 +26,14 @@ SERVING_VERSION = Gauge(
     ["version"],
     multiprocess_mode="livemax",
 )
+SHADOWING_VERSION = Gauge(
+    "titanic_challenger_model",
+    "1 for the challenger version a worker shadows with, 0 for versions it stopped.",
+    ["version"],
+    multiprocess_mode="livemax",
+)
+SHADOW_FAILURES = Counter(
+    "titanic_challenger_failures",
+    "Requests the challenger failed to score (answered by the serving model all the same).",
+    ["error"],
+)

@@ -158,6 +158,16 @@ class Explanation(BaseModel):
     request_id: str
 
 
+class Challenger(BaseModel):
+    """A candidate that scores every passenger beside the serving model; its answers are
+    logged, never returned, and monitoring decides from outcomes whether it is promoted."""
+
+    model_version: str
+    tag: str
+    threshold: float
+    trained_at: str | None
+
+
 class ModelInfo(BaseModel):
     model_version: str
     tag: str
@@ -171,6 +181,9 @@ class ModelInfo(BaseModel):
     raw_inputs: list[str]
     features: list[str]
     max_batch: int
+    challenger: Challenger | None = Field(
+        None, description="The candidate scoring every passenger in the shadow, if any."
+    )
 
 
 class Feedback(BaseModel):
@@ -198,8 +211,10 @@ class FeedbackReceipt(BaseModel):
     stored: int = Field(description="Outcomes new to the store (repeats are idempotent).")
 
 
-def model_info(model: registry.RegisteredModel) -> ModelInfo:
-    """What GET /model_info says about a registered model."""
+def model_info(
+    model: registry.RegisteredModel, challenger: registry.RegisteredModel | None = None
+) -> ModelInfo:
+    """What GET /model_info says about the serving model and its challenger."""
     meta = model.metadata
     return ModelInfo(
         model_version=model.version,
@@ -214,4 +229,12 @@ def model_info(model: registry.RegisteredModel) -> ModelInfo:
         raw_inputs=list(RAW_INPUTS),
         features=list(model.feature_names),
         max_batch=MAX_BATCH,
+        challenger=None
+        if challenger is None
+        else Challenger(
+            model_version=challenger.version,
+            tag=challenger.tag,
+            threshold=challenger.threshold,
+            trained_at=challenger.metadata.get("trained_at"),
+        ),
     )

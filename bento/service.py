@@ -7,6 +7,11 @@ serves within TITANIC_MODEL_POLL_SECONDS (default 10 s) with no restart. A model
 as one immutable object, and each request reads it exactly once: no request fails or mixes
 two models, and each response names the version that answered.
 
+A challenger (core/registry.py) is swapped the same way (bento/model_slots.py). It scores
+every passenger too, in the same worker; its answer is logged under the same prediction id,
+never returned, and monitoring compares both on the outcomes (defs/monitoring/shadow.py).
+A challenger failing to score is counted and skipped; the request is answered.
+
 Scoring never builds a DataFrame: request bodies become a dict of columns, the shared
 feature code makes a numpy matrix, and the served model scores it (core/models.py). The API
 methods are `async` although they do not await: scoring takes ~0.1 ms, far less than the
@@ -29,7 +34,15 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from bento import request_timeout, scoring
 from bento.logs import ClientErrorsAsWarnings, use_json_logs
-from bento.metrics import LOG_FAILURES, LOG_WRITABLE, PREDICTIONS, SERVING_VERSION
+from bento.metrics import (
+    LOG_FAILURES,
+    LOG_WRITABLE,
+    PREDICTIONS,
+    SERVING_VERSION,
+    SHADOW_FAILURES,
+    SHADOWING_VERSION,
+)
+from bento.model_slots import ModelSlot
 from bento.plumbing import (
     FEEDBACK_BEARER,
     CorrectedOpenAPI,
@@ -55,7 +68,12 @@ from bento.schemas import (
 )
 from titanic_assets.core import registry
 from titanic_assets.core.outcomes import OutcomeStore
-from titanic_assets.core.prediction_log import LogPolicy, PredictionLogWriter, prediction_ids
+from titanic_assets.core.prediction_log import (
+    LogPolicy,
+    PredictionLogWriter,
+    ShadowAnswers,
+    prediction_ids,
+)
 from titanic_assets.core.settings import load_settings
 
 # Read when a worker starts (core/settings.py): a wrong value stops it, naming the variable.
@@ -103,8 +121,10 @@ class TitanicSurvival:
     """Survival predictions for Titanic passengers from the last promoted model."""
 
     def __init__(self) -> None:
-        self._model: registry.RegisteredModel | None = None
-        self._unloadable: str | None = None  # a version that failed to load
+        self._serving_slot = ModelSlot("serving model", registry.promoted_tag, SERVING_VERSION)
+        self._challenger_slot = ModelSlot(
+            "challenger", registry.shadowing_tag, SHADOWING_VERSION, release_when_unnamed=True
+        )
         # A failing log never fails a prediction: it is answered, counted and alerted on.
         self._log = PredictionLogWriter(
             SETTINGS.prediction_log,
@@ -124,29 +144,9 @@ class TitanicSurvival:
     # --- model updates -------------------------------------------------------------------
 
     def _refresh(self) -> None:
-        """Load the serving model if it differs from the one in use; keep serving on error.
-
-        A version that fails to load (a half-written or corrupt store entry) is reported once
-        and not tried again until the serving version changes."""
-        tag = None
-        try:
-            tag = registry.promoted_tag()
-            current = self._model
-            if tag is None or tag == self._unloadable:
-                return
-            if current is not None and tag.endswith(":" + current.version):
-                return
-            loaded = registry.load(tag)
-        except Exception:
-            self._unloadable = tag
-            logger.exception("Could not load %s; keeping the current model", tag)
-            return
-        self._model = loaded  # one reference assignment: requests see old or new, whole
-        gc.freeze()
-        if current is not None:
-            SERVING_VERSION.labels(version=current.version).set(0)
-        SERVING_VERSION.labels(version=loaded.version).set(1)
-        logger.info("Serving model %s", loaded.tag)
+        """Swap in the serving model and the challenger the store names now (model_slots)."""
+        if self._serving_slot.refresh() | self._challenger_slot.refresh():
+            gc.freeze()
 
     @bentoml.on_shutdown
     def _flush_log(self) -> None:
@@ -159,7 +159,7 @@ class TitanicSurvival:
             self._refresh()
 
     def _serving(self) -> registry.RegisteredModel:
-        model = self._model
+        model = self._serving_slot.model
         if model is None:
             raise bentoml.exceptions.ServiceUnavailable(
                 "No model has been promoted yet: materialize the serving_model asset."
@@ -167,7 +167,7 @@ class TitanicSurvival:
         return model
 
     def __is_ready__(self) -> bool:
-        return self._model is not None
+        return self._serving_slot.model is not None
 
     # --- API -----------------------------------------------------------------------------
 
@@ -190,11 +190,28 @@ class TitanicSurvival:
         probabilities: np.ndarray,
         survived: np.ndarray,
     ) -> None:
-        """Log and count answered predictions: the one way out of every prediction endpoint."""
-        self._log.write(rid, endpoint, model.version, columns, probabilities, survived)
+        """Shadow, log and count answered predictions: every prediction endpoint's way out."""
+        shadow = self._shadow(columns)
+        self._log.write(rid, endpoint, model.version, columns, probabilities, survived, shadow)
         alive = int(survived.sum())
         PREDICTIONS.labels(outcome="survived", endpoint=endpoint).inc(alive)
         PREDICTIONS.labels(outcome="died", endpoint=endpoint).inc(len(survived) - alive)
+
+    def _shadow(self, columns: dict[str, list[Any]]) -> ShadowAnswers | None:
+        """The challenger's answers for these passengers, None when none shadows or it
+        failed (counted; the next request tries again)."""
+        challenger = self._challenger_slot.model
+        if challenger is None:
+            return None
+        try:
+            probabilities = challenger.probabilities(columns)
+        except Exception as error:
+            SHADOW_FAILURES.labels(error=type(error).__name__).inc()
+            logger.warning("Challenger %s failed to score: %s", challenger.version, error)
+            return None
+        return ShadowAnswers(
+            challenger.version, probabilities, probabilities >= challenger.threshold
+        )
 
     @bentoml.api
     async def predict(self, passenger: Passenger, /, ctx: bentoml.Context) -> Prediction:
@@ -289,11 +306,12 @@ class TitanicSurvival:
     @info_app.get("/model_info", response_model=ModelInfo, tags=["Service APIs"])
     def model_info(self) -> ModelInfo:
         """The serving model: version, when and on what data it was trained, metrics,
-        features, threshold. (GET, so it is mounted beside BentoML's POST-only APIs.)"""
-        model = self._model
+        features, threshold; and the challenger shadowing it, if any. (GET, so it is
+        mounted beside BentoML's POST-only APIs.)"""
+        model = self._serving_slot.model
         if model is None:
             raise HTTPException(503, "No model has been promoted yet.")
-        return model_info(model)
+        return model_info(model, self._challenger_slot.model)
 
     @info_app.post(
         "/predict_csv",
@@ -315,7 +333,7 @@ class TitanicSurvival:
             body.extend(chunk)
             if len(body) > MAX_CSV_BYTES:
                 return error_response(413, "body", f"larger than {MAX_CSV_BYTES:,} bytes")
-        model = self._model
+        model = self._serving_slot.model
         if model is None:
             return error_response(503, "model", "no model has been promoted yet")
         try:

@@ -3,7 +3,8 @@
 For each hour (`YYYYMMDDHH`, core/log_files.py) this reads the predictions landed for it
 and the outcomes come back for them, and writes under the log's `compacted/`:
 
-- `predictions/<hour>.parquet`: one row per passenger scored (core/prediction_log.COLUMNS);
+- `predictions/<hour>.parquet`: one row per passenger scored (core/prediction_log.COLUMNS,
+  and the challenger's version and answers where one shadowed it);
 - `labelled/<hour>.parquet`: those with an outcome (plus `outcome`, `received_at`,
   `sender`), the training rows and performance evidence, kept past the retention period;
 - `samples/<hour>.parquet`: per model version a uniform sample of at most SAMPLE_ROWS rows,
@@ -63,6 +64,8 @@ PREDICTION_LINE = {
     "inputs": f"STRUCT({_INPUTS})",
     "probability": "DOUBLE[]",
     "survived": "BOOLEAN[]",
+    # The challenger's answers, when one shadowed the request (absent: NULL).
+    "challenger": "STRUCT(model_version VARCHAR, probability DOUBLE[], survived BOOLEAN[])",
 }
 OUTCOME_LINE = {
     "timestamp": "DOUBLE",
@@ -208,7 +211,10 @@ def _build_tables(
                    CASE WHEN endpoint = 'predict_batch' THEN request_id || '-' || i
                              ELSE request_id END))) AS prediction_id,
                request_id, to_timestamp(timestamp) AS timestamp, model_version, endpoint,
-               {inputs}, unnest(probability) AS probability, unnest(survived) AS survived
+               {inputs}, unnest(probability) AS probability, unnest(survived) AS survived,
+               challenger.model_version AS challenger_version,
+               unnest(challenger.probability) AS challenger_probability,
+               unnest(challenger.survived) AS challenger_survived
         FROM lines
         """
     )

@@ -76,6 +76,16 @@ def is_bucket(place: str | Path) -> bool:
 
 
 @dataclass(frozen=True)
+class ShadowAnswers:
+    """The challenger's answers for a request's passengers: logged beside the serving
+    model's under the same prediction ids, never returned to the client."""
+
+    model_version: str
+    probabilities: Sequence[float]
+    survived: Sequence[bool]
+
+
+@dataclass(frozen=True)
 class LogPolicy:
     """How big a worker's file of the hour grows before it rolls over, how long landed files
     stay once compacted, and how big and how old a batch gets before it is shipped (a
@@ -143,23 +153,28 @@ class PredictionLogWriter:
         inputs: Mapping[str, Sequence[Any]],
         probabilities: Sequence[float],
         survived: Sequence[bool],
+        shadow: ShadowAnswers | None = None,
     ) -> bool:
-        """Log one request; False when the storage failed (the line is dropped)."""
+        """Log one request, with the challenger's answers when it shadowed it; False when
+        the storage failed (the line is dropped)."""
         now = time.time()
-        line = json.dumps(
-            {
-                "request_id": request_id,
-                "timestamp": now,
-                "model_version": model_version,
-                "endpoint": endpoint,
-                "ids": prediction_ids(request_id, len(probabilities), endpoint),
-                "inputs": {name: list(inputs[name]) for name in RAW_INPUTS},
-                "probability": np.round(np.asarray(probabilities, dtype=float), 6).tolist(),
-                "survived": np.asarray(survived, dtype=bool).tolist(),
-            },
-            separators=(",", ":"),
-        )
-        data = line + "\n"
+        record = {
+            "request_id": request_id,
+            "timestamp": now,
+            "model_version": model_version,
+            "endpoint": endpoint,
+            "ids": prediction_ids(request_id, len(probabilities), endpoint),
+            "inputs": {name: list(inputs[name]) for name in RAW_INPUTS},
+            "probability": np.round(np.asarray(probabilities, dtype=float), 6).tolist(),
+            "survived": np.asarray(survived, dtype=bool).tolist(),
+        }
+        if shadow is not None:
+            record["challenger"] = {
+                "model_version": shadow.model_version,
+                "probability": np.round(np.asarray(shadow.probabilities, float), 6).tolist(),
+                "survived": np.asarray(shadow.survived, dtype=bool).tolist(),
+            }
+        data = json.dumps(record, separators=(",", ":")) + "\n"
         if self._bucket is not None:  # batched, uploaded by size and age (log_shipping.py)
             self._bucket.append(time.strftime(HOUR_FORMAT, time.gmtime(now)), data)
             return True

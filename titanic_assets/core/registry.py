@@ -13,6 +13,12 @@ computed from the model's outputs, which on training rows would be over-confiden
 every PassengerId it was given (so a retrain is requested only for labelled rows it has not
 seen). Threshold, schema, metrics and versions are in the model's metadata and labels.
 
+The challenger, a candidate that shadows the serving model (the service scores every
+passenger with it too and logs its answer, never returned), is recorded the same way: each
+change is a new, file-less version of `titanic_survival_challenger` whose metadata names
+the candidate and says whether it is shadowing, was promoted or retired, and why. Its
+`latest` is the current state, so the history of challengers is `bentoml models list`.
+
 Imported by the service, so only the standard library at module level.
 """
 
@@ -31,6 +37,8 @@ from titanic_assets.core.calibration import Calibration, IsotonicCalibration, ca
 
 SERVING_MODEL_NAME = "titanic_survival"
 CANDIDATE_MODEL_NAME = "titanic_survival_candidate"
+CHALLENGER_RECORD_NAME = "titanic_survival_challenger"
+SHADOWING, PROMOTED, RETIRED = "shadowing", "promoted", "retired"
 PIPELINE_FILE = "pipeline.pkl"
 REFERENCE_FILE = "reference.csv"
 REFERENCE_SUMMARY_FILE = "reference_summary.json"
@@ -291,3 +299,69 @@ def restore(version: str, reason: str) -> str:
             if os.path.exists(os.path.join(source.path, name)):
                 shutil.copy(os.path.join(source.path, name), model.path_of(name))
     return str(model.tag)
+
+
+@dataclass(frozen=True)
+class ChallengerRecord:
+    """Which candidate shadows the serving model, since when, and why (or how it ended)."""
+
+    candidate: str  # the candidate's full tag
+    status: str  # SHADOWING, PROMOTED or RETIRED
+    reason: str
+    since: datetime  # when this record was made (UTC)
+    champion: str  # the serving model's tag when it was made
+
+    @property
+    def version(self) -> str:
+        return self.candidate.split(":", 1)[1]
+
+    @property
+    def shadowing(self) -> bool:
+        return self.status == SHADOWING
+
+
+def challenger_record() -> ChallengerRecord | None:
+    """The latest challenger record, None when there has never been a challenger."""
+    record = get(f"{CHALLENGER_RECORD_NAME}:latest")
+    if record is None:
+        return None
+    return ChallengerRecord(
+        candidate=record.metadata["candidate"],
+        status=record.metadata["status"],
+        reason=record.metadata["reason"],
+        since=record.created_at,
+        champion=record.metadata.get("champion", "none"),
+    )
+
+
+def shadowing_tag() -> str | None:
+    """The full tag of the candidate that shadows now, None when none does."""
+    record = challenger_record()
+    return record.candidate if record is not None and record.shadowing else None
+
+
+def record_challenger(candidate: str, status: str, reason: str) -> ChallengerRecord:
+    """Record that `candidate` (a full tag or a candidate version) now shadows, or was
+    promoted or retired, and why; returns the record."""
+    import bentoml
+
+    if status not in (SHADOWING, PROMOTED, RETIRED):
+        raise ValueError(f"status must be {SHADOWING}, {PROMOTED} or {RETIRED}, not {status!r}")
+    tag = candidate if ":" in candidate else f"{CANDIDATE_MODEL_NAME}:{candidate}"
+    if status == SHADOWING and get(tag) is None:
+        raise LookupError(
+            f"No model {tag!r} in the store: `bentoml models list {CANDIDATE_MODEL_NAME}` "
+            "lists the candidates"
+        )
+    metadata = {
+        "candidate": tag,
+        "status": status,
+        "reason": reason,
+        "champion": promoted_tag() or "none",
+        "threshold": 0.0,  # every store entry has one (see `get`); a record scores nothing
+    }
+    with bentoml.models.create(CHALLENGER_RECORD_NAME, labels={"stage": status}, metadata=metadata):
+        pass
+    record = challenger_record()
+    assert record is not None
+    return record

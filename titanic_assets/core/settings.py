@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     drift_refresh_seconds: float = _setting(
         60, "the least time between two monitoring refreshes of new traffic (seconds)", ge=0
     )
+    shadow_max_outcomes: int = _setting(
+        2000, "outcomes a challenger may shadow before it is retired, not shown better", ge=1
+    )
+    shadow_max_days: float = _setting(30, "... or days, whichever comes first", gt=0)
     feedback_token: SecretStr | None = _setting(
         None,
         "the bearer token `POST /feedback` requires (several senders: comma-separated); "

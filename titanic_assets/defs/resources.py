@@ -234,11 +234,14 @@ class PredictionLog(dg.ConfigurableResource):
 
 
 class MonitoringPolicy(dg.ConfigurableResource):
-    """When monitoring acts: how often new traffic is compacted and evaluated again, and how
-    many unseen labelled passengers a failed check needs before it requests a retrain."""
+    """When monitoring acts: how often new traffic is compacted and evaluated again, how
+    many unseen labelled passengers a failed check needs before it requests a retrain, and
+    how long a challenger may shadow before it is retired, not shown better."""
 
     drift_refresh_seconds: float = 60.0
     retrain_min_new_rows: int = 150
+    shadow_max_outcomes: int = 2000
+    shadow_max_days: float = 30.0
 
 
 def shared_resources(settings: Settings) -> dict:
@@ -250,6 +253,8 @@ def shared_resources(settings: Settings) -> dict:
         "monitoring_policy": MonitoringPolicy(
             drift_refresh_seconds=settings.drift_refresh_seconds,
             retrain_min_new_rows=settings.retrain_min_new_rows,
+            shadow_max_outcomes=settings.shadow_max_outcomes,
+            shadow_max_days=settings.shadow_max_days,
         ),
     }
 

@@ -18,12 +18,29 @@ Chosen so that noise decides nothing:
 - Fewer than MIN_ROWS shared unseen passengers is no evidence: the candidate is kept and
   the champion keeps serving.
 
+A candidate kept here shadows the serving model on live traffic (defs/monitoring/shadow.py)
+until its outcomes decide (ml/sequential.py). Before the shadow evidence may promote it, it
+must pass `trusted_guard`: non-inferior on the trusted held-out passengers (landed, never
+labelled traffic, whose outcomes come from clients and could be flooded), kept apart, not
+pooled with the traffic; and on each slice declared in advance (SLICES, sex x class) that
+has at least MIN_SLICE_ROWS of them. The margins (benchmarks/promotion.py `--only margin`):
+
+- `margin_for(n)`: MARGIN_AT_ROWS[1] at MARGIN_AT_ROWS[0] trusted passengers, narrowing as
+  1/sqrt(n) (as the spread of an equally good retrain's lower bound does), never below
+  MIN_MARGIN. At ~160 passengers an equally good retrain's one-sided 95% lower bound falls
+  below -0.05 about 5% of the time, so a margin any tighter keeps good retrains out for
+  noise; unlike the fixed 0.06 here, it narrows as passengers accumulate, so a candidate
+  5 points worse is kept out more surely, not less, with more evidence.
+- SLICE_MARGIN on slices of at least MIN_SLICE_ROWS: one passenger is 2-4 points of a slice,
+  so the slice guard catches large losses (a targeted flood turns a slice around), not a few
+  points; a smaller slice is reported "too few to judge", not failed.
+
 The first model is promoted when nothing serves. Pure functions, no Dagster and no BentoML.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +56,15 @@ PROMOTION_METRICS: dict[str, Any] = {
 MARGIN = 0.06
 MIN_ROWS = 30
 LEVEL = 0.90  # two-sided 90%: its lower end is the one-sided 95% lower bound
+# The trusted guard (see the module docstring; measured by benchmarks/promotion.py).
+MARGIN_AT_ROWS = (157, 0.06)
+MIN_MARGIN = 0.02
+SLICE_MARGIN = 0.25
+SLICES: dict[str, tuple[str, int]] = {
+    f"{sex}, class {pclass}": (sex, pclass) for sex in ("female", "male") for pclass in (1, 2, 3)
+}
+MIN_SLICE_ROWS = 25
+TOO_FEW = "too few to judge"
 
 POLICY = (
     f"Promote when, on passengers neither model was trained on, the candidate is non-inferior "
@@ -168,3 +194,89 @@ def decide_promotion(
     return PromotionDecision(
         promote=not worse, reason=reason, rows=len(labels), comparison=comparison
     )
+
+
+def margin_for(trusted_rows: int) -> float:
+    """The non-inferiority margin on this many trusted passengers (module docstring)."""
+    rows, margin = MARGIN_AT_ROWS
+    narrowed = margin * np.sqrt(rows / max(trusted_rows, 1))
+    return float(np.clip(narrowed, MIN_MARGIN, margin))
+
+
+def slice_names(rows: pd.DataFrame) -> np.ndarray:
+    """Each row's declared slice (a key of SLICES), or "" for a row in none."""
+    names = np.full(len(rows), "", dtype=object)
+    for name, (sex, pclass) in SLICES.items():
+        names[((rows["Sex"] == sex) & (rows["Pclass"] == pclass)).to_numpy()] = name
+    return names
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """Whether a challenger is non-inferior on the trusted passengers, and the evidence."""
+
+    passed: bool
+    reason: str
+    rows: int
+    margin: float
+    comparison: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def trusted_guard(
+    labels: np.ndarray,
+    champion: np.ndarray,
+    candidate: np.ndarray,
+    champion_threshold: float,
+    candidate_threshold: float,
+    slices: np.ndarray,
+    seed: int = 0,
+) -> GuardResult:
+    """Both models' probabilities for the trusted held-out passengers neither trained on
+    (`slices`: each one's slice name, see `slice_names`). Passes when the candidate's
+    accuracy and ROC-AUC are within `margin_for(n)` (one-sided 95% lower bound of the
+    paired difference) and its accuracy on every judged slice within SLICE_MARGIN."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    margin = margin_for(n)
+    if n < MIN_ROWS or labels.min() == labels.max():
+        return GuardResult(
+            False, f"only {n} trusted passengers neither model trained on ({MIN_ROWS} needed)",
+            n, margin,
+        )  # fmt: skip
+    predicted = (champion >= champion_threshold, candidate >= candidate_threshold)
+    groups: dict[str, tuple[Any, np.ndarray, np.ndarray, np.ndarray, float]] = {
+        "accuracy": (statistics.accuracy, labels, *predicted, margin),
+        "roc_auc": (statistics.roc_auc, labels, champion, candidate, margin),
+    }
+    comparison: dict[str, dict[str, Any]] = {}
+    for name in SLICES:
+        rows = np.asarray(slices) == name
+        if rows.sum() < MIN_SLICE_ROWS:
+            comparison[f"accuracy, {name}"] = {"rows": int(rows.sum()), "verdict": TOO_FEW}
+            continue
+        first, second = (p[rows] for p in predicted)
+        groups[f"accuracy, {name}"] = (
+            statistics.accuracy,
+            labels[rows],
+            first,
+            second,
+            SLICE_MARGIN,
+        )
+    worse = []
+    for name, (metric, y, first, second, allowed) in groups.items():
+        d = statistics.paired_bootstrap(y, first, second, metric, seed=seed, level=LEVEL)
+        ok = d.low > -allowed
+        comparison[name] = {
+            "rows": len(y), "difference": d.as_dict(), "margin": allowed,
+            "verdict": "non-inferior" if ok else "worse",
+        }  # fmt: skip
+        if not ok:
+            worse.append(f"{name} {d.estimate:+.3f} (95% lower bound {d.low:+.3f} <= -{allowed:g})")
+    if worse:
+        reason = f"worse on the {n} trusted held-out passengers: {'; '.join(worse)}"
+    else:
+        reason = (
+            f"non-inferior on the {n} trusted held-out passengers (margin {margin:.3f}) and "
+            f"on every slice judged (margin {SLICE_MARGIN})"
+        )
+    return GuardResult(not worse, reason, n, margin, comparison)
