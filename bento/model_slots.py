@@ -58,7 +58,7 @@ class ModelSlot:
         except Exception:
             if tag is not None:
                 self._unloadable.add(tag)
-            logger.exception("Could not load the %s %s; keeping the current one", self.role, tag)
+            logger.exception("Could not load %s (%s); keeping the current one", tag, self.role)
             return False
         self.model = loaded
         if current is not None:

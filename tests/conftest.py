@@ -159,14 +159,15 @@ class Server:
     def get(self, path: str) -> httpx.Response:
         return self.client.get(self.url + path)
 
-    def promote(self, trained, threshold: float, tmp: Path) -> str:
-        """Save a trained model as `titanic_survival:<new version>` in the service's store."""
+    def promote(self, trained, threshold: float, tmp: Path, name: str = "titanic_survival") -> str:
+        """Save a trained model as `<name>:<new version>` in the service's store (the serving
+        name promotes it; the candidate name keeps it a candidate)."""
         payload = tmp / f"model-{len(self.versions)}.pkl"
         reference = pd.DataFrame({name: [] for name in RAW_INPUTS})
         payload.write_bytes(
             pickle.dumps(
                 {
-                    "name": "titanic_survival",
+                    "name": name,
                     "pipeline": trained.pipeline,
                     "reference": reference,
                     "reference_summary": {"rows": 0, "columns": {}},
@@ -192,7 +193,8 @@ class Server:
             check=True,
         )
         version = saved.stdout.strip().rsplit(":", 1)[1]
-        self.versions[version] = threshold
+        if name == "titanic_survival":
+            self.versions[version] = threshold
         return version
 
     def serves_everywhere(self, version: str, probes: int = 20) -> bool:

@@ -129,3 +129,31 @@ def test_hours_between_covers_both_ends():
         "2026112923",
         "2026113000",
     ]
+
+
+def test_a_shadowed_request_keeps_the_challengers_answers_beside_the_served_ones(tmp_path):
+    from titanic_assets.core.prediction_log import PredictionLogWriter, ShadowAnswers
+
+    writer = PredictionLogWriter(tmp_path)
+    inputs = {n: [PASSENGER.get(n)] * 2 for n in RAW_INPUTS}
+    shadow = ShadowAnswers("candidate", [0.7, 0.2], [True, False])
+    writer.write("shadowed", "predict_batch", "serving", inputs, [0.4, 0.3], [False, False], shadow)
+    writer.write(
+        "alone", "predict", "serving", {n: v[:1] for n, v in inputs.items()}, [0.9], [True]
+    )
+    writer.close()
+    OutcomeStore(tmp_path).add([("shadowed-0", True), ("alone", True)], sender="token:abc")
+    place = LogPlace(tmp_path)
+
+    [hour] = compact_all(place).values()
+
+    table = compaction.read_compacted(place, "labelled", [hour.hour]).set_index("prediction_id")
+    assert table.loc["shadowed-0", "challenger_version"] == "candidate"
+    assert table.loc["shadowed-0", "challenger_probability"] == 0.7
+    assert bool(table.loc["shadowed-0", "challenger_survived"]) is True
+    assert bool(table.loc["shadowed-0", "survived"]) is False
+    assert pd.isna(table.loc["alone", "challenger_version"])
+    assert pd.isna(table.loc["alone", "challenger_survived"])
+    predictions = compaction.read_compacted(place, "predictions", [hour.hour])
+    by_id = predictions.set_index("prediction_id")["challenger_probability"]
+    assert by_id[["shadowed-0", "shadowed-1"]].tolist() == [0.7, 0.2]

@@ -165,6 +165,11 @@ def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
     candidate = bentoml.models.get(meta["bentoml_tag"])
     assert candidate.tag.name == registry.CANDIDATE_MODEL_NAME
     assert candidate.info.labels["stage"] == "candidate"
+    # Kept, it becomes the challenger: the service shadows with it until outcomes decide.
+    record = registry.challenger_record()
+    assert record.candidate == meta["bentoml_tag"] and record.shadowing
+    assert record.champion == serving_before
+    assert meta["challenger"] == f"{meta['bentoml_tag']} shadows the serving model"
 
 
 def test_the_old_rule_is_fooled_by_an_easier_split_the_paired_rule_is_not() -> None:

@@ -10,6 +10,8 @@ worker process appends to its own file per UTC hour, `predictions-<YYYYMMDDHH>-<
 .jsonl`, with one `write` and a flush per request: several workers never interleave, and a
 crash loses at most the line being written, which readers skip. The hour in the name is the
 hour of traffic the file belongs to (core/log_files.py): monitoring compacts hour by hour.
+When a challenger shadows the serving model, the line carries its answers too
+(`challenger`: its version, probabilities and predictions, in the same order as the ids).
 
 Rotation: a worker's file of the hour rolls over to `...-p<n>.jsonl` parts past
 TITANIC_PREDICTION_LOG_MAX_MB (64). Retention is monitoring's: landing files are removed

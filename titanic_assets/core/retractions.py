@@ -75,7 +75,7 @@ class Retraction:
         return cls(
             reason=reason.strip(),
             recorded_at=recorded.isoformat(),
-            recorded_by=f"{_account()}@{socket.gethostname()}",
+            recorded_by=f"{os_account()}@{socket.gethostname()}",
             sender=sender,
             since=since.isoformat() if since else None,
             until=(until or recorded).isoformat(),
@@ -111,7 +111,7 @@ class Retraction:
         return f"{what}{since} until {self.until}"
 
 
-def _account() -> str:
+def os_account() -> str:
     """The operating-system account running this (not $USER, which anyone can set)."""
     try:
         return pwd.getpwuid(os.getuid()).pw_name

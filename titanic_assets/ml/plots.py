@@ -155,3 +155,32 @@ def reliability_plot(
         axes.set_ylim(0, 1)
 
     return _image(f"Reliability ({passengers})", draw)
+
+
+def shadow_accuracies(outcomes: np.ndarray, champion: np.ndarray, challenger: np.ndarray) -> str:
+    """Both models' accuracy on the shared labelled traffic as outcomes came back."""
+
+    def draw(axes: Axes) -> None:
+        axes.plot(outcomes, champion, label="serving model")
+        axes.plot(outcomes, challenger, label="challenger")
+        axes.set_xlabel("outcomes of shadowed passengers")
+        axes.set_ylabel("accuracy so far")
+        axes.legend(loc="lower right")
+
+    return _image("Accuracy on the shared traffic", draw)
+
+
+def shadow_bounds(
+    outcomes: np.ndarray, difference: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> str:
+    """The accuracy difference and its confidence sequence: promote when all above 0."""
+
+    def draw(axes: Axes) -> None:
+        axes.fill_between(outcomes, lower, upper, alpha=0.3, label="confidence sequence")
+        axes.plot(outcomes, difference, label="challenger - serving")
+        axes.axhline(0.0, color="black", linewidth=0.8)
+        axes.set_xlabel("outcomes of shadowed passengers")
+        axes.set_ylabel("accuracy difference")
+        axes.legend(loc="lower right")
+
+    return _image("Challenger minus serving model", draw)

@@ -196,9 +196,12 @@ def no_input_drift(
 
 monitoring_windows_job = dg.define_asset_job(
     "monitoring_windows",
-    selection=dg.AssetSelection.assets("drift_report", "model_performance"),
-    description="Evaluate the monitoring windows from the compacted hours: the drift report "
-    "and the serving model's realized performance, with their checks.",
+    selection=dg.AssetSelection.assets(
+        "drift_report", "model_performance", "challenger_evaluation"
+    ),
+    description="Evaluate the monitoring windows from the compacted hours: the drift report, "
+    "the serving model's realized performance, with their checks, and the challenger's "
+    "shadow evaluation.",
 )
 
 

@@ -39,7 +39,9 @@ def serving_model(
     it claims under shift beside random cross-validation's and the held-out metrics, and
     the training rows' raw inputs as the drift reference. The promotion policy
     (ml/promotion.py) decides whether it becomes `titanic_survival` (served) or stays a
-    `titanic_survival_candidate`; the metadata says which and why.
+    `titanic_survival_candidate`; the metadata says which and why. A kept candidate
+    becomes the challenger: it shadows the serving model on live traffic until the outcomes
+    decide (defs/monitoring/shadow.py).
     """
     import numpy as np
 
@@ -129,6 +131,7 @@ def serving_model(
         labels={**versions, "stage": "serving" if decision.promote else "candidate"},
     )
     context.log.info(f"Saved {tag}: {decision.reason}")
+    challenger = _update_challenger(tag, decision)
     return dg.MaterializeResult(
         metadata={
             "bentoml_tag": tag,
@@ -143,6 +146,7 @@ def serving_model(
             **_comparison_table(decision.comparison),
             "serving_model": (tag if decision.promote else (serving_before or "none")),
             "previous_serving_model": serving_before or "none",
+            "challenger": challenger,
             "threshold": float(survival_model.threshold),
             "model_family": survival_model.pipeline.family,
             "claimed_accuracy": str(model_evaluation.claim.accuracy),
@@ -151,6 +155,26 @@ def serving_model(
             **versions,
         }
     )
+
+
+def _update_challenger(tag: str, decision: Any) -> str:
+    """A kept candidate shadows the serving model until its outcomes decide
+    (defs/monitoring/shadow.py), replacing any earlier challenger; a promoted model ends
+    the shadowing of the one it replaced. Returns the challenger now, in words."""
+    from titanic_assets.core import registry
+
+    current = registry.challenger_record()
+    if not decision.promote:
+        record = registry.record_challenger(
+            tag, registry.SHADOWING, f"kept by the promotion policy: {decision.reason}"
+        )
+        return f"{record.candidate} shadows the serving model"
+    if current is not None and current.shadowing:
+        registry.record_challenger(
+            current.candidate, registry.RETIRED, f"a retrain was promoted instead: {tag}"
+        )
+        return f"none ({current.candidate} retired: {tag} was promoted)"
+    return "none"
 
 
 def _now() -> str:
