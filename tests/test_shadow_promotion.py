@@ -9,7 +9,9 @@ it in with no restart; a worse one is retired and the serving model keeps servin
 The test is the world: the candidates are the serving model's own files with another
 threshold (so they disagree with it on the passengers between the thresholds), and the
 outcomes sent back make the challenger right where they disagree (better) or wrong (worse);
-elsewhere they are the shipped passengers' true outcomes. Retraining is switched off
+elsewhere they are the shipped passengers' true outcomes. The better one's threshold is
+close enough to pass the trusted guard (0.08 lower: -0.15 fails it, on the trusted
+held-out passengers it is 4.5 points worse, and is retired however right it is on traffic). Retraining is switched off
 (TITANIC_RETRAIN_MIN_NEW_ROWS), so only the shadow evaluation changes what serves.
 """
 
@@ -35,7 +37,7 @@ from titanic_assets.testing import (
     survival_service,
 )
 
-DEADLINE = 300  # seconds for a sensor tick plus a run, on a busy two-core machine
+DEADLINE = 420  # seconds for two sensor ticks and two runs, on a busy two-core machine
 
 # A candidate as the serving model's files with another threshold, saved as the promotion
 # policy saves a kept one (what the registry reads, nothing else).
@@ -140,7 +142,7 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_retired(
         assert first["challenger"] is None
 
         # A challenger with a lower threshold, proven right where it disagrees: promoted.
-        better = save_candidate(env, -0.15)
+        better = save_candidate(env, -0.08)
         name_challenger(env, better)
         info = poll(
             "the service to shadow with the challenger",
@@ -150,9 +152,9 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_retired(
         assert info["challenger"]["model_version"] == better
         assert info["model_version"] == first["model_version"]
         disagreed, _ = serve_and_answer(
-            url, shipped_passengers, first["threshold"] - 0.15, challenger_better=True
+            url, shipped_passengers, first["threshold"] - 0.08, challenger_better=True
         )
-        assert disagreed >= 30, disagreed
+        assert disagreed >= 20, disagreed
         promoted = poll(
             "the shadow evaluation to promote the challenger",
             lambda: decision_for(instance, better, "promote"),
@@ -172,7 +174,7 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_retired(
             DEADLINE,
         )
         assert now_serving["challenger"] is None
-        assert now_serving["threshold"] == pytest.approx(first["threshold"] - 0.15)
+        assert now_serving["threshold"] == pytest.approx(first["threshold"] - 0.08)
         serving_event = instance.get_latest_materialization_event(dg.AssetKey("serving_model"))
         assert serving_event.asset_materialization.metadata["restored_from"].value.endswith(better)
 
@@ -191,7 +193,7 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_retired(
         disagreed, version = serve_and_answer(
             url, rows, now_serving["threshold"] + 0.15, challenger_better=False
         )
-        assert disagreed >= 30, disagreed
+        assert disagreed >= 20, disagreed
         retired = poll(
             "the shadow evaluation to retire the worse challenger",
             lambda: decision_for(instance, worse, "retire"),

@@ -79,7 +79,7 @@ def test_a_challenger_that_fails_to_score_costs_no_request_and_retiring_stops_th
 ):
     broken = copy.copy(trained)
     broken.pipeline = copy.copy(trained.pipeline)
-    broken.pipeline.booster = None  # loads, then fails on every passenger
+    broken.pipeline.evidence = None  # loads, then fails on every passenger
     candidate = server.promote(broken, 0.5, tmp_path, name=registry.CANDIDATE_MODEL_NAME)
     challenger_command(server, "shadow", candidate, "--reason", "test: a broken candidate")
     poll("every worker to shadow", lambda: shadows_everywhere(server, candidate), SWITCH_DEADLINE)
@@ -95,7 +95,7 @@ def test_a_challenger_that_fails_to_score_costs_no_request_and_retiring_stops_th
     lines = [line for i in range(10) for line in shadowed_lines(server, f"broken-{i}")]
     assert len(lines) == 10 and not any("challenger" in line for line in lines)
     metrics = httpx.get(server.url + "/metrics").text
-    assert 'titanic_challenger_failures_total{error="AttributeError"}' in metrics
+    assert "titanic_challenger_failures_total{error=" in metrics
 
     challenger_command(server, "retire", "--reason", "test: broken")
     poll(
