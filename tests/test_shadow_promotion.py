@@ -11,8 +11,9 @@ threshold (so they disagree with it on the passengers between the thresholds), a
 outcomes sent back make the challenger right where they disagree (better) or wrong (worse);
 elsewhere they are the shipped passengers' true outcomes. The better one's threshold is
 close enough to pass the trusted guard (0.08 lower: -0.15 fails it, on the trusted
-held-out passengers it is 4.5 points worse, and is retired however right it is on traffic). Retraining is switched off
-(TITANIC_RETRAIN_MIN_NEW_ROWS), so only the shadow evaluation changes what serves.
+held-out passengers it is 4.5 points worse, and is retired however right it is on traffic).
+Retraining is switched off (TITANIC_RETRAIN_MIN_NEW_ROWS), so only the shadow evaluation
+changes what serves.
 """
 
 import subprocess
