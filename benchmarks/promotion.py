@@ -15,7 +15,13 @@ The old rule (before the paired comparison) compared each model's metrics on its
 held-out passengers neither trained on and decides by a paired bootstrap against a 0.06
 non-inferiority margin.
 
-A second section (`--only shadow` runs it alone, in well under a minute) measures the shadow
+A second section (`--only margin`) measures the trusted guard (`promotion.trusted_guard`) on
+the trusted held-out passengers: how far below 0 the one-sided 95% lower bound of
+(candidate - champion) falls for an equally good retrain and for a worse candidate (12% of
+its training outcomes flipped), on all of them and per declared slice, and how often the
+guard keeps each out at a few (margin, slice margin) pairs, ml/promotion.py's among them.
+
+A third section (`--only shadow` runs it alone, in well under a minute) measures the shadow
 rule of ml/sequential.py: a challenger predicting beside the champion, outcomes arriving one at
 a time, the decision taken after EVERY outcome. Simulated streams for a challenger equal to the
 champion, 5 accuracy points worse and 5 better; both models agree on 85% of passengers and the
@@ -39,6 +45,15 @@ from titanic_assets.ml import candidates, modeling, promotion, sequential, stati
 from titanic_assets.ml.cleaning import clean_passengers
 
 OLD_TOLERANCE = 0.01
+SECTIONS = ("retrain", "margin", "shadow")
+WORSE_NOISE = 0.12  # share of the worse candidate's training outcomes flipped
+# (margin, slice margin) pairs whose guard is measured beside ml/promotion.py's own.
+# None: no slice judged (the rule before the slice guard).
+MARGINS_TRIED = (
+    (0.06, None), (0.05, None), (0.04, None), (0.03, None),
+    (0.06, 0.25), (0.06, 0.2), (0.06, 0.3), (0.05, 0.15), (0.05, 0.2), (0.05, 0.25),
+    (0.04, 0.25),
+)  # fmt: skip
 
 SHADOW_STREAMS = 1000
 BUDGETS = (500, 1000, 2000)  # outcomes a challenger may shadow before it is retired
@@ -189,12 +204,134 @@ def shadow_section() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=100)
-    parser.add_argument("--only", choices=("retrain", "shadow"), help="run one section")
+    parser.add_argument("--only", choices=SECTIONS, help="run one section")
     args = parser.parse_args()
-    if args.only != "shadow":
+    if args.only in (None, "retrain"):
         retrain_section(args.seeds)
-    if args.only != "retrain":
+    if args.only in (None, "margin"):
+        margin_section(args.seeds)
+    if args.only in (None, "shadow"):
         shadow_section()
+
+
+def retrains_on_trusted(passengers: pd.DataFrame, noise: float, seed: int):
+    """Champion and candidate (its training outcomes flipped with probability `noise`) on
+    two 90% samples of the same passengers, scored on the trusted held-out rows: labels,
+    both models' probabilities, and each row's slice."""
+    test = passengers[modeling.held_out(passengers["PassengerId"])]
+    pool = passengers.drop(test.index)
+    models = []
+    for sample_seed, share in ((seed, 0.0), (seed + 10_000, noise)):
+        sample = pool.sample(frac=0.9, random_state=sample_seed)
+        models.append(fit(flipped(sample, share, sample_seed), sample_seed))
+    y, champion = scores(models[0], test)
+    _, candidate = scores(models[1], test)
+    return y, champion, candidate, promotion.slice_names(test)
+
+
+def trusted_bounds(passengers: pd.DataFrame, noise: float, seed: int) -> dict[str, tuple]:
+    """promotion.trusted_guard on one champion and candidate. "guard": its verdict, its
+    margin and the share of passengers the two models decide differently; per group it
+    judges: (rows, difference, one-sided 95% lower bound, judged). A slice too small to
+    judge gets the same bootstrap here, for the table only."""
+    y, champion, candidate, slices = retrains_on_trusted(passengers, noise, seed)
+    guard = promotion.trusted_guard(y, champion, candidate, 0.5, 0.5, slices, seed=seed)
+    differ = float(np.mean((champion >= 0.5) != (candidate >= 0.5)))
+    found: dict[str, tuple] = {"guard": (guard.passed, guard.margin, differ)}
+    for name in ("accuracy", "roc_auc", *(f"accuracy, {s}" for s in promotion.SLICES)):
+        c = guard.comparison[name]
+        if "difference" in c:
+            found[name] = (c["rows"], c["difference"]["estimate"], c["difference"]["low"], True)
+            continue
+        rows = slices == name.removeprefix("accuracy, ")
+        d = statistics.paired_bootstrap(
+            y[rows], champion[rows] >= 0.5, candidate[rows] >= 0.5, statistics.accuracy,
+            seed=seed, level=promotion.LEVEL,
+        )  # fmt: skip
+        found[name] = (c["rows"], d.estimate, d.low, False)
+    return found
+
+
+def guard_rejects(found: dict[str, tuple], margin: float, slice_margin: float | None) -> bool:
+    """Whether the trusted guard at these margins keeps the candidate out: its rule, applied
+    to the lower bounds it computed (slices judged from promotion.MIN_SLICE_ROWS)."""
+    if found["accuracy"][2] <= -margin or found["roc_auc"][2] <= -margin:
+        return True
+    return slice_margin is not None and any(
+        found[f"accuracy, {name}"][3] and found[f"accuracy, {name}"][2] <= -slice_margin
+        for name in promotion.SLICES
+    )
+
+
+def margin_section(seeds: int) -> None:
+    """How far below 0 the one-sided 95% lower bound of (candidate - champion) falls for
+    two equally good retrains on the trusted held-out passengers, on the whole and per
+    slice (the margin that lets 95% of them through is what the evidence supports), and
+    how often the whole guard, at a few margins, keeps them and a worse candidate out."""
+    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source=SHIPPED_PASSENGERS.name)
+    passengers, _ = clean_passengers(raw)
+    started = time.perf_counter()
+    rows, sweep = [], []
+    situations = (
+        ("equally good retrain", 0.0),
+        (f"worse candidate ({WORSE_NOISE:.0%} flipped)", WORSE_NOISE),
+    )
+    runs = {
+        name: [trusted_bounds(passengers, noise, s) for s in range(seeds)]
+        for name, noise in situations
+    }
+    for situation, found in runs.items():
+        for group in (g for g in found[0] if g != "guard"):
+            lows = np.array([f[group][2] for f in found])
+            rows.append(
+                {
+                    "situation": situation,
+                    "rows": group,
+                    "passengers": found[0][group][0],
+                    "judged": "yes" if found[0][group][3] else promotion.TOO_FEW,
+                    "median difference": f"{np.median([f[group][1] for f in found]):+.3f}",
+                    "lower bound: median": f"{np.median(lows):+.3f}",
+                    "5th percentile": f"{np.quantile(lows, 0.05):+.3f}",
+                    "1st percentile": f"{np.quantile(lows, 0.01):+.3f}",
+                    "at or below -0.05": f"{np.mean(lows <= -0.05):.0%}",
+                    f"at or below -{promotion.SLICE_MARGIN}": (
+                        f"{np.mean(lows <= -promotion.SLICE_MARGIN):.0%}"
+                    ),
+                }
+            )
+    margin = next(iter(runs.values()))[0]["guard"][1]
+    current = (margin, promotion.SLICE_MARGIN)
+    for pair in (current, *(p for p in MARGINS_TRIED if p != current)):
+        row = {
+            "margin": f"{pair[0]:.3f}" + (" (ml/promotion.py)" if pair == current else ""),
+            "slice margin": pair[1] or "no slices",
+        }
+        for situation, found in runs.items():
+            kept = np.mean([guard_rejects(f, *pair) for f in found])
+            row[f"{situation}: kept out"] = f"{kept:.1%}"
+        sweep.append(row)
+    # The rule above, at ml/promotion.py's margins, must give trusted_guard's own verdicts.
+    disagree = sum(
+        guard_rejects(f, *current) == f["guard"][0] for found in runs.values() for f in found
+    )
+    print(
+        f"\nThe trusted guard on the {rows[0]['passengers']} trusted held-out passengers: "
+        f"{seeds} seeds per situation, {time.perf_counter() - started:.0f} s (slices judged "
+        f"from {promotion.MIN_SLICE_ROWS} passengers; lower bounds at level {promotion.LEVEL} "
+        f"two-sided, i.e. one-sided 95%). Champion and candidate decide differently on a "
+        + ", ".join(
+            f"median {np.median([f['guard'][2] for f in found]):.1%} of them ({situation})"
+            for situation, found in runs.items()
+        )
+        + "."
+    )
+    print(pd.DataFrame(rows).to_markdown(index=False))
+    print(
+        f"\nKept out by the guard at each (margin, slice margin); the first row is "
+        f"promotion.trusted_guard itself (its verdict and this rule disagree on {disagree} "
+        f"of {2 * seeds} runs)."
+    )
+    print(pd.DataFrame(sweep).to_markdown(index=False))
 
 
 def retrain_section(seeds: int) -> None:
