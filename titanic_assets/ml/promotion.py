@@ -23,17 +23,25 @@ until its outcomes decide (ml/sequential.py). Before the shadow evidence may pro
 must pass `trusted_guard`: non-inferior on the trusted held-out passengers (landed, never
 labelled traffic, whose outcomes come from clients and could be flooded), kept apart, not
 pooled with the traffic; and on each slice declared in advance (SLICES, sex x class) that
-has at least MIN_SLICE_ROWS of them. The margins (benchmarks/promotion.py `--only margin`):
+has at least MIN_SLICE_ROWS of them. The margins (benchmarks/promotion.py `--only margin`,
+the current LightGBM, 100 seeds):
 
 - `margin_for(n)`: MARGIN_AT_ROWS[1] at MARGIN_AT_ROWS[0] trusted passengers, narrowing as
-  1/sqrt(n) (as the spread of an equally good retrain's lower bound does), never below
-  MIN_MARGIN. At ~160 passengers an equally good retrain's one-sided 95% lower bound falls
-  below -0.05 about 5% of the time, so a margin any tighter keeps good retrains out for
-  noise; unlike the fixed 0.06 here, it narrows as passengers accumulate, so a candidate
-  5 points worse is kept out more surely, not less, with more evidence.
-- SLICE_MARGIN on slices of at least MIN_SLICE_ROWS: one passenger is 2-4 points of a slice,
-  so the slice guard catches large losses (a targeted flood turns a slice around), not a few
-  points; a smaller slice is reported "too few to judge", not failed.
+  1/sqrt(n), never below MIN_MARGIN. On the 157 trusted held-out passengers an equally good
+  retrain's one-sided 95% accuracy lower bound has a median of -0.025, a 5th percentile of
+  -0.051 (8 passengers) and falls below -0.05 in 10% of retrains, to -0.06 or below in 2%
+  (ROC-AUC's 5th percentile: -0.032). So 0.06 keeps about 2% of good retrains out on the
+  whole, while 0.05 would keep 10% out and 0.04 17%. A candidate about 4 points worse (12% of
+  its training outcomes flipped) is kept out 85% of the time. Unlike the fixed 0.06 above,
+  this margin narrows as passengers accumulate, so a worse candidate is kept out more surely,
+  not less, with more evidence (the 1/sqrt(n) rate is assumed, not measured: the shipped data
+  has only 157 trusted passengers).
+- SLICE_MARGIN on slices of at least MIN_SLICE_ROWS: on the shipped data only female class 3
+  (28), male class 1 (30) and male class 3 (57) reach it; one passenger is 2-4 points of
+  such a slice, and an equally good retrain's slice lower bound reaches -0.25 (7 of 28) in 5%
+  of retrains. At 0.30 the slice guard keeps no good retrain out beyond the 2% the whole-set
+  margin does, and still catches large losses (a targeted flood turns a slice around), not a
+  few points; a smaller slice is reported "too few to judge", not failed.
 
 The first model is promoted when nothing serves. Pure functions, no Dagster and no BentoML.
 """
@@ -59,7 +67,7 @@ LEVEL = 0.90  # two-sided 90%: its lower end is the one-sided 95% lower bound
 # The trusted guard (see the module docstring; measured by benchmarks/promotion.py).
 MARGIN_AT_ROWS = (157, 0.06)
 MIN_MARGIN = 0.02
-SLICE_MARGIN = 0.25
+SLICE_MARGIN = 0.30
 SLICES: dict[str, tuple[str, int]] = {
     f"{sex}, class {pclass}": (sex, pclass) for sex in ("female", "male") for pclass in (1, 2, 3)
 }
