@@ -546,12 +546,12 @@ def report_shadow(results: dict) -> bool:
 
     # Within a round the two kinds ran back to back, so their ratio is the least disturbed
     # by the machine's drift.
-    paired = [
-        b["requests_per_second"] / a["requests_per_second"]
-        for a in off
-        for b in on
-        if a["round"] == b["round"]
-    ]
+    def paired(key: str) -> list[float]:
+        return [b[key] / a[key] for a in off for b in on if a["round"] == b["round"]]
+
+    def spread(ratios: list[float]) -> str:
+        return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+
     throughput = median(on, "requests_per_second") / median(off, "requests_per_second")
     print(
         f"\nShadow scoring, commit {results['commit']}; challenger {results['candidate']}; "
@@ -560,7 +560,10 @@ def report_shadow(results: dict) -> bool:
         f"{WORKERS} workers; with no traffic, the service used {results['idle_cpu_percent']}% "
         "of a CPU.\n"
     )
-    print("| figure | shadow off | shadow on | on / off |\n| --- | --- | --- | --- |")
+    print(
+        "| figure | shadow off | shadow on | on / off, medians | on / off within each round: "
+        "median (min-max) |\n| --- | --- | --- | --- | --- |"
+    )
     for label, key, digits in (
         (f"/predict c={SHADOW_CONNECTIONS} req/s, median", "requests_per_second", 0),
         ("p50 ms, median", "p50_ms", 2),
@@ -570,15 +573,13 @@ def report_shadow(results: dict) -> bool:
         ("service CPU µs per batch row, median", "cpu_us_per_batch_row", 1),
     ):
         a, b = median(off, key), median(on, key)
-        print(f"| {label} | {a:,.{digits}f} | {b:,.{digits}f} | {b / a:.2f} |")
-    print(
-        f"| req/s on / off within each round: median (min-max) | | | "
-        f"{statistics.median(paired):.2f} ({min(paired):.2f}-{max(paired):.2f}) |"
-    )
-    print(f"| p99 / p50, median of rounds | {tail_ratio(off):.1f} | {tail_ratio(on):.1f} | |")
+        print(
+            f"| {label} | {a:,.{digits}f} | {b:,.{digits}f} | {b / a:.2f} | {spread(paired(key))} |"
+        )
+    print(f"| p99 / p50, median of rounds | {tail_ratio(off):.1f} | {tail_ratio(on):.1f} | | |")
     for label, key in (("errors, all rounds (/predict)", "errors"),
                        ("errors, all rounds (batches)", "batch_errors")):  # fmt: skip
-        print(f"| {label} | {sum(r[key] for r in off)} | {sum(r[key] for r in on)} | |")
+        print(f"| {label} | {sum(r[key] for r in off)} | {sum(r[key] for r in on)} | | |")
     print(
         "| log lines read: with the challenger's answers / all | "
         + " | ".join(
@@ -586,14 +587,14 @@ def report_shadow(results: dict) -> bool:
             f"{sum(sum(r['log']['lines_per_worker'].values()) for r in kind):,}"
             for kind in (off, on)
         )
-        + " | |"
+        + " | | |"
     )
     swaps = {kind: [r["swap_seconds"] for r in rs if r["swap_seconds"]]
              for kind, rs in (("off", off), ("on", on))}  # fmt: skip
     print(
         "| seconds from the record to every worker switched, median | "
         + " | ".join(f"{statistics.median(s):.1f}" if s else "-" for s in swaps.values())
-        + " | |"
+        + " | | |"
     )
     print(
         "\n| round | shadow | req/s | p50 / p99 ms | p99/p50 | CPU µs/req | errors "
@@ -617,7 +618,8 @@ def report_shadow(results: dict) -> bool:
     }
     print("\nTargets: " + "; ".join(f"{k}: {'met' if v else 'NOT met'}" for k, v in met.items()))
     print(f"(throughput on / off: {throughput:.2f} of the medians, "
-          f"{statistics.median(paired):.2f} the median within rounds)")  # fmt: skip
+          f"{statistics.median(paired('requests_per_second')):.2f} the median within "
+          "rounds)")  # fmt: skip
     return all(r["log"]["correct"] for r in rounds)
 
 
