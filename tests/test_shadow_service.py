@@ -79,7 +79,7 @@ def test_a_challenger_that_fails_to_score_costs_no_request_and_retiring_stops_th
 ):
     broken = copy.copy(trained)
     broken.pipeline = copy.copy(trained.pipeline)
-    broken.pipeline.evidence = None  # loads, then fails on every passenger
+    broken.pipeline.classifier = None  # loads, then fails on every passenger
     candidate = server.promote(broken, 0.5, tmp_path, name=registry.CANDIDATE_MODEL_NAME)
     challenger_command(server, "shadow", candidate, "--reason", "test: a broken candidate")
     poll("every worker to shadow", lambda: shadows_everywhere(server, candidate), SWITCH_DEADLINE)
