@@ -126,6 +126,47 @@ def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_
     )
 
 
+def test_the_trusted_margin_narrows_with_the_evidence_to_its_floor():
+    rows, margin = promotion.MARGIN_AT_ROWS
+    assert promotion.margin_for(rows) == pytest.approx(margin)
+    assert promotion.margin_for(4 * rows) == pytest.approx(margin / 2)
+    assert promotion.margin_for(10 * rows) < promotion.margin_for(4 * rows)
+    assert promotion.margin_for(10**6) == promotion.MIN_MARGIN
+    assert promotion.margin_for(10) == pytest.approx(margin)  # never wider on less
+
+
+def _slices(rows: int) -> np.ndarray:
+    names = list(promotion.SLICES)
+    return np.array([names[i % len(names)] for i in range(rows)], dtype=object)
+
+
+def test_the_trusted_guard_passes_an_equal_challenger_and_names_a_slice_it_turned_around():
+    labels, champion, candidate = _similar_models(np.random.default_rng(3), rows=360)
+    slices = _slices(360)
+
+    equal = promotion.trusted_guard(labels, champion, candidate, 0.5, 0.5, slices)
+
+    assert equal.passed, equal.reason
+    assert equal.comparison["accuracy, male, class 3"]["verdict"] == "non-inferior"
+    # A challenger that answers one slice the other way round: fine elsewhere, caught there.
+    target = slices == "female, class 3"
+    flipped = np.where(target, 1 - champion, candidate)
+    turned = promotion.trusted_guard(labels, champion, flipped, 0.5, 0.5, slices)
+    assert not turned.passed
+    assert "accuracy, female, class 3" in turned.reason
+    assert turned.comparison["accuracy, female, class 3"]["verdict"] == "worse"
+
+
+def test_the_trusted_guard_does_not_judge_small_slices_or_too_few_passengers():
+    labels, champion, candidate = _similar_models(np.random.default_rng(4), rows=60)
+
+    guard = promotion.trusted_guard(labels, champion, candidate, 0.5, 0.5, _slices(60))
+    assert guard.passed, guard.reason
+    assert guard.comparison["accuracy, female, class 1"]["verdict"] == promotion.TOO_FEW
+    few = promotion.trusted_guard(labels[:20], champion[:20], candidate[:20], 0.5, 0.5, _slices(20))
+    assert not few.passed and "only 20 trusted passengers" in few.reason
+
+
 def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
     materialized_graph, tmp_path
 ):
