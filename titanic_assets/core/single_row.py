@@ -6,7 +6,7 @@ model and again with the challenger, so that was most of a prediction's time. Li
 own "fast" single-row functions (`LGBM_BoosterPredictForMatSingleRowFastInit` once, then
 `LGBM_BoosterPredictForMatSingleRowFast` per row, in its public c_api.h) keep that
 predictor: ~6 µs a row, and the same trees walked by the same code, so the scores are
-LightGBM's to the bit (tests/test_single_row.py). Batches stay on `booster.predict`.
+LightGBM's to the bit (tests/test_fast_path.py). Batches stay on `booster.predict`.
 
 Measured against two other ways (benchmarks/prediction_path.py's machine, one row): the
 trees compiled by lleaves ~22 µs through its Python wrapper (and LLVM, ~170 MB, and ~2 s

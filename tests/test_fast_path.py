@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from titanic_assets.core.calibration import Calibration, IsotonicCalibration, sigmoid
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.single_row import SingleRowScorer
 from titanic_assets.ml import candidates
@@ -83,3 +84,24 @@ def test_a_model_scores_one_row_through_the_scorer_and_still_pickles(fitted) -> 
     np.testing.assert_allclose(again.raw_score(matrix[:1]), one, atol=1e-6)
     # A batch goes through LightGBM's predict as before.
     np.testing.assert_array_equal(model.raw_score(matrix[:5]), lightgbm(model, matrix[:5]))
+
+
+@pytest.mark.parametrize(
+    "calibration",
+    [
+        Calibration(),
+        Calibration(slope=1.3, intercept=-0.2),
+        IsotonicCalibration((0.1, 0.4, 0.8), (0.05, 0.5, 0.9)),
+    ],
+)
+def test_one_value_is_calibrated_as_an_array_is(calibration) -> None:
+    values = np.concatenate([np.linspace(0, 1, 1001), [1e-300, 1e-9, 1 - 1e-9]])
+    one = np.array([calibration.one(float(v)) for v in values])
+    np.testing.assert_allclose(one, calibration(values), rtol=1e-12, atol=0)
+
+
+def test_sigmoid_of_one_value_is_numpys() -> None:
+    scores = np.array([-1e4, -800.0, -30.0, -1.0, 0.0, 0.3, 5.0, 800.0, 1e4])
+    with np.errstate(over="ignore"):
+        expected = 1.0 / (1.0 + np.exp(-scores))
+    np.testing.assert_allclose([sigmoid(s) for s in scores], expected, rtol=1e-12, atol=0)
