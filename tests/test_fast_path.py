@@ -1,12 +1,16 @@
-"""One passenger's raw score through LightGBM's single-row C API (core/single_row.py) is
-the booster's own `predict`, on the shipped passengers and on inputs no passenger has:
-missing values everywhere, unseen and negative categories, extreme and tiny values."""
+"""One passenger's way through the service is the batch way, only cheaper: the raw score
+through LightGBM's single-row C API (core/single_row.py) is the booster's own `predict`, on
+the shipped passengers and on inputs no passenger has (missing values everywhere, unseen and
+negative categories, extreme and tiny values); one value's calibration and the log line's
+rounding on Python floats are numpy's."""
 
+import json
 import pickle
 
 import numpy as np
 import pytest
 
+from titanic_assets.core import prediction_log
 from titanic_assets.core.calibration import Calibration, IsotonicCalibration, sigmoid
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.single_row import SingleRowScorer
@@ -105,3 +109,18 @@ def test_sigmoid_of_one_value_is_numpys() -> None:
     with np.errstate(over="ignore"):
         expected = 1.0 / (1.0 + np.exp(-scores))
     np.testing.assert_allclose([sigmoid(s) for s in scores], expected, rtol=1e-12, atol=0)
+
+
+def test_a_few_probabilities_are_rounded_for_the_log_as_numpy_rounds_them() -> None:
+    rng = np.random.default_rng(3)
+    halves = (np.arange(-2000, 2000) + 0.5) / 1e6  # ties, as x * 1e6 sees them
+    values = np.concatenate(
+        [rng.random(20000), halves, rng.normal(0, 1e3, 2000), -rng.random(2000) * 1e-6,
+         [0.0, -0.0, 1.0, 1e-300, -1e-300, 1e300, np.nan, np.inf, -np.inf]]
+    )  # fmt: skip
+    expected = np.round(values, 6)
+    for start in range(0, len(values), 8):  # a request's few values at a time
+        got = prediction_log.rounded(values[start : start + 8].tolist())
+        want = expected[start : start + 8].tolist()
+        # The same floats, signs of zero and NaN included (as json.dumps writes them).
+        assert json.dumps(got) == json.dumps(want)
