@@ -124,3 +124,15 @@ def test_a_few_probabilities_are_rounded_for_the_log_as_numpy_rounds_them() -> N
         want = expected[start : start + 8].tolist()
         # The same floats, signs of zero and NaN included (as json.dumps writes them).
         assert json.dumps(got) == json.dumps(want)
+
+
+def test_one_passenger_gets_the_features_a_batch_gives_them(fitted, shipped_passengers) -> None:
+    """The service builds one passenger's features alone; training builds them in bulk."""
+    model, matrix = fitted
+    X = shipped_passengers[list(RAW_INPUTS)]
+    odd = {name: [None] for name in RAW_INPUTS}  # every optional field missing
+    odd.update(Sex=["female"], Pclass=[3], Name=["Nobody"])
+    for i in range(0, len(X), 7):
+        one = {name: [value] for name, value in X.iloc[i].items()}
+        np.testing.assert_array_equal(model.design(one), matrix[i : i + 1])
+    assert model.design(odd).shape == (1, matrix.shape[1])
