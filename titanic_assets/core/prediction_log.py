@@ -75,25 +75,19 @@ def prediction_ids(request_id: str, rows: int, endpoint: str) -> list[str]:
 
 # One encoder for every line: json.dumps builds a new one per call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
-_FEW = 16  # up to this many values are rounded on Python floats (see `rounded`)
+_FEW = 16  # up to this many probabilities are rounded on Python floats (`rounded`)
 
 
 def rounded(values: Sequence[float]) -> list[float]:
     """The values rounded to 6 decimals as np.round rounds them (x * 1e6 to the nearest
     integer, ties to even, / 1e6; copysign keeps its -0.0). A request's few values on Python
-    floats: numpy's cost per call was most of a /predict's log line."""
+    floats: np.round's cost per call was most of a /predict's log line."""
+    values = np.asarray(values, dtype=float)
     if len(values) > _FEW:
-        return np.round(np.asarray(values, dtype=float), 6).tolist()
+        return np.round(values, 6).tolist()
     return [
-        math.copysign(round(v * 1e6) / 1e6, v) if math.isfinite(v) else v
-        for v in map(float, values)
+        math.copysign(round(v * 1e6) / 1e6, v) if math.isfinite(v) else v for v in values.tolist()
     ]
-
-
-def _booleans(values: Sequence[bool]) -> list[bool]:
-    if len(values) > _FEW:
-        return np.asarray(values, dtype=bool).tolist()
-    return [bool(v) for v in values]
 
 
 @functools.lru_cache(maxsize=4)
@@ -197,13 +191,13 @@ class PredictionLogWriter:
             "ids": prediction_ids(request_id, len(probabilities), endpoint),
             "inputs": {name: list(inputs[name]) for name in RAW_INPUTS},
             "probability": rounded(probabilities),
-            "survived": _booleans(survived),
+            "survived": np.asarray(survived, dtype=bool).tolist(),
         }
         if shadow is not None:
             record["challenger"] = {
                 "model_version": shadow.model_version,
                 "probability": rounded(shadow.probabilities),
-                "survived": _booleans(shadow.survived),
+                "survived": np.asarray(shadow.survived, dtype=bool).tolist(),
             }
         data = _ENCODER.encode(record) + "\n"
         hour = _hour(int(now // 3600))

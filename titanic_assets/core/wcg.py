@@ -144,6 +144,16 @@ class WomenChildrenEvidence:
         """Per passenger: how many of their group's other women and boys have a known
         outcome, and the share that lived (NaN when none is known). `keys`: the passengers'
         group keys, when the caller has them already."""
+        known, share = self.counts(passengers, exclude, keys)
+        return np.array(known), np.array(share)
+
+    def counts(
+        self,
+        passengers: Mapping[str, Sequence[Any]],
+        exclude: Sequence[Hashable] | None = None,
+        keys: Sequence[tuple[str, ...]] | None = None,
+    ) -> tuple[list[float], list[float]]:
+        """`lookup` as Python lists (for `boosted_design`, which stacks them once)."""
         keys = keys or group_keys(passengers)
         known = [0.0] * len(keys)
         share = [np.nan] * len(keys)
@@ -154,7 +164,7 @@ class WomenChildrenEvidence:
             if mates:
                 known[i] = float(len(mates))
                 share[i] = sum(outcome for _, outcome in mates) / len(mates)
-        return np.array(known), np.array(share)
+        return known, share
 
 
 def linear_design(
@@ -203,7 +213,7 @@ def boosted_design(
     """The boosted model's input (rows x BOOSTED_FEATURES, float64) from raw passenger
     columns: `evidence` the women and boys' outcomes, `everyone` all members'."""
     keys = group_keys(passengers)
-    known, share = (everyone or WomenChildrenEvidence()).lookup(passengers, exclude, keys)
-    wcg_known, wcg_share = (evidence or WomenChildrenEvidence()).lookup(passengers, exclude, keys)
+    known, share = (everyone or WomenChildrenEvidence()).counts(passengers, exclude, keys)
+    wcg_known, wcg_share = (evidence or WomenChildrenEvidence()).counts(passengers, exclude, keys)
     boy = _people(passengers)[1]
     return as_matrix([*feature_columns(passengers), known, share, boy, wcg_known, wcg_share])
