@@ -91,18 +91,17 @@ def extract_deck(cabin: Any) -> str | None:
     return letter if letter in DECKS else None
 
 
-def _codes(values: Sequence[Any], vocabulary: tuple[str, ...], normalise=str) -> np.ndarray:
+def _codes(values: Sequence[Any], vocabulary: tuple[str, ...], normalise=str) -> list[float]:
     """Positions in a fixed vocabulary; NaN for missing or unknown values."""
-    index = {word: float(i) for i, word in enumerate(vocabulary)}
-    return np.array(
-        [np.nan if _is_missing(v) else index.get(normalise(v), np.nan) for v in values],
-        dtype=np.float64,
-    )
+    index = _INDEXES[vocabulary]
+    return [np.nan if _is_missing(v) else index.get(normalise(v), np.nan) for v in values]
 
 
-def _numbers(values: Sequence[Any]) -> np.ndarray:
-    """Float column from a list, a numpy array or a pandas Series (numpy reads None as NaN)."""
-    return np.asarray(values, dtype=np.float64)
+_INDEXES = {
+    vocabulary: {word: float(i) for i, word in enumerate(vocabulary)}
+    for vocabulary in (SEXES, PORTS, TITLES, DECKS)
+}
+_NUMBERS = ("Pclass", "Age", "SibSp", "Parch", "Fare")
 
 
 def feature_matrix(
@@ -113,35 +112,43 @@ def feature_matrix(
     The group columns come from `evidence` (the known outcomes of each passenger's travelling
     group); without it they are missing, as for a passenger travelling alone.
     """
-    pclass = _numbers(passengers["Pclass"])
-    age = _numbers(passengers["Age"])
-    sibsp = _numbers(passengers["SibSp"])
-    parch = _numbers(passengers["Parch"])
-    fare = _numbers(passengers["Fare"])
-    cabins = passengers["Cabin"]
-
-    family_size = sibsp + parch + 1.0
-    columns = {
-        "pclass": pclass,
-        "sex": _codes(passengers["Sex"], SEXES, lambda v: str(v).strip().lower()),
-        "age": age,
-        "sibsp": sibsp,
-        "parch": parch,
-        "fare": fare,
-        "embarked": _codes(passengers["Embarked"], PORTS, lambda v: str(v).strip().upper()),
-        "title": _codes([extract_title(n) for n in passengers["Name"]], TITLES),
-        "family_size": family_size,
-        "is_alone": (family_size == 1.0).astype(np.float64),
-        "deck": _codes([extract_deck(c) for c in cabins], DECKS),
-        "has_cabin": np.array([0.0 if _is_missing(c) else 1.0 for c in cabins]),
-        "fare_per_person": fare / family_size,
-    }
+    columns = feature_columns(passengers)
+    rows = len(columns[0])
     if evidence is None:  # no group known: skip computing the group keys
-        known, survival = np.zeros(len(pclass)), np.full(len(pclass), np.nan)
+        known, survival = [0.0] * rows, [np.nan] * rows
     else:
         known, survival = evidence.lookup(passengers)
-    columns["group_known"], columns["group_survival"] = known, survival
-    return np.column_stack([columns[name] for name in FEATURES])
+    return as_matrix([*columns, known, survival])
+
+
+def feature_columns(passengers: Mapping[str, Sequence[Any]]) -> list[Any]:
+    """FEATURES' columns but the group ones (the last two), as arrays or lists: `as_matrix`
+    stacks them in one numpy call. Few numpy calls: the service builds this for one
+    passenger per request, where each call costs more than its arithmetic."""
+    numbers = np.array([passengers[name] for name in _NUMBERS], dtype=np.float64)
+    pclass, age, sibsp, parch, fare = numbers  # numpy reads None as NaN
+    family_size = sibsp + parch + 1.0
+    cabins = passengers["Cabin"]
+    return [
+        pclass,
+        _codes(passengers["Sex"], SEXES, lambda v: str(v).strip().lower()),
+        age,
+        sibsp,
+        parch,
+        fare,
+        _codes(passengers["Embarked"], PORTS, lambda v: str(v).strip().upper()),
+        _codes([extract_title(n) for n in passengers["Name"]], TITLES),
+        family_size,
+        family_size == 1.0,  # is_alone
+        _codes([extract_deck(c) for c in cabins], DECKS),
+        [0.0 if _is_missing(c) else 1.0 for c in cabins],  # has_cabin
+        fare / family_size,
+    ]
+
+
+def as_matrix(columns: Sequence[Any]) -> np.ndarray:
+    """Columns (arrays or lists of one length) as a rows x columns float64 matrix."""
+    return np.ascontiguousarray(np.array(columns, dtype=np.float64).T)
 
 
 def _ticket_key(ticket: Any) -> str | None:

@@ -31,7 +31,9 @@ the reader alone.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import math
 import os
 import socket
 import threading
@@ -71,6 +73,29 @@ def prediction_ids(request_id: str, rows: int, endpoint: str) -> list[str]:
     if endpoint == "predict_batch":
         return [f"{request_id}-{i}" for i in range(rows)]
     return [request_id] * rows
+
+
+# One encoder for every line: json.dumps builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_FEW = 16  # up to this many probabilities are rounded on Python floats (`rounded`)
+
+
+def rounded(values: Sequence[float]) -> list[float]:
+    """The values rounded to 6 decimals as np.round rounds them (x * 1e6 to the nearest
+    integer, ties to even, / 1e6; copysign keeps its -0.0). A request's few values on Python
+    floats: np.round's cost per call was most of a /predict's log line."""
+    values = np.asarray(values, dtype=float)
+    if len(values) > _FEW:
+        return np.round(values, 6).tolist()
+    return [
+        math.copysign(round(v * 1e6) / 1e6, v) if math.isfinite(v) else v for v in values.tolist()
+    ]
+
+
+@functools.lru_cache(maxsize=4)
+def _hour(hour: int) -> str:
+    """The name of an hour (hours since the epoch, UTC) in landing files' names."""
+    return time.strftime(HOUR_FORMAT, time.gmtime(hour * 3600))
 
 
 def is_bucket(place: str | Path) -> bool:
@@ -167,22 +192,23 @@ class PredictionLogWriter:
             "endpoint": endpoint,
             "ids": prediction_ids(request_id, len(probabilities), endpoint),
             "inputs": {name: list(inputs[name]) for name in RAW_INPUTS},
-            "probability": np.round(np.asarray(probabilities, dtype=float), 6).tolist(),
+            "probability": rounded(probabilities),
             "survived": np.asarray(survived, dtype=bool).tolist(),
         }
         if shadow is not None:
             record["challenger"] = {
                 "model_version": shadow.model_version,
-                "probability": np.round(np.asarray(shadow.probabilities, float), 6).tolist(),
+                "probability": rounded(shadow.probabilities),
                 "survived": np.asarray(shadow.survived, dtype=bool).tolist(),
             }
-        data = json.dumps(record, separators=(",", ":")) + "\n"
+        data = _ENCODER.encode(record) + "\n"
+        hour = _hour(int(now // 3600))
         if self._bucket is not None:  # batched, uploaded by size and age (log_shipping.py)
-            self._bucket.append(time.strftime(HOUR_FORMAT, time.gmtime(now)), data)
+            self._bucket.append(hour, data)
             return True
         with self._lock:
             try:
-                self._roll(time.strftime(HOUR_FORMAT, time.gmtime(now)))
+                self._roll(hour)
                 self._file.write(data)
                 self._file.flush()
             except OSError as error:

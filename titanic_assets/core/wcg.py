@@ -22,7 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from titanic_assets.core.features import FEATURES, extract_title, feature_matrix, group_keys
+from titanic_assets.core.features import (
+    FEATURES,
+    as_matrix,
+    extract_title,
+    feature_columns,
+    group_keys,
+)
 
 LINEAR_FEATURES: tuple[str, ...] = (
     "female",
@@ -43,29 +49,33 @@ LINEAR_FEATURES: tuple[str, ...] = (
 
 
 def _female(passengers: Mapping[str, Sequence[Any]]) -> np.ndarray:
-    return np.array(
-        [isinstance(s, str) and s.strip().lower() == "female" for s in passengers["Sex"]]
-    )
+    return np.array(_females(passengers))
 
 
-def _people(passengers: Mapping[str, Sequence[Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _females(passengers: Mapping[str, Sequence[Any]]) -> list[bool]:
+    return [isinstance(s, str) and s.strip().lower() == "female" for s in passengers["Sex"]]
+
+
+def _people(passengers: Mapping[str, Sequence[Any]]) -> tuple[list[bool], list[bool], list]:
     """Who each passenger is: female, boy (title Master, or a male under 13 whose title is
-    not Mr), and their title."""
-    female = _female(passengers)
-    titles = np.array([extract_title(n) for n in passengers["Name"]], dtype=object)
-    age = np.asarray(passengers["Age"], dtype=np.float64)
-    young = np.less(age, 13, out=np.zeros(len(age), dtype=bool), where=~np.isnan(age))
-    boy = ~female & ((titles == "Master") | ((titles != "Mr") & young))
+    not Mr), and their title. Python lists: the service asks this of one passenger."""
+    female = _females(passengers)
+    titles = [extract_title(n) for n in passengers["Name"]]
+    ages = np.asarray(passengers["Age"], dtype=np.float64).tolist()  # None: NaN, never < 13
+    boy = [
+        not f and (t == "Master" or (t != "Mr" and a < 13))
+        for f, t, a in zip(female, titles, ages, strict=True)
+    ]
     return female, boy, titles
 
 
 def is_boy(passengers: Mapping[str, Sequence[Any]]) -> np.ndarray:
-    return _people(passengers)[1]
+    return np.array(_people(passengers)[1], dtype=bool)
 
 
 def is_woman_or_boy(passengers: Mapping[str, Sequence[Any]]) -> np.ndarray:
     female, boy, _ = _people(passengers)
-    return female | boy
+    return np.array([f or b for f, b in zip(female, boy, strict=True)], dtype=bool)
 
 
 def travelling_groups(passengers: Mapping[str, Sequence[Any]]) -> np.ndarray:
@@ -134,15 +144,25 @@ class WomenChildrenEvidence:
         """Per passenger: how many of their group's other women and boys have a known
         outcome, and the share that lived (NaN when none is known). `keys`: the passengers'
         group keys, when the caller has them already."""
+        known, share = self.counts(passengers, exclude, keys)
+        return np.array(known), np.array(share)
+
+    def counts(
+        self,
+        passengers: Mapping[str, Sequence[Any]],
+        exclude: Sequence[Hashable] | None = None,
+        keys: Sequence[tuple[str, ...]] | None = None,
+    ) -> tuple[list[float], list[float]]:
+        """`lookup` as Python lists (for `boosted_design`, which stacks them once)."""
         keys = keys or group_keys(passengers)
-        known = np.zeros(len(keys))
-        share = np.full(len(keys), np.nan)
+        known = [0.0] * len(keys)
+        share = [np.nan] * len(keys)
         for i, passenger_keys in enumerate(keys):
             mates = {m for key in passenger_keys for m in self.members.get(key, ())}
             if exclude is not None:
                 mates = {m for m in mates if m[0] != exclude[i]}
             if mates:
-                known[i] = len(mates)
+                known[i] = float(len(mates))
                 share[i] = sum(outcome for _, outcome in mates) / len(mates)
         return known, share
 
@@ -155,6 +175,7 @@ def linear_design(
     """The linear model's input (rows x LINEAR_FEATURES, float64) from raw passenger columns.
     Group evidence enters as (share - 0.5) when known, else 0: an unknown group is neutral."""
     female, boy, titles = _people(passengers)
+    female, boy, titles = np.array(female), np.array(boy), np.array(titles, dtype=object)
     pclass = np.asarray(passengers["Pclass"], dtype=np.float64)
     known, share = (evidence or WomenChildrenEvidence()).lookup(passengers, exclude)
     has = known > 0
@@ -191,12 +212,8 @@ def boosted_design(
 ) -> np.ndarray:
     """The boosted model's input (rows x BOOSTED_FEATURES, float64) from raw passenger
     columns: `evidence` the women and boys' outcomes, `everyone` all members'."""
-    out = np.empty((len(passengers["Name"]), len(BOOSTED_FEATURES)))
-    out[:, : len(FEATURES)] = feature_matrix(passengers)
-    at = len(FEATURES)
     keys = group_keys(passengers)
-    known, share = (everyone or WomenChildrenEvidence()).lookup(passengers, exclude, keys)
-    out[:, at - 2], out[:, at - 1] = known, share
-    known, share = (evidence or WomenChildrenEvidence()).lookup(passengers, exclude, keys)
-    out[:, at], out[:, at + 1], out[:, at + 2] = is_boy(passengers), known, share
-    return out
+    known, share = (everyone or WomenChildrenEvidence()).counts(passengers, exclude, keys)
+    wcg_known, wcg_share = (evidence or WomenChildrenEvidence()).counts(passengers, exclude, keys)
+    boy = _people(passengers)[1]
+    return as_matrix([*feature_columns(passengers), known, share, boy, wcg_known, wcg_share])
