@@ -5,7 +5,8 @@ the challenger (the candidate the latest challenger record names; core/registry.
 worker's watcher refreshes both every TITANIC_MODEL_POLL_SECONDS. A swap is one reference
 assignment, so a request reads the old model or the new one, whole. A tag that fails to
 load (a half-written or corrupt store entry) is reported once and not tried again; the model
-in use keeps its place.
+in use keeps its place. A worker that starts while the newest serving entry is unloadable
+(a restart after a bad promotion) serves the newest earlier one that loads, not nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 
 from prometheus_client import Gauge
 
+from bento.metrics import SERVING_VERSION, SHADOWING_VERSION
 from titanic_assets.core import registry
 
 logger = logging.getLogger("bentoml.service.titanic")
@@ -34,12 +36,14 @@ class ModelSlot:
         wanted: Callable[[], str | None],
         gauge: Gauge,
         release_when_unnamed: bool = False,
+        earlier: Callable[[], list[str]] | None = None,
     ) -> None:
         self.role = role
         self.model: registry.RegisteredModel | None = None
         self._wanted = wanted
         self._gauge = gauge
         self._release = release_when_unnamed
+        self._earlier = earlier  # tags to fall back on, newest first, when holding nothing
         self._unloadable: set[str] = set()
 
     def refresh(self) -> bool:
@@ -59,7 +63,11 @@ class ModelSlot:
             if tag is not None:
                 self._unloadable.add(tag)
             logger.exception("Could not load %s (%s); keeping the current one", tag, self.role)
-            return False
+            if current is not None or self._earlier is None:
+                return False
+            loaded = self._first_loadable()
+            if loaded is None:
+                return False
         self.model = loaded
         if current is not None:
             self._gauge.labels(version=current.version).set(0)
@@ -67,3 +75,33 @@ class ModelSlot:
             self._gauge.labels(version=loaded.version).set(1)
         logger.info("%s: %s", self.role.capitalize(), loaded.tag if loaded else "none")
         return True
+
+    def _first_loadable(self) -> registry.RegisteredModel | None:
+        """The newest earlier model that loads, for a slot that holds nothing yet."""
+        try:
+            tags = self._earlier() if self._earlier else []
+        except Exception:
+            return None
+        for tag in tags:
+            if tag in self._unloadable:
+                continue
+            try:
+                return registry.load(tag)
+            except Exception:
+                self._unloadable.add(tag)
+                logger.exception("Could not load %s (%s) either", tag, self.role)
+        return None
+
+
+def serving_slot() -> ModelSlot:
+    """What `titanic_survival:latest` names, or the newest earlier one that loads."""
+    return ModelSlot(
+        "serving model", registry.promoted_tag, SERVING_VERSION, earlier=registry.serving_history
+    )
+
+
+def challenger_slot() -> ModelSlot:
+    """The candidate the latest challenger record names while it shadows; else nothing."""
+    return ModelSlot(
+        "challenger", registry.shadowing_tag, SHADOWING_VERSION, release_when_unnamed=True
+    )

@@ -38,11 +38,9 @@ from bento.metrics import (
     LOG_FAILURES,
     LOG_WRITABLE,
     PREDICTIONS,
-    SERVING_VERSION,
     SHADOW_FAILURES,
-    SHADOWING_VERSION,
 )
-from bento.model_slots import ModelSlot
+from bento.model_slots import challenger_slot, serving_slot
 from bento.plumbing import (
     FEEDBACK_BEARER,
     CorrectedOpenAPI,
@@ -121,10 +119,7 @@ class TitanicSurvival:
     """Survival predictions for Titanic passengers from the last promoted model."""
 
     def __init__(self) -> None:
-        self._serving_slot = ModelSlot("serving model", registry.promoted_tag, SERVING_VERSION)
-        self._challenger_slot = ModelSlot(
-            "challenger", registry.shadowing_tag, SHADOWING_VERSION, release_when_unnamed=True
-        )
+        self._serving_slot, self._challenger_slot = serving_slot(), challenger_slot()
         # A failing log never fails a prediction: it is answered, counted and alerted on.
         self._log = PredictionLogWriter(
             SETTINGS.prediction_log,

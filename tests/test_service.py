@@ -548,6 +548,19 @@ def test_a_half_written_model_in_the_store_leaves_the_current_one_serving(server
     log = (server.store.parent / "service.log").read_text()
     assert 0 < log.count(f"Could not load titanic_survival:{broken}") <= 2
 
+    # A worker that starts now, with the broken entry newest, serves the one before it.
+    [first, _] = service_workers(server.url)
+    os.kill(first, signal.SIGKILL)
+    poll(
+        "a new worker in place of the killed one",
+        lambda: len(service_workers(server.url)) == 2 and first not in service_workers(server.url),
+        60,
+    )
+    poll("every worker to serve the earlier model", lambda: server.serves_everywhere(serving), 60)
+    with httpx.Client(timeout=30) as fresh:  # new connections, so both workers answer
+        infos = [fresh.get(server.url + "/model_info") for _ in range(20)]
+    assert {(r.status_code, r.json()["model_version"]) for r in infos} == {(200, serving)}
+
 
 def test_predict_csv_scores_a_passenger_file_with_the_batch_rules(
     server, model_a, trained, shipped_passengers

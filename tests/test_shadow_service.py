@@ -36,7 +36,9 @@ def shadowed_lines(server, request_id: str) -> list[dict]:
 
 def shadows_everywhere(server, version: str | None, probes: int = 20) -> bool:
     for _ in range(probes):
-        challenger = server.get("/model_info").json()["challenger"]
+        info = server.get("/model_info").json()
+        assert "challenger" in info, info
+        challenger = info["challenger"]
         if (challenger and challenger["model_version"]) != version:
             return False
     return True

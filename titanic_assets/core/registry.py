@@ -243,6 +243,14 @@ def promoted_tag() -> str | None:
     return model.tag if model else None
 
 
+def serving_history() -> list[str]:
+    """Every serving version's full tag, newest first (what was promoted, in order)."""
+    import bentoml
+
+    models = bentoml.models.list(SERVING_MODEL_NAME)
+    return [str(m.tag) for m in sorted(models, key=lambda m: m.info.creation_time, reverse=True)]
+
+
 def load(tag: str) -> RegisteredModel:
     """A stored model with its pipeline loaded, ready to score."""
     model = get(tag)
