@@ -27,6 +27,7 @@ import dagster as dg
 
 from titanic_assets.defs.monitoring.hourly_traffic import hourly_traffic
 from titanic_assets.defs.resources import MonitoringPolicy, PredictionLog
+from titanic_assets.defs.serving.rollback import serve_again
 
 CHECKPOINTS = 40  # points on the plots and rows of the path table, at most
 
@@ -166,25 +167,15 @@ def _act(context: dg.AssetExecutionContext, record: Any, decision: Any) -> str:
     if decision.action == "retire":
         registry.record_challenger(record.candidate, registry.RETIRED, decision.reason)
         return f"{record.candidate} retired; the serving model stays"
-    before = registry.promoted_tag()
-    tag = registry.restore(record.version, f"shadow evaluation: {decision.reason}")
-    registry.record_challenger(record.candidate, registry.PROMOTED, decision.reason)
-    context.log_event(
-        dg.AssetMaterialization(
-            asset_key="serving_model",
-            description=f"Promoted from the shadow: {record.candidate} serves as {tag}.",
-            metadata={
-                "bentoml_tag": tag,
-                "model_version": tag.split(":", 1)[1],
-                "stage": "serving",
-                "promoted": True,
-                "promotion_reason": f"shadow evaluation: {decision.reason}",
-                "restored_from": record.candidate,
-                "previous_serving_model": before or "none",
-                "serving_model": tag,
-            },
-        )
+    reason = f"shadow evaluation: {decision.reason}"
+    tag, before = serve_again(
+        context,
+        record.version,
+        reason,
+        said=reason,
+        description=f"Promoted from the shadow: {record.candidate} serves as {{tag}}.",
     )
+    registry.record_challenger(record.candidate, registry.PROMOTED, decision.reason)
     return f"{record.candidate} promoted: serving as {tag} (was {before})"
 
 

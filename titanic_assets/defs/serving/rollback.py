@@ -20,32 +20,53 @@ class RollbackConfig(dg.Config):
     reason: str = "rollback requested by an operator"
 
 
-@dg.op(description="Save an earlier model version as the newest serving version.")
-def restore_serving_model(context: dg.OpExecutionContext, config: RollbackConfig) -> None:
+def serve_again(
+    context: dg.OpExecutionContext | dg.AssetExecutionContext,
+    version: str,
+    reason: str,
+    said: str,
+    description: str,
+) -> tuple[str, str | None]:
+    """Save `version` (an earlier serving model or a candidate) as the newest serving
+    version, and record a materialization of serving_model saying so (`said`: why, in its
+    metadata), so the UI's history shows it. Returns the new tag and the one it replaced.
+    LookupError when the store has no such version."""
     from titanic_assets.core import registry
 
     before = registry.promoted_tag()
-    try:
-        tag = registry.restore(config.version, config.reason)
-    except LookupError as error:
-        raise dg.Failure(str(error)) from error
-    context.log.info(f"Serving {tag}, restored from {config.version} (was {before})")
+    tag = registry.restore(version, reason)
     context.log_event(
         dg.AssetMaterialization(
             asset_key="serving_model",
-            description=f"Rollback: {config.version} serves again ({config.reason}).",
+            description=description.format(tag=tag),
             metadata={
                 "bentoml_tag": tag,
                 "model_version": tag.split(":", 1)[1],
                 "stage": "serving",
                 "promoted": True,
-                "promotion_reason": f"rollback to {config.version}: {config.reason}",
-                "restored_from": config.version,
+                "promotion_reason": said,
+                "restored_from": version,
                 "previous_serving_model": before or "none",
                 "serving_model": tag,
             },
         )
     )
+    return tag, before
+
+
+@dg.op(description="Save an earlier model version as the newest serving version.")
+def restore_serving_model(context: dg.OpExecutionContext, config: RollbackConfig) -> None:
+    try:
+        tag, before = serve_again(
+            context,
+            config.version,
+            config.reason,
+            said=f"rollback to {config.version}: {config.reason}",
+            description=f"Rollback: {config.version} serves again ({config.reason}).",
+        )
+    except LookupError as error:
+        raise dg.Failure(str(error)) from error
+    context.log.info(f"Serving {tag}, restored from {config.version} (was {before})")
 
 
 @dg.job(description="Serve an earlier model version again (config: its version).")
