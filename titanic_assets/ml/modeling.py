@@ -292,9 +292,7 @@ def validate_under_shift(
         schemes["random 5x5, traffic-weighted"] = validation.summarize(
             oof["random 5x5"], y, rule, groups, weights
         )
-    return ShiftValidation(
-        schemes, validation.claim(schemes, domain.shift_claimed), traffic_rows
-    )
+    return ShiftValidation(schemes, validation.claim(schemes, domain.shift_claimed), traffic_rows)
 
 
 @dataclass

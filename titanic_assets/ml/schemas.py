@@ -48,10 +48,7 @@ def _columns(domain: Domain, filled: tuple[str, ...] = ()) -> dict[str, pa.Colum
     return {
         id_column(domain): pa.Column("int64", pa.Check.ge(1), unique=True),
         domain.label: _label(domain),
-        **{
-            f.name: column(f, nullable=False if f.name in filled else None)
-            for f in domain.inputs
-        },
+        **{f.name: column(f, nullable=False if f.name in filled else None) for f in domain.inputs},
         "source": pa.Column(
             "str", description="The landing-area file the row came from, or `feedback:<tag>`."
         ),

@@ -16,8 +16,9 @@ be like that; each scheme below asks what happens under one plausible difference
 - either k-fold scheme re-weighted to recent traffic (`traffic_weights`): validation rows
   weighted by p(traffic | x) / p(training | x) from a classifier on the raw inputs.
 
-`summarize` gives accuracy (and its lift over the domain's baseline rule) with a 95% interval
-(Nadeau-Bengio over repeated folds; a bootstrap over groups for the one-pass schemes), ROC-AUC with its interval, and the expected calibration error, all weighted when
+`summarize` gives accuracy (and its lift over the domain's baseline rule) with a 95%
+interval (Nadeau-Bengio over repeated folds; a bootstrap over groups for the one-pass
+schemes), ROC-AUC with its interval, and the expected calibration error, all weighted when
 weights are given. `claim` turns the schemes into the interval the model states.
 """
 

@@ -21,7 +21,7 @@ rows only, so validation rows only ever see training outcomes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,16 +41,16 @@ from titanic_assets.domains.titanic.features import (
 )
 from titanic_assets.domains.titanic.wcg import (
     LINEAR_FEATURES,
-    WomenChildrenDesign,
     WomenChildrenEvidence,
     _female,
     is_boy,
     linear_design,
 )
-from titanic_assets.ml.fitting import HYPERPARAMETERS, SEED, fit_calibration
+from titanic_assets.ml.fitting import HYPERPARAMETERS, SEED
 
 LINEAR_C = 1.0
 GROUP_COLUMNS = slice(8, None)  # LINEAR_FEATURES' evidence columns
+
 
 def sigmoid(score: Any) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(score, dtype=np.float64)))
