@@ -103,11 +103,12 @@ def landed_outcomes_contract(domain: Domain) -> pa.DataFrameSchema:
 
 
 @cache
-def feature_contract(domain: Domain, feature_names: tuple[str, ...]) -> Any:
+def feature_contract(domain: Domain) -> Any:
     """The model's training input: the domain's own contract of its features, or numbers
     (missing allowed) in the design's order, beside the id and the label."""
     if domain.feature_contract is not None:
         return domain.feature_contract()
+    feature_names = domain.design().feature_names
     return pa.DataFrameSchema(
         {
             id_column(domain): pa.Column("int64", pa.Check.ge(1), unique=True),
