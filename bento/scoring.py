@@ -21,9 +21,12 @@ def score_csv(body: bytes, model: registry.RegisteredModel) -> bytes:
     import pandas as pd
 
     from titanic_assets.core.batch_scoring import score_file
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS  # bridge: domain
 
     predictions, rejects = io.BytesIO(), io.BytesIO()
-    score_file(io.BytesIO(body), model, predictions, rejects)
+    score_file(
+        io.BytesIO(body), model, predictions, rejects, PASSENGER_FIELDS, "PassengerId", "survived"
+    )  # bridge: domain
     scored = pd.read_csv(io.BytesIO(predictions.getvalue()), dtype=str)
     rejected = pd.read_csv(io.BytesIO(rejects.getvalue()), dtype=str)
     keep = [c for c in ("PassengerId", "row", "reason") if c in rejected]

@@ -73,6 +73,7 @@ from titanic_assets.core.prediction_log import (
     prediction_ids,
 )
 from titanic_assets.core.settings import load_settings
+from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS  # bridge: domain
 
 # Read when a worker starts (core/settings.py): a wrong value stops it, naming the variable.
 SETTINGS = load_settings()
@@ -123,6 +124,7 @@ class TitanicSurvival:
         # A failing log never fails a prediction: it is answered, counted and alerted on.
         self._log = PredictionLogWriter(
             SETTINGS.prediction_log,
+            PASSENGER_FIELDS,  # bridge: domain
             LogPolicy.from_settings(SETTINGS),
             on_failure=_log_failed,
             on_health=LOG_WRITABLE.set,

@@ -219,7 +219,11 @@ def compact_log(location: str | Path) -> list:
     sensor's, or `make monitor`); what each hour's compaction read and wrote."""
     from titanic_assets.core.compaction import compact_hour
     from titanic_assets.core.log_files import LogPlace
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS  # bridge: domain
 
     place = LogPlace(location)
     landed = place.landing()
-    return [compact_hour(place, hour, landed) for hour in sorted({f.hour for f in landed})]
+    return [
+        compact_hour(place, hour, landed, PASSENGER_FIELDS)
+        for hour in sorted({f.hour for f in landed})
+    ]

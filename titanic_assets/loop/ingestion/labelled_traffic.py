@@ -48,7 +48,7 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
     """The passengers the service scored whose outcome came back, through /feedback or a
     labels file, as training rows: the inputs it was sent, the outcome, and in `source`
     `feedback:<tag>` of the model that answered. Each trains under a PassengerId derived
-    from its prediction id (`outcomes.feedback_passenger_id`), so its held-out split is
+    from its prediction id (`outcomes.feedback_row_id`), so its held-out split is
     stable across retrains. Read from the compacted hours' labelled rows (monitoring's
     `hourly_traffic`): an outcome counts once its hour is compacted. Outcomes an operator
     retracted are left out; the metadata lists every retraction (who, when, which sender's,
@@ -56,7 +56,7 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
     import pandas as pd
 
     from titanic_assets.core.contract import RAW_INPUTS
-    from titanic_assets.core.outcomes import FEEDBACK_SOURCE, feedback_passenger_id
+    from titanic_assets.core.outcomes import FEEDBACK_SOURCE, feedback_row_id
     from titanic_assets.core.registry import SERVING_MODEL_NAME
     from titanic_assets.ml.schemas import LabelledTraffic
 
@@ -70,7 +70,7 @@ def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.Mater
             columns=["prediction_id", "outcome", "model_version", "sender", *RAW_INPUTS]
         )
     table = labelled.assign(
-        PassengerId=[feedback_passenger_id(i) for i in labelled["prediction_id"]],
+        PassengerId=[feedback_row_id(i) for i in labelled["prediction_id"]],
         Survived=labelled["outcome"].astype(int),
         source=f"{FEEDBACK_SOURCE}{SERVING_MODEL_NAME}:" + labelled["model_version"].astype(str),
     )[list(LabelledTraffic.to_schema().columns)].reset_index(drop=True)

@@ -87,7 +87,7 @@ def drift_report(prediction_log: PredictionLog) -> dg.MaterializeResult[TrafficD
         "window_end": dg.MetadataValue.timestamp(since.end),
         "serving_model": model.tag,
         "predicted_survival_rate": dg.MetadataValue.float(
-            since.predicted_survived / since.rows if since.rows else 0.0
+            since.predicted_positive / since.rows if since.rows else 0.0
         ),
         "windows": dg.MetadataValue.md(
             pd.DataFrame(

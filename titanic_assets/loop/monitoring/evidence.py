@@ -78,7 +78,7 @@ def new_evidence(
     retrain is due from `min_rows` of them."""
     import pandas as pd
 
-    from titanic_assets.core.outcomes import feedback_passenger_id
+    from titanic_assets.core.outcomes import feedback_row_id
 
     landing = landing_area.read_tables()
     landed_ids = set()
@@ -88,7 +88,7 @@ def new_evidence(
         )
     labelled = prediction_log.labelled("SELECT DISTINCT prediction_id FROM rows")
     ids = labelled["prediction_id"] if len(labelled) else []
-    feedback_ids = {feedback_passenger_id(i) for i in ids}
+    feedback_ids = {feedback_row_id(i) for i in ids}
 
     given = model.given_passenger_ids()
     new_landed, new_feedback = landed_ids - given, feedback_ids - given

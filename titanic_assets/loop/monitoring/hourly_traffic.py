@@ -65,7 +65,11 @@ def hourly_traffic(
         landed = landed[landed["Survived"].astype(str).str.strip().isin(["0", "1"])]
     else:
         landed = None
-    result = compaction.compact_hour(place, hour, place.landing(hour), landed)
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS  # bridge: domain
+
+    result = compaction.compact_hour(
+        place, hour, place.landing(hour), PASSENGER_FIELDS, landed, label="Survived", positive=1
+    )  # bridge: domain
     seconds = time.perf_counter() - started
     removed = compaction.expire(place, prediction_log.keep_days)
     latest = compaction.read_compacted(
@@ -75,7 +79,7 @@ def hourly_traffic(
         {
             "model_version": version,
             "predictions": int(v["rows"]),
-            "predicted survival": f"{v['predicted_survived'] / max(1, v['rows']):.1%}",
+            "predicted survival": f"{v['predicted_positive'] / max(1, v['rows']):.1%}",
             "outcomes": int(v["labelled"]),
             "correct": int(v["correct"]),
         }

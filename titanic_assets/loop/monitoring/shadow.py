@@ -107,7 +107,7 @@ def _shadowed_outcomes(
     rows = labelled_rows(
         prediction_log.place,
         window,
-        "received_at, outcome, survived, challenger_version, challenger_survived",
+        "received_at, outcome, predicted, challenger_version, challenger_predicted",
     )
     if len(rows):
         rows = rows[rows["challenger_version"] == record.version]
@@ -115,8 +115,8 @@ def _shadowed_outcomes(
         return _empty_pairs()
     rows = rows.sort_values("received_at", kind="stable", na_position="last")
     outcome = rows["outcome"].astype(bool)
-    champion = (rows["survived"].astype(bool) == outcome).astype(int)
-    challenger = (rows["challenger_survived"].astype(bool) == outcome).astype(int)
+    champion = (rows["predicted"].astype(bool) == outcome).astype(int)
+    challenger = (rows["challenger_predicted"].astype(bool) == outcome).astype(int)
     return rows.assign(
         champion_right=champion, challenger_right=challenger, d=challenger - champion
     ).reset_index(drop=True)

@@ -38,6 +38,7 @@ def batch_predictions(
 
     from titanic_assets.core import batch_scoring, registry
     from titanic_assets.defs.metadata import markdown_table
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS  # bridge: domain
 
     if registry.promoted_tag() is None:
         raise dg.Failure(
@@ -59,7 +60,9 @@ def batch_predictions(
             scoring_inbox.writer(predictions_name) as predictions,
             scoring_inbox.writer(rejects_name) as rejects,
         ):
-            summary = batch_scoring.score_file(source, model, predictions, rejects)
+            summary = batch_scoring.score_file(
+                source, model, predictions, rejects, PASSENGER_FIELDS, "PassengerId", "survived"
+            )  # bridge: domain
         context.log.info(f"{name}: {summary.scored} scored, {summary.rejected} rejected")
         total.add(summary)
         previews.append(summary.preview.assign(file=PurePosixPath(name).name))
@@ -75,13 +78,13 @@ def batch_predictions(
         )
 
     preview = pd.concat(previews) if previews else pd.DataFrame()
-    survival_rate = total.survived / total.scored if total.scored else 0.0
+    survival_rate = total.predicted / total.scored if total.scored else 0.0
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": total.scored,
             "dagster/column_schema": dg.TableSchema(
                 columns=[
-                    dg.TableColumn(batch_scoring.ID_COLUMN, "string"),
+                    dg.TableColumn("PassengerId", "string"),  # bridge: domain
                     dg.TableColumn("survived", "int", description="1: predicted to survive"),
                     dg.TableColumn("probability", "float"),
                     dg.TableColumn("model_version", "string"),
