@@ -39,9 +39,12 @@ STAGES = (
 def loop_definitions(loop: Loop) -> dg.Definitions:
     """The assets, checks, jobs and sensors of every stage, for this model."""
     built = [definition for stage in STAGES for definition in stage.build(loop)]
+    checks = [d for d in built if isinstance(d, dg.AssetChecksDefinition)]
+    assets = [d for d in built if isinstance(d, dg.AssetsDefinition) and d not in checks]
+    sensors = [d for d in built if isinstance(d, dg.SensorDefinition)]
     return dg.Definitions(
-        assets=[d for d in built if isinstance(d, dg.AssetsDefinition) and not d.is_check],
-        asset_checks=[d for d in built if isinstance(d, dg.AssetChecksDefinition)],
-        jobs=[d for d in built if isinstance(d, dg.UnresolvedAssetJobDefinition | dg.JobDefinition)],
-        sensors=[d for d in built if isinstance(d, dg.SensorDefinition)],
+        assets=assets,
+        asset_checks=checks,
+        sensors=sensors,
+        jobs=[d for d in built if not any(d in kind for kind in (checks, assets, sensors))],
     )

@@ -66,5 +66,24 @@ def clean_rows(domain: Domain, raw: pd.DataFrame) -> tuple[pd.DataFrame, Cleanin
 
 def id_column(domain: Domain) -> str:
     """The id column of the domain's tables: its own, or `row_id` for a domain without one
-    (numbered when the rows land, ml/schemas.with_row_ids)."""
-    return domain.id_column or "row_id"
+    (given when the rows land, `with_row_ids`)."""
+    return domain.id_column or ROW_ID
+
+
+ROW_ID = "row_id"
+
+
+def with_row_ids(domain: Domain, table: pd.DataFrame) -> pd.DataFrame:
+    """The landed table with ids for a domain that has none: a hash of each row's file and
+    line, so a row keeps its id (and its held-out split) when other files land, and no id
+    reaches the range of labelled traffic's (core/outcomes.FEEDBACK_IDS)."""
+    import hashlib
+
+    if domain.id_column is not None:
+        return table
+    lines = table.groupby("source").cumcount()
+    ids = [
+        1 + int(hashlib.sha256(f"{source}:{line}".encode()).hexdigest()[:11], 16)
+        for source, line in zip(table["source"], lines, strict=True)
+    ]
+    return table.assign(**{ROW_ID: ids})

@@ -16,11 +16,12 @@ def build(loop: Loop) -> list:
         New batches land beside the original file; `source` keeps where each row came from.
         The data version is a hash of the content, so retrains can tell new data from old.
         """
+        from titanic_assets.ml.cleaning import with_row_ids
         from titanic_assets.ml.modeling import table_version
         from titanic_assets.ml.schemas import raw_contract
 
         landing = loop.landing(landing_area, seeded=True)
-        table = landing.read_rows()
+        table = with_row_ids(loop.domain, landing.read_rows())
         version = table_version(table)
         files = table["source"].value_counts().sort_index()
         return dg.MaterializeResult(

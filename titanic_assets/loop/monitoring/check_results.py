@@ -6,11 +6,18 @@ One module that the checks' own modules, the retrain sensor and the Prometheus e
 
 import dagster as dg
 
+from titanic_assets.loop import Loop
+
 DRIFT_CHECK = "no_input_drift"
-DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("drift_report"), DRIFT_CHECK)
 PERFORMANCE_CHECK = "realized_accuracy_not_worse_than_promised"
-PERFORMANCE_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("model_performance"), PERFORMANCE_CHECK)
-WATCHED_CHECKS = {"drift": DRIFT_CHECK_KEY, "performance": PERFORMANCE_CHECK_KEY}
+
+
+def watched_checks(loop: Loop) -> dict[str, dg.AssetCheckKey]:
+    """The checks whose failure may retrain this model, by what they watch."""
+    return {
+        "drift": loop.check_key("drift_report", DRIFT_CHECK),
+        "performance": loop.check_key("model_performance", PERFORMANCE_CHECK),
+    }
 
 
 def latest_evaluation(instance: dg.DagsterInstance, key: dg.AssetCheckKey):
