@@ -6,17 +6,17 @@ One module that the checks' own modules, the retrain sensor and the Prometheus e
 
 import dagster as dg
 
-from titanic_assets.loop import Loop
-
 DRIFT_CHECK = "no_input_drift"
 PERFORMANCE_CHECK = "realized_accuracy_not_worse_than_promised"
 
 
-def watched_checks(loop: Loop) -> dict[str, dg.AssetCheckKey]:
-    """The checks whose failure may retrain this model, by what they watch."""
+def watched_checks(model: str) -> dict[str, dg.AssetCheckKey]:
+    """The checks whose failure may retrain the model `model`, by what they watch."""
     return {
-        "drift": loop.check_key("drift_report", DRIFT_CHECK),
-        "performance": loop.check_key("model_performance", PERFORMANCE_CHECK),
+        "drift": dg.AssetCheckKey(dg.AssetKey([model, "drift_report"]), DRIFT_CHECK),
+        "performance": dg.AssetCheckKey(
+            dg.AssetKey([model, "model_performance"]), PERFORMANCE_CHECK
+        ),
     }
 
 

@@ -39,7 +39,7 @@ def build(loop: Loop) -> list:
         # the evaluation, so the checks of one run may complete in either order).
         seen = json.loads(context.cursor) if context.cursor else {}
         new = []
-        for name, key in watched_checks(loop).items():
+        for name, key in watched_checks(loop.name).items():
             latest = latest_evaluation(context.instance, key)
             if latest is not None and latest[0].id > seen.get(name, 0):
                 new.append((name, *latest))
@@ -98,7 +98,7 @@ def retraining_in_words(loop: Loop, instance: dg.DagsterInstance) -> str:
         if event is not None and event.run_id == run.run_id:
             reason = event.asset_materialization.metadata.get("promotion_reason")
             lines.append(f"- **Its model**: {reason.value if reason else 'no decision recorded'}")
-    for name, key in watched_checks(loop).items():
+    for name, key in watched_checks(loop.name).items():
         latest = latest_evaluation(instance, key)
         if latest is None:
             lines.append(f"- **{name} check**: not evaluated yet.")
