@@ -7,7 +7,9 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import textwrap
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import bentoml
@@ -16,6 +18,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bento.metrics import REJECTED
+from titanic_assets.core.contract import InputField
+from titanic_assets.core.domain import Words
 from titanic_assets.core.outcomes import ANONYMOUS, sender_id
 
 # POST /feedback's credential, documented as a bearer scheme; checked by `feedback_sender`.
@@ -59,15 +63,16 @@ def feedback_sender(credentials: HTTPAuthorizationCredentials | None, tokens: li
     return sender_id(tokens[matches.index(True)])
 
 
-def rejection_reason(error_type: str, location: list[Any]) -> str:
-    """A pydantic error type, as the reason label of the rejected-inputs metric."""
+def rejection_reason(error_type: str, location: list[Any], batch_key: str = "rows") -> str:
+    """A pydantic error type, as the reason label of the rejected-inputs metric (`batch_key`:
+    the batch body's key, whose length error is a batch_size)."""
     if error_type == "json_invalid":
         return "malformed_json"
     if error_type == "extra_forbidden":
         return "unknown_field"
     if error_type == "missing":
         return "missing_field"
-    if error_type in ("too_long", "too_short") and location == ["passengers"]:
+    if error_type in ("too_long", "too_short") and location == [batch_key]:
         return "batch_size"
     if error_type in ("literal_error", "enum"):
         return "not_allowed_value"
@@ -231,10 +236,24 @@ def corrected_openapi(spec: dict[str, Any], feedback_needs_token: bool = True) -
     return spec
 
 
-def csv_route_docs(max_bytes: int) -> dict[str, Any]:
+def csv_route_docs(
+    max_bytes: int, inputs: Sequence[InputField], id_column: str | None, words: Words
+) -> dict[str, Any]:
     """POST /predict_csv in the OpenAPI document, as keyword arguments of its route: FastAPI
-    sees a raw request, so the text/csv body and every answer are declared here."""
+    sees a raw request, so the text/csv body and every answer are declared here, with the
+    columns of the domain's files (its id column, if any, and `inputs`)."""
+    required = [*([id_column] if id_column else []), *(f.name for f in inputs if f.required)]
+    optional = [f.name for f in inputs if not f.required]
+    columns = ", ".join(required) + (f", optionally {', '.join(optional)}" if optional else "")
+    description = textwrap.fill(
+        f"Score a {words.row} CSV (the inbox's columns: {columns}) with the batch scoring "
+        "rules: valid rows are scored, invalid ones come back with their row number and "
+        "reason. For people without access to the scoring inbox; like batch scoring, not in "
+        "the prediction log.",
+        width=84,
+    )
     return {
+        "description": description,
         "openapi_extra": {
             "requestBody": {
                 "required": True,
@@ -243,8 +262,9 @@ def csv_route_docs(max_bytes: int) -> dict[str, Any]:
         },
         "responses": {
             200: {
-                "description": "The scored CSV: PassengerId, survived, probability, "
-                "model_version for each valid row; row and reason for each rejected one.",
+                "description": f"The scored CSV: {id_column or 'row'}, {words.decision}, "
+                "probability, model_version for each valid row; row and reason for each "
+                "rejected one.",
                 "content": {"text/csv": {"schema": {"type": "string"}}},
             },
             **{
@@ -303,8 +323,9 @@ class RejectionMetrics:
     only error bodies are parsed, never a successful response.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, batch_key: str = "rows") -> None:
         self.app = app
+        self.batch_key = batch_key  # the batch body's key (the domain's words.rows)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
@@ -327,12 +348,13 @@ class RejectionMetrics:
 
         await self.app(scope, receive, watch)
 
-    @staticmethod
-    def _reasons(body: bytes) -> set[str]:
+    def _reasons(self, body: bytes) -> set[str]:
         try:
             details = json.loads(body).get("detail")
         except (ValueError, AttributeError):
             return {"other"}
         if not isinstance(details, list) or not details:
             return {"other"}
-        return {rejection_reason(d.get("type", ""), d.get("loc", [])) for d in details}
+        return {
+            rejection_reason(d.get("type", ""), d.get("loc", []), self.batch_key) for d in details
+        }
