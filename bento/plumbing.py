@@ -283,17 +283,39 @@ def csv_route_docs(
     }
 
 
-class CorrectedOpenAPI:
-    """ASGI middleware: serves /docs.json through `corrected_openapi`. BentoML 1.4 builds its
-    error responses from a module-level table (`_bentoml_sdk/service/openapi.py`) with no
-    hook to change them, so the document is corrected on its way out."""
+def client_schema(schema: dict[str, Any], batch_key: str) -> dict[str, Any]:
+    """BentoML's /schema.json with a batch's rows passed through by its clients as sent.
 
-    def __init__(self, app: Any, feedback_needs_token: bool = True) -> None:
+    `bentoml.SyncHTTPClient(url)` types its calls from /schema.json and rebuilds every JSON
+    object whose schema lists `properties` from those properties alone (`_encode` in
+    `_bentoml_impl/serde.py`): a batch row's unknown or misspelt field was silently dropped
+    (a typo'd optional field answered 200 as unknown), and a row that is not a mapping (a
+    namedtuple, a dataclass) was sent as `{}`. Without `properties` on the batch's rows the
+    client sends each row as given, and the service validates it and names each problem,
+    as for any other caller. One row's endpoints keep theirs: there the client refuses an
+    unknown field itself."""
+    for route in schema.get("routes", []):
+        field = route.get("input", {}).get("properties", {}).get(batch_key)
+        if field is not None and isinstance(field.get("items"), dict):
+            field["items"].pop("properties", None)
+    return schema
+
+
+class CorrectedOpenAPI:
+    """ASGI middleware: serves /docs.json through `corrected_openapi` and /schema.json (what
+    BentoML's clients read) through `client_schema`. BentoML 1.4 builds its error responses
+    from a module-level table (`_bentoml_sdk/service/openapi.py`) with no hook to change
+    them, so the documents are corrected on their way out."""
+
+    def __init__(
+        self, app: Any, feedback_needs_token: bool = True, batch_key: str = "rows"
+    ) -> None:
         self.app = app
         self.feedback_needs_token = feedback_needs_token
+        self.batch_key = batch_key
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/docs.json":
+        if scope["type"] != "http" or scope["path"] not in ("/docs.json", "/schema.json"):
             await self.app(scope, receive, send)
             return
         start: dict = {}
@@ -310,8 +332,11 @@ class CorrectedOpenAPI:
             await send(start)
             await send({"type": "http.response.body", "body": bytes(body)})
             return
-        spec = corrected_openapi(json.loads(body), self.feedback_needs_token)
-        first, rest = _json_response(200, spec)
+        if scope["path"] == "/docs.json":
+            document = corrected_openapi(json.loads(body), self.feedback_needs_token)
+        else:
+            document = client_schema(json.loads(body), self.batch_key)
+        first, rest = _json_response(200, document)
         await send(first)
         await send(rest)
 

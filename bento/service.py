@@ -391,5 +391,5 @@ class ModelService:
 ModelService.add_asgi_middleware(RejectionMetrics, batch_key=WORDS.rows)
 ModelService.add_asgi_middleware(JsonBodiesOnly)
 ModelService.add_asgi_middleware(
-    CorrectedOpenAPI, feedback_needs_token=bool(SETTINGS.feedback_tokens)
+    CorrectedOpenAPI, feedback_needs_token=bool(SETTINGS.feedback_tokens), batch_key=WORDS.rows
 )
