@@ -20,7 +20,7 @@ dev: install  ## Dagster on http://localhost:3000, the model service on :3001; C
 		--dagster-port $(DAGSTER_PORT) --service-port $(SERVICE_PORT)
 
 serve: install  ## The model service alone on http://localhost:3001 (ready once a model is promoted)
-	$(UV) run --frozen bentoml serve bento.service:TitanicSurvival --host 127.0.0.1 --port 3001
+	$(UV) run --frozen bentoml serve bento.service:ModelService --host 127.0.0.1 --port 3001
 
 test: install  ## The whole test suite
 	$(UV) run --frozen pytest

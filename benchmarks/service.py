@@ -243,7 +243,7 @@ def compare_servers(work: Path, pipeline_file: Path, threshold: float) -> dict:
     env = environment(work, {"TITANIC_SERVING_WORKERS": str(WORKERS)})
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+    command = [str(BIN / "bentoml"), "serve", "bento.service:ModelService",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with serving(command, env, f"{url}/readyz", work / "bentoml.log") as (process, ready):
         results["bentoml"] = measure("bentoml", process, ready, url, work)
@@ -338,7 +338,7 @@ def measure_shadow(work: Path, candidate: str, rounds: int) -> dict:
     batch.write_text(json.dumps({"passengers": [PASSENGER] * BATCH}))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+    command = [str(BIN / "bentoml"), "serve", "bento.service:ModelService",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     service_log = work / "shadow.log"
     with serving(command, env, f"{url}/readyz", service_log) as (process, _):

@@ -1,10 +1,15 @@
-"""The service's Prometheus metrics (GET /metrics), shared by the service and its middlewares."""
+"""The service's Prometheus metrics (GET /metrics), shared by the service and its middlewares.
+
+A served model's metrics carry no label naming it: each model is its own service (its own
+process and /metrics), told apart by the scrape's target."""
 
 from prometheus_client import Counter, Gauge
 
+POSITIVE, NEGATIVE = "positive", "negative"  # the `outcome` label: the decision predicted
+
 PREDICTIONS = Counter(
     "titanic_predictions",
-    "Passengers scored, by predicted outcome and endpoint.",
+    "Rows scored, by predicted decision (positive: the positive class) and endpoint.",
     ["outcome", "endpoint"],
 )
 REJECTED = Counter(

@@ -41,6 +41,7 @@ def test_an_empty_variable_means_the_default(monkeypatch):
         ("TITANIC_GCS_BUCKET", "gs://my-bucket", "not a bucket name"),
         ("TITANIC_PROFILE", "prod", "'local' or 'gcp'"),
         ("TITANIC_LOG_FORMAT", "xml", "'json' or 'text'"),
+        ("TITANIC_MODEL", "Titanic!", "should match pattern"),
     ],
 )
 def test_a_wrong_value_fails_at_start_up_naming_the_variable_and_the_reason(

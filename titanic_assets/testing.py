@@ -157,7 +157,7 @@ def survival_services(
         for work in works:
             port = free_port()
             env = environment(work, {"TITANIC_SERVING_WORKERS": "1", **(overrides or {})})
-            command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+            command = [str(BIN / "bentoml"), "serve", "bento.service:ModelService",
                        "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
             stack.enter_context(running(command, work / "service.log", env))
             urls.append(f"http://127.0.0.1:{port}")

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     commands = [
-        [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+        [str(BIN / "bentoml"), "serve", "bento.service:ModelService",
          "--host", "127.0.0.1", "--port", str(args.service_port)],
         [str(BIN / "dg"), "dev", "--host", "127.0.0.1", "--port", str(args.dagster_port)],
     ]  # fmt: skip
