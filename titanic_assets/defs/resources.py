@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import dagster as dg
 
+from titanic_assets.core.instances import join_location
 from titanic_assets.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -215,7 +216,9 @@ class PredictionLog(dg.ConfigurableResource):
 
     def under(self, folder: str) -> PredictionLog:
         """One model's log: `folder` under this root (a folder or a gs:// prefix)."""
-        return PredictionLog(location=join_location(self.location, folder), keep_days=self.keep_days)
+        return PredictionLog(
+            location=join_location(self.location, folder), keep_days=self.keep_days
+        )
 
     @property
     def place(self) -> LogPlace:
@@ -317,13 +320,6 @@ def gcp_resources(settings: Settings) -> dict:
             gcs=gcs, gcs_bucket=bucket, gcs_prefix=settings.gcs_io_prefix
         ),
     }
-
-
-def join_location(root: str, folder: str) -> str:
-    """`folder` under a location: a path, or a gs://bucket/prefix URL."""
-    if root.startswith("gs://"):
-        return f"{root.rstrip('/')}/{folder}"
-    return str(Path(root) / folder)
 
 
 RESOURCES_BY_PROFILE = {"local": local_resources, "gcp": gcp_resources}

@@ -243,9 +243,10 @@ def trusted_guard(
     seed: int = 0,
 ) -> GuardResult:
     """Both models' probabilities for the trusted held-out rows neither trained on
-    (`slices`: each one's slice name, see `slice_names`; `declared`: every slice's name). Passes when the candidate's
-    accuracy and ROC-AUC are within `margin_for(n)` (one-sided 95% lower bound of the
-    paired difference) and its accuracy on every judged slice within SLICE_MARGIN."""
+    (`slices`: each one's slice name, see `slice_names`; `declared`: every slice's name).
+    Passes when the candidate's accuracy and ROC-AUC are within `margin_for(n)` (one-sided
+    95% lower bound of the paired difference) and its accuracy on every judged slice within
+    SLICE_MARGIN."""
     labels = np.asarray(labels)
     n = len(labels)
     margin = margin_for(n)
