@@ -70,7 +70,7 @@ class MonitoredInput:
 
 @dataclass(frozen=True)
 class Baseline:
-    """A simple rule from the raw inputs (1: the positive class), e.g. "women survive"."""
+    """A simple rule from the raw inputs (1: the positive class), e.g. "the young default"."""
 
     name: str  # e.g. "sex_only"
     description: str
@@ -82,10 +82,10 @@ class Words:
     """How the service and the UI speak of this domain's rows and decisions: the field
     names clients see (a row, a batch's key, the positive decision)."""
 
-    row: str  # one row, e.g. "passenger"
-    rows: str  # the batch body's key, e.g. "passengers"
-    decision: str  # the positive decision's field, e.g. "survived"
-    probability: str  # what `probability` is the probability of, e.g. "survival"
+    row: str  # one row, e.g. "applicant"
+    rows: str  # the batch body's key, e.g. "applicants"
+    decision: str  # the positive decision's field, e.g. "bad_risk"
+    probability: str  # what `probability` is the probability of, e.g. "bad risk"
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per domain
