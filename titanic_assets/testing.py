@@ -135,7 +135,10 @@ def environment(work: Path, overrides: Mapping[str, str] | None = None) -> dict[
 
 @contextlib.contextmanager
 def model_services(
-    works: Sequence[Path], overrides: Mapping[str, str] | None = None, model: str = "titanic"
+    works: Sequence[Path],
+    overrides: Mapping[str, str] | None = None,
+    model: str = "titanic",
+    cwd: Path = ROOT,
 ) -> Iterator[list[str]]:
     """`bentoml serve` as `make serve MODEL=<model>` runs it, one per working directory, each
     on a free port in that directory's environment (one worker unless told; its log in
@@ -150,7 +153,7 @@ def model_services(
             env = environment(work, {**settings, **(overrides or {})})
             command = [str(BIN / "bentoml"), "serve", "bento.service:ModelService",
                        "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-            stack.enter_context(running(command, work / "service.log", env))
+            stack.enter_context(running(command, work / "service.log", env, cwd))
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
             poll(f"{url} to answer /livez", lambda url=url: httpx.get(f"{url}/livez").is_success)
@@ -159,10 +162,14 @@ def model_services(
 
 @contextlib.contextmanager
 def model_service(
-    work: Path, overrides: Mapping[str, str] | None = None, model: str = "titanic"
+    work: Path,
+    overrides: Mapping[str, str] | None = None,
+    model: str = "titanic",
+    cwd: Path = ROOT,
 ) -> Iterator[str]:
-    """One model's service (see model_services); yields its URL."""
-    with model_services([work], overrides, model) as [url]:
+    """One model's service (see model_services; `cwd`: the project it serves from); yields
+    its URL."""
+    with model_services([work], overrides, model, cwd) as [url]:
         yield url
 
 

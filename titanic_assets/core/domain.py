@@ -8,7 +8,7 @@ the model's design (features for training and serving, with whatever it learns f
 labelled rows), the service's examples and words, which inputs drift monitoring watches, the
 slices the trusted guard judges on, and the decision rule. The engine (everything outside
 `domains/`) reads these and never names a domain: `load_domain` finds one by the name an
-instance's `defs.yaml` gives.
+instance's `defs.yaml` gives (a package under `domains/`, or any importable module).
 
 Standard library only at module level: the service imports it.
 """
@@ -141,20 +141,26 @@ class Domain:
 
 
 def load_domain(name: str) -> Domain:
-    """The domain `name`: `titanic_assets.domains.<name>`'s DOMAIN, or a dotted module path's
-    (a domain outside this package). A missing domain or part raises DomainError naming it."""
-    module_name = name if "." in name else f"{DOMAINS_PACKAGE}.{name}"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name is not None and module_name.startswith(error.name):
-            raise DomainError(f"domain {name!r} does not exist (no module {module_name})") from None
-        raise
-    except TypeError as error:  # Domain(...) without a required part
-        raise DomainError(f"domain {name!r}: {error}".replace("__init__()", "Domain")) from None
+    """The domain `name`: `titanic_assets.domains.<name>`'s DOMAIN, else the module `name`'s
+    (a domain kept outside this package, importable by its name or dotted path). A missing
+    domain or part raises DomainError naming it."""
+    module = None
+    for module_name in (f"{DOMAINS_PACKAGE}.{name}", name):
+        try:
+            module = importlib.import_module(module_name)
+            break
+        except ModuleNotFoundError as error:
+            if error.name is None or not module_name.startswith(error.name):
+                raise  # the domain exists, but imports something that does not
+        except TypeError as error:  # Domain(...) without a required part
+            raise DomainError(f"domain {name!r}: {error}".replace("__init__()", "Domain")) from None
+    if module is None:
+        raise DomainError(
+            f"domain {name!r} does not exist (no module {DOMAINS_PACKAGE}.{name} or {name})"
+        )
     domain = getattr(module, "DOMAIN", None)
     if not isinstance(domain, Domain):
-        raise DomainError(f"domain {name!r}: {module_name} has no DOMAIN = Domain(...)")
+        raise DomainError(f"domain {name!r}: {module.__name__} has no DOMAIN = Domain(...)")
     if not domain.data.is_file():
         raise DomainError(f"domain {name!r}: its data {domain.data} does not exist")
     if domain.id_column is not None and domain.id_column in domain.input_names:
