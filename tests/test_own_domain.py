@@ -34,7 +34,7 @@ from titanic_assets.core.domain import Domain, MonitoredInput, Words
 SEASONS = ("winter", "spring", "summer", "autumn")
 INPUTS = (
     InputField("temperature", "float", "Degrees Celsius.", required=True, minimum=-30, maximum=50),
-    InputField("humidity", "float", "Percent; null when the sensor failed.", minimum=0, maximum=100),
+    InputField("humidity", "float", "Percent; null: no reading.", minimum=0, maximum=100),
     InputField("season", "category", "The season.", required=True, allowed=SEASONS),
     InputField("station", "text", "Where it was read.", max_length=40),
 )
@@ -174,20 +174,22 @@ def test_the_new_model_loads_beside_titanic_and_materializes_headless(rain_model
 def test_the_new_model_serves_in_its_own_words(rain_model, tmp_path: Path) -> None:
     root, env = rain_model
     overrides = {k: env[k] for k in ("PYTHONPATH", "BENTOML_HOME", "TITANIC_PREDICTION_LOG")}
-    with model_service(tmp_path, overrides, model="rain", cwd=root) as url:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            one = client.post("/predict", json=READING)
-            assert one.status_code == 200, one.text
-            assert isinstance(one.json()["rain"], bool)
-            assert 0.0 <= one.json()["probability"] <= 1.0
-            batch = client.post("/predict_batch", json={"readings": [READING, READING]})
-            assert batch.status_code == 200, batch.text
-            assert [p["probability"] for p in batch.json()["predictions"]] == [
-                one.json()["probability"]
-            ] * 2
-            bad = client.post("/predict", json={**READING, "season": "monsoon"})
-            assert bad.status_code == 400
-            assert "season" in bad.text
-            info = client.get("/model_info").json()
-            assert info["raw_inputs"] == ["temperature", "humidity", "season", "station"]
-            assert info["features"] == ["temperature", "humidity", "season", "dryness"]
+    with (
+        model_service(tmp_path, overrides, model="rain", cwd=root) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+    ):
+        one = client.post("/predict", json=READING)
+        assert one.status_code == 200, one.text
+        assert isinstance(one.json()["rain"], bool)
+        assert 0.0 <= one.json()["probability"] <= 1.0
+        batch = client.post("/predict_batch", json={"readings": [READING, READING]})
+        assert batch.status_code == 200, batch.text
+        assert [p["probability"] for p in batch.json()["predictions"]] == [
+            one.json()["probability"]
+        ] * 2
+        bad = client.post("/predict", json={**READING, "season": "monsoon"})
+        assert bad.status_code == 400
+        assert "season" in bad.text
+        info = client.get("/model_info").json()
+        assert info["raw_inputs"] == ["temperature", "humidity", "season", "station"]
+        assert info["features"] == ["temperature", "humidity", "season", "dryness"]
