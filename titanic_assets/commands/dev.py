@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from titanic_assets.core.instances import instance_names
+from titanic_assets.core.instances import instance_names, legacy_notice
 from titanic_assets.core.settings import Settings, child_environment, load_settings
 from titanic_assets.testing import BIN, stop_process_groups
 
@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service-port", type=int, default=3001)
     args = parser.parse_args(argv)
     settings = load_settings()
+    notice = legacy_notice(settings.landing_dir, settings.prediction_log)
+    if notice:
+        print(notice, flush=True)
     tokens = feedback_tokens(settings)
     where = "TITANIC_FEEDBACK_TOKEN" if settings.feedback_tokens else settings.home / TOKEN_FILE
     print(f"Dagster: http://127.0.0.1:{args.dagster_port}", flush=True)

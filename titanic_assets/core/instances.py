@@ -112,3 +112,21 @@ def read_instance(name: str = DEFAULT_MODEL, defs: Path = DEFS) -> ModelInstance
         )
         raise InstanceError(f"model {name!r} ({path}): {problems}") from None
     return ModelInstance.of(name, settings)
+
+
+def legacy_notice(landing_root: str | None = None, log_root: str | None = None) -> str | None:
+    """One line for someone whose data is still in the single-model layout (before models
+    were per-domain: CSV batches directly in the landing folder, the log directly in the
+    prediction log folder), saying what to do; None when there is nothing to move."""
+    stale = []
+    if landing_root is not None and any(Path(landing_root).glob("*.csv")):
+        stale.append(f"{landing_root}/*.csv into {landing_root}/{DEFAULT_MODEL}/")
+    log = Path(log_root) if log_root is not None and "://" not in log_root else None
+    if log is not None and (any(log.glob("*.jsonl")) or (log / "compacted").is_dir()):
+        stale.append(f"{log}/* into {log}/{DEFAULT_MODEL}/")
+    if not stale:
+        return None
+    return (
+        f"Data from before models were per-domain: move {' and '.join(stale)}, then run "
+        "`make materialize` once (models saved by the old layout are not compared)."
+    )

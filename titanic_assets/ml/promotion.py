@@ -104,13 +104,16 @@ def labelled_traffic(rows: pd.DataFrame) -> np.ndarray:
     return is_feedback(rows["source"]).to_numpy()
 
 
-def first_model() -> PromotionDecision:
-    return PromotionDecision(
-        promote=True,
-        reason="no model is being served yet: the first model is promoted",
-        rows=0,
-        comparison={},
-    )
+def first_model(replacing: str | None = None) -> PromotionDecision:
+    """Nothing comparable serves: promoted. `replacing`: a serving model saved before models
+    were per-domain, which this code cannot score (core/instances.LEGACY)."""
+    reason = "no model is being served yet: the first model is promoted"
+    if replacing is not None:
+        reason = (
+            f"the serving model {replacing} was saved by the single-model layout and cannot "
+            "be scored now: promoted as the first model of this layout"
+        )
+    return PromotionDecision(promote=True, reason=reason, rows=0, comparison={})
 
 
 def decide_promotion(

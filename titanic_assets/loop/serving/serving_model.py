@@ -70,6 +70,8 @@ def build(loop: Loop) -> list:
         compared_on = "none"
         if serving is None:
             decision = promotion.first_model()
+        elif "domain" not in serving.metadata:  # saved before models were per-domain
+            decision = promotion.first_model(replacing=serving.tag)
         else:
             # Champion and challenger on the same rows, ones neither was trained on.
             candidate_held_out = labelled_rows[labelled_rows[key].isin(trained_model.test_ids)]
