@@ -247,13 +247,15 @@ def test_prediction_log_receives_every_prediction_with_inputs_and_outputs(server
         "/predict_batch", {"passengers": [PASSENGER, PASSENGER | {"Age": None}]}
     ).json()
 
-    log = read_prediction_log(server.log, since=started.to_pydatetime())
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
+
+    log = read_prediction_log(server.log, PASSENGER_FIELDS, since=started.to_pydatetime())
     assert str(log["timestamp"].dtype) == "datetime64[ns, UTC]"
     row = log[log["request_id"] == single["request_id"]].iloc[0]
     assert row["endpoint"] == "predict" and row["model_version"] == model_a
     assert {name: row[name] for name in RAW_INPUTS} == PASSENGER
     assert row["probability"] == pytest.approx(single["probability"], abs=1e-6)
-    assert row["survived"] == single["survived"]
+    assert row["predicted"] == single["survived"]
     rows = log[log["request_id"] == batch["request_id"]]
     assert len(rows) == 2 and rows["endpoint"].eq("predict_batch").all()
     assert rows["Age"].iloc[0] == PASSENGER["Age"] and pd.isna(rows["Age"].iloc[1])
@@ -513,7 +515,10 @@ def test_a_worker_killed_under_load_is_replaced_and_every_answer_was_logged(serv
             client.join()
 
     assert len(failed) <= len(clients), failed  # at most the requests in flight at the kill
-    logged = set(read_prediction_log(server.log, since=started.to_pydatetime())["request_id"])
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
+
+    since = started.to_pydatetime()
+    logged = set(read_prediction_log(server.log, PASSENGER_FIELDS, since=since)["request_id"])
     assert set(answered) <= logged
 
 
