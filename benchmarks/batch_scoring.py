@@ -26,6 +26,7 @@ from pathlib import Path
 CHILD = """
 import json, pickle, sys, time
 from titanic_assets.core import batch_scoring
+from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS  # bridge: domain
 def peak_kb():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
@@ -36,7 +37,8 @@ baseline = peak_kb()
 started = time.perf_counter()
 with open(sys.argv[2], "rb") as source, open(sys.argv[3], "wb") as out, \\
         open(sys.argv[4], "wb") as rejects:
-    summary = batch_scoring.score_file(source, model, out, rejects, chunk_rows=int(sys.argv[5]))
+    summary = batch_scoring.score_file(source, model, out, rejects, PASSENGER_FIELDS,
+                                       "PassengerId", "survived", chunk_rows=int(sys.argv[5]))
 seconds = time.perf_counter() - started
 peak = peak_kb()
 print(json.dumps({"rows": summary.rows, "scored": summary.scored, "rejected": summary.rejected,

@@ -106,7 +106,7 @@ class Traffic:
             self.bodies.append(
                 f'"inputs":{{{inputs}}},"probability":['
                 + ",".join(repr(float(probabilities[i])) for i in rows)
-                + '],"survived":['
+                + '],"predicted":['
                 + ",".join("true" if survived[i] else "false" for i in rows)
                 + "]}\n"
             )
@@ -158,7 +158,7 @@ class Traffic:
                         {
                             "timestamp": arrival,
                             "ids": [f"{rid}-{i}" for i in picked],
-                            "survived": [self.truth[which][i] == "true" for i in picked],
+                            "outcome": [self.truth[which][i] == "true" for i in picked],
                             "sender": "token:benchmark",
                         },
                         separators=(",", ":"),
@@ -301,6 +301,7 @@ def backfill(log: Path, skip: set[str]) -> dict:
     from titanic_assets.commands.monitor import stale_hours
     from titanic_assets.core.compaction import compact_hour
     from titanic_assets.core.log_files import LogPlace
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS  # bridge: domain
 
     place = LogPlace(log)
     started = time.perf_counter()
@@ -308,7 +309,9 @@ def backfill(log: Path, skip: set[str]) -> dict:
     rows = 0
     hours = [h for h in stale_hours(place) if h not in skip]
     for hour in hours:
-        rows += compact_hour(place, hour, [f for f in landing if f.hour == hour]).rows
+        rows += compact_hour(
+            place, hour, [f for f in landing if f.hour == hour], PASSENGER_FIELDS
+        ).rows
     seconds = time.perf_counter() - started
     return {"hours": len(hours), "rows": rows, "seconds": seconds}
 

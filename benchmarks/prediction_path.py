@@ -77,6 +77,7 @@ def main() -> None:
     from titanic_assets.core import registry
     from titanic_assets.core.calibration import sigmoid
     from titanic_assets.core.prediction_log import PredictionLogWriter, ShadowAnswers
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS  # bridge: domain
 
     model = registry.load(registry.promoted_tag())
     challenger = registry.load(registry.shadowing_tag())
@@ -85,7 +86,7 @@ def main() -> None:
     raw = float(model.raw_scores(matrix)[0])
     probabilities = model.probabilities(columns)
     survived = probabilities >= model.threshold
-    log = PredictionLogWriter(work / "prediction_log")
+    log = PredictionLogWriter(work / "prediction_log", PASSENGER_FIELDS)
     records = model.reference().to_dict("records")  # the training rows, repeated to BATCH
     batch = as_columns((records * (BATCH // len(records) + 1))[:BATCH])
 

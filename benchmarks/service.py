@@ -515,7 +515,7 @@ def check_log(lines: dict[str, list[dict]], challenger: str | None) -> dict:
                 right = (
                     shadow is not None
                     and shadow["model_version"] == version
-                    and len(shadow["probability"]) == len(shadow["survived"]) == len(line["ids"])
+                    and len(shadow["probability"]) == len(shadow["predicted"]) == len(line["ids"])
                 )
             if not right:
                 wrong.setdefault(worker, []).append(line["timestamp"])

@@ -17,6 +17,7 @@ from titanic_assets.defs.scoring.batch_predictions import (
     batch_predictions,
     batch_scoring_on_new_files,
 )
+from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
 
 VALID = {
     "PassengerId": "1", "Pclass": "3", "Sex": "male", "Age": "22", "SibSp": "1", "Parch": "0",
@@ -42,7 +43,7 @@ def test_invalid_rows_gives_each_broken_field_its_reason_and_passes_missing_opti
     rows = [VALID, {**VALID, "Age": np.nan, "Fare": np.nan, "Embarked": np.nan}]
     rows += [{**VALID, column: value} for column, (value, _) in BROKEN.items()]
     rows.append({**VALID, "Pclass": "0", "Sex": "f"})
-    reasons = invalid_rows(pd.DataFrame(rows, dtype=object))
+    reasons = invalid_rows(pd.DataFrame(rows, dtype=object), PASSENGER_FIELDS, "PassengerId")
     assert list(reasons[:2]) == ["", ""]
     assert list(reasons[2:-1]) == [reason for _, reason in BROKEN.values()]
     assert reasons.iloc[-1] == "Pclass not 1, 2 or 3; Sex not male or female"
@@ -51,7 +52,7 @@ def test_invalid_rows_gives_each_broken_field_its_reason_and_passes_missing_opti
 def test_invalid_rows_accepts_files_without_optional_columns():
     required = ("PassengerId", "Pclass", "Sex", "SibSp", "Parch")
     frame = pd.DataFrame([{k: VALID[k] for k in required}])
-    assert list(invalid_rows(frame)) == [""]
+    assert list(invalid_rows(frame, PASSENGER_FIELDS, "PassengerId")) == [""]
 
 
 def test_score_file_keeps_memory_chunked_and_scores_like_the_model(
@@ -60,7 +61,16 @@ def test_score_file_keeps_memory_chunked_and_scores_like_the_model(
     model = registry.load(f"{registry.SERVING_MODEL_NAME}:latest")
     source = io.BytesIO(unlabelled(shipped_passengers).to_csv(index=False).encode())
     predictions, rejects = io.BytesIO(), io.BytesIO()
-    summary = score_file(source, model, predictions, rejects, chunk_rows=100)
+    summary = score_file(
+        source,
+        model,
+        predictions,
+        rejects,
+        PASSENGER_FIELDS,
+        "PassengerId",
+        "survived",
+        chunk_rows=100,
+    )
     scored = pd.read_csv(io.BytesIO(predictions.getvalue()))
     assert summary.rows == summary.scored == len(scored) == len(shipped_passengers)
     assert summary.rejected == 0
@@ -218,7 +228,9 @@ def test_batch_and_service_contracts_accept_and_reject_the_same_passengers():
     rows += [{**VALID, "Age": "-1"}, {**VALID, "Name": "x" * 201}, {**VALID, "Cabin": "C" * 101}]
     rows += [{**VALID, "Age": "100.5"}, {**VALID, "SibSp": "11"}, {**VALID, "Fare": "1000.01"}]
     rows = [row for row in rows if not pd.isna(row["PassengerId"])]  # no id in a request
-    batch_valid = list(invalid_rows(pd.DataFrame(rows, dtype=object)) == "")
+    batch_valid = list(
+        invalid_rows(pd.DataFrame(rows, dtype=object), PASSENGER_FIELDS, "PassengerId") == ""
+    )
 
     def request(row: dict) -> dict:
         body = {}

@@ -41,7 +41,7 @@ def server(tmp_path_factory, materialized_graph) -> Iterator[Server]:
 
 def stored(server: Server) -> dict[str, bool]:
     table = read_outcomes(server.log)
-    return dict(zip(table["id"], table["survived"], strict=True))
+    return dict(zip(table["id"], table["outcome"], strict=True))
 
 
 def test_every_prediction_has_an_id_returned_and_logged(server):
@@ -50,7 +50,9 @@ def test_every_prediction_has_an_id_returned_and_logged(server):
     assert single["id"] == single["request_id"]
     ids = [p["id"] for p in batch["predictions"]]
     assert ids == [f"{batch['request_id']}-{i}" for i in range(3)]
-    logged = set(read_prediction_log(server.log)["prediction_id"])
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
+
+    logged = set(read_prediction_log(server.log, PASSENGER_FIELDS)["prediction_id"])
     assert {single["id"], *ids} <= logged
 
 

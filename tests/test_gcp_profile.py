@@ -234,6 +234,7 @@ def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
     from google.cloud import storage
 
     from titanic_assets.core.prediction_log import read_prediction_log
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
 
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "titanic-test")
@@ -265,7 +266,7 @@ def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
     # Both replicas stopped: the first gracefully (its last batch flushed on shutdown).
-    logged = read_prediction_log(url)
+    logged = read_prediction_log(url, PASSENGER_FIELDS)
     counts = logged["request_id"].value_counts()
     assert counts.max() == 1  # exactly once
     lost = set(answered) - set(counts.index)
@@ -278,7 +279,7 @@ def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
 
     place = LogPlace(url)
     hours = stale_hours(place)
-    compacted = [compact_hour(place, hour, place.landing()) for hour in hours]
+    compacted = [compact_hour(place, hour, place.landing(), PASSENGER_FIELDS) for hour in hours]
     assert sum(c.rows for c in compacted) == len(logged) and stale_hours(place) == []
     rows = read_compacted(place, "predictions", hours)
     assert sorted(rows["request_id"]) == sorted(logged["request_id"])
@@ -337,14 +338,15 @@ def test_outcomes_fed_back_to_replicas_logging_to_a_bucket_are_stored_there_once
         unknown = feedback(first, [("never-predicted", True)])
         assert unknown.status_code == 404 and "never-predicted" in unknown.text
 
-    outcomes = read_outcomes(url).set_index("id")["survived"].to_dict()
+    outcomes = read_outcomes(url).set_index("id")["outcome"].to_dict()
     assert outcomes == {ids[0]: True, ids[1]: False, ids[2]: True}
 
     # Compacted from the bucket, the outcomes join their predictions in their hour.
     from titanic_assets.core.compaction import compact_hour
     from titanic_assets.core.log_files import LogPlace
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
 
     place = LogPlace(url)
     hours = {f.hour for f in place.landing()}  # one, unless the test crossed an hour
-    compacted = [compact_hour(place, hour, place.landing()) for hour in hours]
+    compacted = [compact_hour(place, hour, place.landing(), PASSENGER_FIELDS) for hour in hours]
     assert sum(c.rows for c in compacted) == 3 and sum(c.labelled for c in compacted) == 3

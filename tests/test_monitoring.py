@@ -91,7 +91,9 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
 def log(tmp_path: Path, monitored: Monitored) -> PredictionLogWriter:
     """A fresh prediction log, where the assets and the sensors read."""
     monitored.log_location = tmp_path / "log"
-    writer = PredictionLogWriter(tmp_path / "log")
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
+
+    writer = PredictionLogWriter(tmp_path / "log", PASSENGER_FIELDS)
     yield writer
     writer.close()
 
@@ -108,7 +110,7 @@ def send(log: PredictionLogWriter, passengers: pd.DataFrame, batch: int = 50) ->
             model_version=model.version,
             inputs={name: part[name].tolist() for name in RAW_INPUTS},
             probabilities=[0.5] * len(part),
-            survived=[False] * len(part),
+            predicted=[False] * len(part),
         )
 
 
@@ -281,7 +283,7 @@ def test_the_landing_sensor_requests_the_hours_that_changed_and_only_those(
     # and no other hour is asked for anew.
     old = hour_of(time.time() - 3 * 86400)
     late = monitored.log_location / f"outcomes-{now}-{old}-x-1.jsonl"
-    late.write_text('{"timestamp": 1, "ids": ["a"], "survived": [true]}\n')
+    late.write_text('{"timestamp": 1, "ids": ["a"], "outcome": [true]}\n')
     again = tick(sensor, monitored, cursor=first.cursor).run_requests
     new = [r.partition_key for r in again if r.run_key != request.run_key]
     assert new == [hourly_traffic.partition_key(old)]

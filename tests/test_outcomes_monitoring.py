@@ -16,7 +16,7 @@ from tests.test_monitoring import metadata
 from titanic_assets.core import registry
 from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.log_files import LogPlace, hour_of
-from titanic_assets.core.outcomes import FEEDBACK_PASSENGER_IDS, OutcomeStore
+from titanic_assets.core.outcomes import FEEDBACK_IDS, OutcomeStore
 from titanic_assets.core.prediction_log import PredictionLogWriter
 from titanic_assets.defs.ingestion import labelled_traffic as traffic
 from titanic_assets.defs.monitoring import hourly_traffic
@@ -34,7 +34,9 @@ def serve(location: Path, passengers: pd.DataFrame, version: str | None = None) 
     """Score passengers with the serving model and log them as the service does (one
     single-passenger request each); returns their ids."""
     model = registry.promoted_model()
-    writer = PredictionLogWriter(location)
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
+
+    writer = PredictionLogWriter(location, PASSENGER_FIELDS)
     ids = []
     for _, row in passengers.iterrows():
         columns = {n: [None if pd.isna(row[n]) else row[n]] for n in RAW_INPUTS}
@@ -123,7 +125,7 @@ def test_a_late_outcome_lands_in_the_hour_of_its_prediction_and_only_that_hour_c
     line = {
         "request_id": "three-days-ago", "timestamp": then, "model_version": model.version,
         "endpoint": "predict", "ids": ["three-days-ago"], "inputs": inputs,
-        "probability": [0.9], "survived": [True],
+        "probability": [0.9], "predicted": [True],
     }  # fmt: skip
     (log / f"predictions-{hour_of(then)}-elsewhere-1.jsonl").write_text(
         json.dumps(line, default=float) + "\n"
@@ -242,7 +244,7 @@ def test_labelled_predictions_become_training_rows_with_their_provenance(
     assert sorted(table.index) == sorted(ids[:10])  # the two without an outcome are not there
     model = registry.promoted_model()
     assert (table["source"] == f"feedback:{model.tag}").all()
-    assert (table["PassengerId"] >= FEEDBACK_PASSENGER_IDS).all()
+    assert (table["PassengerId"] >= FEEDBACK_IDS).all()
     expected = rows.assign(prediction_id=ids).set_index("prediction_id").loc[table.index]
     assert (table["Survived"] == expected["Survived"]).all()
     assert (table["Name"] == expected["Name"]).all()

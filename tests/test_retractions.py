@@ -10,7 +10,6 @@ import dagster as dg
 import pytest
 
 from titanic_assets.commands import retract_outcomes
-from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.outcomes import (
     ANONYMOUS,
     OutcomeStore,
@@ -21,6 +20,7 @@ from titanic_assets.core.outcomes import (
 from titanic_assets.core.prediction_log import PredictionLogWriter
 from titanic_assets.defs.ingestion import labelled_traffic as traffic
 from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
+from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
 from titanic_assets.testing import PASSENGER, compact_log
 
 HONEST, FLOODER = sender_id("honest-sender-token-0001"), sender_id("flooding-token-0002")
@@ -28,8 +28,8 @@ HONEST, FLOODER = sender_id("honest-sender-token-0001"), sender_id("flooding-tok
 
 def predicted(log: Path | str, name: str, n: int) -> list[str]:
     """`n` logged predictions of the example passenger, with ids `<name>-<i>`."""
-    writer = PredictionLogWriter(log)
-    columns = {field: [PASSENGER.get(field)] for field in RAW_INPUTS}
+    writer = PredictionLogWriter(log, PASSENGER_FIELDS)
+    columns = {f.name: [PASSENGER.get(f.name)] for f in PASSENGER_FIELDS}
     for i in range(n):
         writer.write(f"{name}-{i}", "predict", "v1", columns, [0.9], [True])
     writer.close()
@@ -152,8 +152,8 @@ def test_retractions_beside_a_bucket_log(emulator, monkeypatch, capsys):
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "titanic-test")
     bucket = storage.Client(project="titanic-test").create_bucket("titanic-retractions")
     url = "gs://titanic-retractions/log"
-    for n, (sender, survived) in enumerate(((HONEST, True), (FLOODER, False), (FLOODER, False))):
-        line = {"timestamp": 1.7e9 + n, "ids": [f"n{n}"], "survived": [survived], "sender": sender}
+    for n, (sender, outcome) in enumerate(((HONEST, True), (FLOODER, False), (FLOODER, False))):
+        line = {"timestamp": 1.7e9 + n, "ids": [f"n{n}"], "outcome": [outcome], "sender": sender}
         bucket.blob(f"log/outcomes-20260101-host-1-{n:08d}-x.jsonl").upload_from_string(
             json.dumps(line) + "\n"
         )

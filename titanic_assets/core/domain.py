@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from titanic_assets.core.cleaning import CleaningReport
+    from titanic_assets.ml.cleaning import Imputation
 
 DOMAINS_PACKAGE = "titanic_assets.domains"
 Columns = Mapping[str, Sequence[Any]]  # raw input columns: a DataFrame or a dict of lists
@@ -69,17 +69,26 @@ class MonitoredInput:
 
 
 @dataclass(frozen=True)
+class Baseline:
+    """A simple rule from the raw inputs (1: the positive class), e.g. "the young default"."""
+
+    name: str  # e.g. "sex_only"
+    description: str
+    decide: Callable[[pd.DataFrame], np.ndarray]
+
+
+@dataclass(frozen=True)
 class Words:
     """How the service and the UI speak of this domain's rows and decisions: the field
     names clients see (a row, a batch's key, the positive decision)."""
 
-    row: str  # one row, e.g. "passenger"
-    rows: str  # the batch body's key, e.g. "passengers"
-    decision: str  # the positive decision's field, e.g. "survived"
-    probability: str  # what `probability` is the probability of, e.g. "survival"
+    row: str  # one row, e.g. "applicant"
+    rows: str  # the batch body's key, e.g. "applicants"
+    decision: str  # the positive decision's field, e.g. "bad_risk"
+    probability: str  # what `probability` is the probability of, e.g. "bad risk"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one object per domain
 class Domain:
     """Everything about one model's world the loop needs (module docstring)."""
 
@@ -88,24 +97,33 @@ class Domain:
     data: Path  # the shipped labelled CSV
     inputs: tuple[InputField, ...]  # the raw contract, in the order logs keep them
     label: str  # the label column of the data
-    positive: Any  # the label value of the positive class
+    classes: tuple[Any, Any]  # the label's values: (negative, positive)
     id_column: str | None  # None: rows are numbered
     words: Words
     example: dict[str, Any]  # one valid row, for the OpenAPI page and the tests
     design: Callable[[], Design]  # an unfitted design
-    clean: Callable[[pd.DataFrame], tuple[pd.DataFrame, CleaningReport]]
+    # Fills the gaps its model cannot use in the typed, de-duplicated table (ml/cleaning.py).
+    fill_gaps: Callable[[pd.DataFrame], tuple[pd.DataFrame, list[Imputation]]]
+    filled: tuple[str, ...]  # the inputs fill_gaps leaves never missing
     monitored: tuple[MonitoredInput, ...]
     # The trusted guard's slices, declared in advance: name -> {input: value}.
     slices: dict[str, dict[str, Any]]
     threshold: float = 0.5
-    # Trivial rules the model is shown beside (name -> decisions from raw columns).
-    baselines: dict[str, Callable[[pd.DataFrame], np.ndarray]] = field(default_factory=dict)
+    # The simple rule the model must beat (validation reports the lift over it); None: the
+    # majority class.
+    baseline: Baseline | None = None
     # Validation under shift: scheme name -> the input each of its folds leaves out.
     leave_one_out: dict[str, str] = field(default_factory=dict)
+    shift_claimed: tuple[str, ...] = ()  # of those, the schemes the model's claim covers
     # Groups of rows that share fate (e.g. a family): folds never split one. None: rows.
     groups: Callable[[pd.DataFrame], np.ndarray] | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)  # LightGBM's, over defaults
-    feature_contract: Any = None  # a Pandera model of the feature table, or None
+    feature_contract: Callable[[], Any] | None = None  # the feature table's Pandera model
+
+    @property
+    def positive(self) -> Any:
+        """The label value of the positive class (the one `probability` is of)."""
+        return self.classes[1]
 
     @property
     def input_names(self) -> tuple[str, ...]:

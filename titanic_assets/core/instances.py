@@ -75,6 +75,17 @@ class ModelInstance(BaseModel):
             prediction_log=settings.prediction_log or name,
         )
 
+    def log_location(self, root: str) -> str:
+        """Its prediction log under the log root (a folder, or a gs://bucket/prefix)."""
+        return join_location(root, self.prediction_log)
+
+
+def join_location(root: str, folder: str) -> str:
+    """`folder` under a location: a path, or a gs://bucket/prefix URL."""
+    if root.startswith("gs://"):
+        return f"{root.rstrip('/')}/{folder}"
+    return str(Path(root) / folder)
+
 
 def instance_names(defs: Path = DEFS) -> list[str]:
     """Every configured model: the defs folders whose defs.yaml is a ModelLoop, sorted."""

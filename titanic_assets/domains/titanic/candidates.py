@@ -1,26 +1,27 @@
-"""The candidate models compared in the README's table, each fitted the same way.
+"""The Titanic candidate models compared in benchmarks/candidates.py, each fitted the same way.
 
 A candidate is a function `fit(X, y) -> model` on raw passenger columns (a DataFrame) whose
-model has `predict_proba(X, exclude=None)` (uncalibrated) and `set_evidence(X, y, ids)`;
-the served ones are core/models.py's, which also explain themselves. Group features of a
+model has `predict_proba(X, exclude=None)` (uncalibrated) and `set_evidence(X, y, ids)`
+(ml/fitting.py); the served one is the engine's LightGBM on this domain's design
+(wcg.WomenChildrenDesign), which also explains itself. Group features of a
 training row are leave-one-out over the training rows; of any other row, from the evidence
 rows only, so validation rows only ever see training outcomes.
 
 - `sex_only`: women live, men die (the baseline every model must beat).
 - `wcg_rule`: the women-and-children-group rule: men die, women live, except a woman whose
   group's other women and boys with known outcomes all died, and a boy whose all lived.
-- `linear_wcg`: L2 logistic regression (C=1) on core/wcg.LINEAR_FEATURES (served before
+- `linear_wcg`: L2 logistic regression (C=1) on wcg.LINEAR_FEATURES (served before
   this one; it has no age or port, so it could not learn a fed-back population that differs
   in those: its retrain on one failed the quality gate).
 - `linear_no_group`: the same without group evidence (what group evidence adds).
-- `lightgbm`: the model served first, LightGBM on core/features.FEATURES.
-- `lightgbm_wcg` (served, with Platt): LightGBM on core/wcg.BOOSTED_FEATURES, the same
+- `lightgbm`: the model served first, LightGBM on features.FEATURES.
+- `lightgbm_wcg` (served, with Platt): LightGBM on wcg.BOOSTED_FEATURES, the same
   features plus the women-and-children-group evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,37 +30,147 @@ from lightgbm import LGBMClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from titanic_assets.core.features import (
+from titanic_assets.core.models import BoostedModel
+from titanic_assets.domains.titanic.features import (
     CATEGORICAL_FEATURES,
     FEATURES,
+    GroupEvidence,
     PassengerFeatures,
+    feature_matrix,
     group_keys,
 )
-from titanic_assets.core.models import BoostedSurvival, BoostedWCGSurvival, LinearSurvival
-from titanic_assets.core.wcg import (
+from titanic_assets.domains.titanic.wcg import (
+    LINEAR_FEATURES,
     WomenChildrenEvidence,
     _female,
-    boosted_design,
     is_boy,
     linear_design,
 )
+from titanic_assets.ml.fitting import HYPERPARAMETERS, SEED
 
-SEED = 20260401
 LINEAR_C = 1.0
 GROUP_COLUMNS = slice(8, None)  # LINEAR_FEATURES' evidence columns
 
-# Small trees and strong regularisation: there are only ~700 training rows.
-HYPERPARAMETERS: dict[str, Any] = {
-    "n_estimators": 200,
-    "learning_rate": 0.05,
-    "num_leaves": 8,
-    "max_depth": 3,
-    "min_child_samples": 10,
-    "subsample": 0.8,
-    "subsample_freq": 1,
-    "colsample_bytree": 0.8,
-    "reg_lambda": 1.0,
-}
+
+def sigmoid(score: Any) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(score, dtype=np.float64)))
+
+
+class LinearSurvival:
+    """Logistic regression on sex, class, title and women-and-children-group evidence."""
+
+    family = "logistic_regression"
+    feature_names = LINEAR_FEATURES
+
+    def __init__(
+        self, coefficients: Any, intercept: float, evidence: WomenChildrenEvidence
+    ) -> None:
+        self.coefficients = np.asarray(coefficients, dtype=np.float64)
+        self.intercept = float(intercept)
+        self.evidence = evidence
+
+    def design(
+        self, columns: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
+    ) -> np.ndarray:
+        return linear_design(columns, self.evidence, exclude)
+
+    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
+        return matrix @ self.coefficients + self.intercept
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        bias = np.full((len(matrix), 1), self.intercept)
+        return np.hstack([matrix * self.coefficients, bias])
+
+    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
+        return sigmoid(self.raw_score(self.design(columns, exclude)))
+
+    def set_evidence(
+        self, columns: Any, outcomes: Sequence[int], ids: Sequence[Hashable] | None = None
+    ) -> LinearSurvival:
+        self.evidence = WomenChildrenEvidence(columns, outcomes, ids)
+        return self
+
+    def describe(self) -> dict[str, float]:
+        return {
+            "intercept": self.intercept,
+            **dict(zip(self.feature_names, self.coefficients.tolist(), strict=True)),
+        }
+
+
+class _Boosted:
+    """What both LightGBM models do with their booster (`booster`, `design` are theirs):
+    raw scores and exact contributions on one thread, probabilities through the sigmoid."""
+
+    family = "lightgbm"
+
+    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
+        if len(matrix) == 1:  # ~6 µs instead of predict's ~100 (core/single_row.py)
+            return np.array([self._single_row().score(matrix[0])])
+        return self.booster.predict(matrix, raw_score=True, num_threads=1)
+
+    def _single_row(self) -> Any:
+        scorer = self.__dict__.get("_scorer")
+        if scorer is None:
+            from titanic_assets.core.single_row import SingleRowScorer
+
+            scorer = self.__dict__["_scorer"] = SingleRowScorer(self.booster)
+        return scorer
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the single-row scorer (a C handle; made again when needed)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_scorer"}
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.predict(matrix, pred_contrib=True, num_threads=1)
+
+    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
+        return sigmoid(self.raw_score(self.design(columns, exclude)))
+
+
+class BoostedSurvival(_Boosted):
+    """The LightGBM pipeline (core/features.PassengerFeatures -> LGBMClassifier), with its
+    all-member group evidence keyed by passenger id."""
+
+    feature_names = FEATURES
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        evidence = pipeline.named_steps["features"].evidence_
+        self.positions: dict[Hashable, int] = {i: i for i in range(len(evidence.outcomes))}
+
+    @property
+    def booster(self) -> Any:
+        return self.pipeline.named_steps["classifier"].booster_
+
+    @property
+    def evidence(self) -> GroupEvidence:
+        return self.pipeline.named_steps["features"].evidence_
+
+    def design(
+        self, columns: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
+    ) -> np.ndarray:
+        matrix = feature_matrix(columns, self.evidence)
+        if exclude is not None:
+            own = [self.positions.get(e) for e in exclude]
+            known, survival = self.evidence.lookup(columns, exclude=own)
+            matrix[:, FEATURES.index("group_known")] = known
+            matrix[:, FEATURES.index("group_survival")] = survival
+        return matrix
+
+    def set_evidence(
+        self, columns: Any, outcomes: Sequence[int], ids: Sequence[Hashable] | None = None
+    ) -> BoostedSurvival:
+        ids = list(range(len(outcomes))) if ids is None else list(ids)
+        self.pipeline.named_steps["features"].evidence_ = GroupEvidence(
+            group_keys(columns), list(outcomes)
+        )
+        self.positions = {who: i for i, who in enumerate(ids)}
+        return self
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.pipeline.named_steps["classifier"].get_params())
+
+
 CATEGORICAL_INDICES = [FEATURES.index(name) for name in CATEGORICAL_FEATURES]
 
 
@@ -102,24 +213,20 @@ def linear_no_group(X: pd.DataFrame, y: Any) -> Any:
 
 def lightgbm(X: pd.DataFrame, y: Any, seed: int = SEED) -> BoostedSurvival:
     """The previous served model: LightGBM on the engineered features with all-member
-    group evidence (core/features.GroupEvidence)."""
+    group evidence (features.GroupEvidence)."""
     classifier = LGBMClassifier(**HYPERPARAMETERS, random_state=seed, n_jobs=1, verbose=-1)
     pipeline = Pipeline([("features", PassengerFeatures()), ("classifier", classifier)])
     pipeline.fit(X, np.asarray(y), classifier__categorical_feature=CATEGORICAL_INDICES)
     return BoostedSurvival(pipeline)
 
 
-def lightgbm_wcg(X: pd.DataFrame, y: Any, seed: int = SEED) -> BoostedWCGSurvival:
+def lightgbm_wcg(X: pd.DataFrame, y: Any, seed: int = SEED) -> BoostedModel:
     """LightGBM on the engineered features plus the women-and-children-group evidence
-    (core/wcg.BOOSTED_FEATURES); a training row's evidence leaves its own outcome out."""
-    y = np.asarray(y, dtype=int)
-    keys = group_keys(X)
-    evidence = WomenChildrenEvidence(X, y, keys=keys)
-    everyone = WomenChildrenEvidence(X, y, everyone=True, keys=keys)
-    matrix = boosted_design(X, evidence, everyone, exclude=_positions(len(y)))
-    classifier = LGBMClassifier(**HYPERPARAMETERS, random_state=seed, n_jobs=1, verbose=-1)
-    classifier.fit(matrix, y, categorical_feature=CATEGORICAL_INDICES)
-    return BoostedWCGSurvival(classifier, evidence, everyone)
+    (wcg.BOOSTED_FEATURES): the engine's fitter (ml/fitting.py) on this domain's design."""
+    from titanic_assets.domains.titanic import DOMAIN
+    from titanic_assets.ml.fitting import lightgbm as engine_lightgbm
+
+    return engine_lightgbm(DOMAIN, seed)(X, y)
 
 
 class SexOnly:
@@ -186,21 +293,3 @@ CANDIDATES: dict[str, tuple[Fit, str]] = {
     "lightgbm_wcg+isotonic": (lightgbm_wcg, "isotonic"),
 }
 SERVED = "lightgbm_wcg+platt"
-
-
-def fit_calibration(oof: np.ndarray, y: np.ndarray, method: str) -> Any:
-    """A map from raw to calibrated probability, fitted on out-of-fold predictions:
-    'isotonic' (breakpoints of scikit-learn's IsotonicRegression), 'platt', or 'none'."""
-    from sklearn.isotonic import IsotonicRegression
-
-    from titanic_assets.core.calibration import Calibration, IsotonicCalibration, log_odds
-
-    if method == "none":
-        return Calibration()
-    if method == "platt":
-        platt = LogisticRegression(C=1e6).fit(log_odds(oof)[:, None], y)
-        return Calibration(slope=float(platt.coef_[0, 0]), intercept=float(platt.intercept_[0]))
-    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(oof, y)
-    return IsotonicCalibration(
-        tuple(float(v) for v in iso.X_thresholds_), tuple(float(v) for v in iso.y_thresholds_)
-    )

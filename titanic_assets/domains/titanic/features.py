@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from titanic_assets.core.contract import PORTS, SEXES
+from titanic_assets.domains.titanic.contract import PORTS, SEXES
 
 # Fixed vocabularies: a category's code is its position, so encoding needs no fitted state.
 # (SEXES and PORTS are the input contract's.)

@@ -1,7 +1,7 @@
 """Women-and-children-group (WCG) evidence and the linear model's design, shared by
 training (Dagster) and serving (BentoML).
 
-Passengers travelling together (core/features.group_keys: a ticket, or a surname with a
+Passengers travelling together (features.group_keys: a ticket, or a surname with a
 fare) shared fate, but not evenly: women and boys of a family mostly lived or died
 together, while adult men mostly died whatever their family did. So the evidence a
 passenger gets is the known outcomes of the *other* women and boys of their group, and the
@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from titanic_assets.core.features import (
+from titanic_assets.domains.titanic.features import (
+    CATEGORICAL_FEATURES,
     FEATURES,
     as_matrix,
     extract_title,
@@ -197,7 +198,7 @@ def linear_design(
     return out
 
 
-# The boosted model's inputs: the engineered features (core/features.FEATURES, whose group
+# The boosted model's inputs: the engineered features (features.FEATURES, whose group
 # columns come from the all-member evidence here, by passenger id), then who asks and the
 # women-and-children evidence of their group (NaN share when none is known: LightGBM learns
 # where an unknown group goes).
@@ -217,3 +218,39 @@ def boosted_design(
     wcg_known, wcg_share = (evidence or WomenChildrenEvidence()).counts(passengers, exclude, keys)
     boy = _people(passengers)[1]
     return as_matrix([*feature_columns(passengers), known, share, boy, wcg_known, wcg_share])
+
+
+class WomenChildrenDesign:
+    """The served model's design (core/domain.Design): BOOSTED_FEATURES from raw passenger
+    columns, with the group evidence of the labelled passengers it was fitted on."""
+
+    feature_names: tuple[str, ...] = BOOSTED_FEATURES
+    categorical: tuple[str, ...] = CATEGORICAL_FEATURES
+
+    def __init__(
+        self,
+        evidence: WomenChildrenEvidence | None = None,
+        everyone: WomenChildrenEvidence | None = None,
+    ) -> None:
+        self.evidence = evidence or WomenChildrenEvidence()
+        self.everyone = everyone or WomenChildrenEvidence()
+
+    def fitted(
+        self,
+        passengers: Mapping[str, Sequence[Any]],
+        outcomes: Sequence[int],
+        ids: Sequence[Hashable] | None = None,
+    ) -> WomenChildrenDesign:
+        """The design with these labelled passengers' evidence (`ids`: their PassengerIds;
+        default their positions)."""
+        keys = group_keys(passengers)
+        outcomes = np.asarray(outcomes, dtype=int)
+        return WomenChildrenDesign(
+            WomenChildrenEvidence(passengers, outcomes, ids, keys=keys),
+            WomenChildrenEvidence(passengers, outcomes, ids, everyone=True, keys=keys),
+        )
+
+    def matrix(
+        self, passengers: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
+    ) -> np.ndarray:
+        return boosted_design(passengers, self.evidence, self.everyone, exclude)

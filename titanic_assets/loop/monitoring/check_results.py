@@ -7,10 +7,17 @@ One module that the checks' own modules, the retrain sensor and the Prometheus e
 import dagster as dg
 
 DRIFT_CHECK = "no_input_drift"
-DRIFT_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("drift_report"), DRIFT_CHECK)
 PERFORMANCE_CHECK = "realized_accuracy_not_worse_than_promised"
-PERFORMANCE_CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("model_performance"), PERFORMANCE_CHECK)
-WATCHED_CHECKS = {"drift": DRIFT_CHECK_KEY, "performance": PERFORMANCE_CHECK_KEY}
+
+
+def watched_checks(model: str) -> dict[str, dg.AssetCheckKey]:
+    """The checks whose failure may retrain the model `model`, by what they watch."""
+    return {
+        "drift": dg.AssetCheckKey(dg.AssetKey([model, "drift_report"]), DRIFT_CHECK),
+        "performance": dg.AssetCheckKey(
+            dg.AssetKey([model, "model_performance"]), PERFORMANCE_CHECK
+        ),
+    }
 
 
 def latest_evaluation(instance: dg.DagsterInstance, key: dg.AssetCheckKey):

@@ -1,7 +1,7 @@
 """The Pandera data contracts as blocking Dagster asset checks, naming the offending rows.
 
 Blocking: when one fails, nothing downstream of its table runs, so a bad table never trains
-a model. Each domain declares the checks of its own tables with `contract_check`.
+a model. Each stage declares the checks of its own tables with `contract_check`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
-from titanic_assets.defs.metadata import markdown_table
+from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import markdown_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,14 +50,20 @@ def _failure_cases(table: pd.DataFrame, contract: Any) -> pd.DataFrame | None:
     return pd.concat(found, ignore_index=True) if found else None
 
 
-def contract_result(table: pd.DataFrame, contract: Any) -> dg.AssetCheckResult:
-    """Validate a table against a Pandera contract, naming every failing column and row."""
+def contract_result(
+    table: pd.DataFrame, contract: Any, id_column: str | None = None
+) -> dg.AssetCheckResult:
+    """Validate a table against a Pandera contract, naming every failing column and row
+    (`id_column`: the rows' ids, listed too)."""
     import pandas as pd
+
+    from titanic_assets.ml.schemas import contract_name
 
     cases = _failure_cases(table, contract)
     if cases is None:
         return dg.AssetCheckResult(
-            passed=True, metadata={"rows_validated": len(table), "contract": contract.__name__}
+            passed=True,
+            metadata={"rows_validated": len(table), "contract": contract_name(contract)},
         )
     cases["failure_case"] = cases["failure_case"].astype(str)
     # For a missing or unexpected column Pandera names the schema as the "column" and puts
@@ -78,7 +85,7 @@ def contract_result(table: pd.DataFrame, contract: Any) -> dg.AssetCheckResult:
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
-            f"{contract.__name__} failed: "
+            f"{contract_name(contract)} failed: "
             + "; ".join(f"{r.column}: {r.check}" for r in summary.itertuples())
         ),
         metadata={
@@ -87,25 +94,29 @@ def contract_result(table: pd.DataFrame, contract: Any) -> dg.AssetCheckResult:
             "offending_row_count": len(offending),
             "offending_rows": markdown_table(offending, SAMPLE_ROWS),
             "offending_row_index": dg.MetadataValue.json([int(i) for i in row_index[:100]]),
-            "offending_passenger_ids": dg.MetadataValue.json(
-                offending["PassengerId"].head(100).tolist() if "PassengerId" in offending else []
+            "offending_ids": dg.MetadataValue.json(
+                offending[id_column].head(100).tolist() if id_column in offending else []
             ),
         },
     )
 
 
-def contract_check(asset: str, contract_name: str) -> dg.AssetChecksDefinition:
-    """A blocking check that `asset` satisfies the Pandera model `ml.schemas.<contract_name>`."""
+def contract_check(loop: Loop, asset: str, contract: str) -> dg.AssetChecksDefinition:
+    """A blocking check that this model's `asset` satisfies its Pandera contract
+    `ml.schemas.<contract>(domain)`."""
 
     @dg.asset_check(
-        asset=asset,
+        asset=loop.key(asset),
         name=f"{asset}_contract",
         blocking=True,
-        description=f"The table satisfies the Pandera contract ml.schemas.{contract_name}.",
+        description=f"The table satisfies the Pandera contract ml.schemas.{contract} of the "
+        f"{loop.domain.name} domain.",
     )
     def _check(table) -> dg.AssetCheckResult:
         from titanic_assets.ml import schemas
+        from titanic_assets.ml.cleaning import id_column
 
-        return contract_result(table, getattr(schemas, contract_name))
+        built = getattr(schemas, contract)(loop.domain)
+        return contract_result(table, built, id_column(loop.domain))
 
     return _check
