@@ -10,7 +10,6 @@ the worker, naming it.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 from bento import schemas
@@ -34,13 +33,6 @@ def service_name(model: str, predicts: str) -> str:
     return "".join(w[:1].upper() + w[1:] for w in words)
 
 
-def log_location(root: str, folder: str) -> str:
-    """The model's prediction log: its folder under the log root, a path or a gs:// URL."""
-    if root.startswith("gs://"):
-        return f"{root.rstrip('/')}/{folder}"
-    return str(Path(root) / folder)
-
-
 def documented(text: str) -> Any:
     """Give a function or class the docstring `text` (made from the domain's words): what
     BentoML shows as an endpoint's description."""
@@ -53,4 +45,4 @@ def documented(text: str) -> Any:
 
 
 NAME = service_name(INSTANCE.name, DOMAIN.words.probability)
-LOG = log_location(SETTINGS.prediction_log, INSTANCE.prediction_log)
+LOG = INSTANCE.log_location(SETTINGS.prediction_log)  # its prediction log's folder
