@@ -26,8 +26,8 @@ import pytest
 from tests.conftest import SWITCH_DEADLINE
 from titanic_assets.core.prediction_log import read_prediction_log
 from titanic_assets.domains.titanic.contract import RAW_INPUTS
+from titanic_assets.domains.titanic.examples import PASSENGER
 from titanic_assets.testing import (
-    PASSENGER,
     ROOT,
     environment,
     poll,
@@ -351,7 +351,7 @@ def test_newly_promoted_model_takes_over_in_every_worker_without_failed_or_mixed
 def test_rollback_command_serves_an_earlier_version_again_without_failed_requests(
     server, model_a, trained, tmp_path
 ):
-    """The documented rollback (`dg launch --job rollback_serving_model ...`) puts model A's
+    """The documented rollback (`dg launch --job titanic_rollback_serving_model ...`) puts A's
     files back as the newest serving version; every worker switches, no request fails."""
     current = server.get("/model_info").json()["model_version"]
     assert current != model_a  # the previous test promoted model B
@@ -367,10 +367,11 @@ def test_rollback_command_serves_an_earlier_version_again_without_failed_request
     for client in clients:
         client.start()
     try:
-        config = {"ops": {"restore_serving_model": {"config": {"version": model_a}}}}
+        config = {"ops": {"titanic_restore_serving_model": {"config": {"version": model_a}}}}
         env = environment(tmp_path, {"BENTOML_HOME": str(server.store), "VIRTUAL_ENV": sys.prefix})
         launched = subprocess.run(
-            [str(Path(sys.executable).parent / "dg"), "launch", "--job", "rollback_serving_model",
+            [str(Path(sys.executable).parent / "dg"), "launch", "--job",
+             "titanic_rollback_serving_model",
              "--config-json", json.dumps(config)],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
@@ -633,25 +634,29 @@ def test_predict_csv_refuses_other_media_types_and_oversized_files(server, model
     assert huge.status_code == 413
 
 
-def test_request_and_response_models_come_from_the_domain(tmp_path):
+def test_request_and_response_models_come_from_the_domain():
     """bento/schemas.py names no domain: another domain's words and contract give other
     models, fields and examples (here rows called "applicant", inputs with dashes)."""
+    import dataclasses
+
     from bento.schemas import build
     from titanic_assets.core.contract import InputField
-    from titanic_assets.core.domain import Domain, Words
+    from titanic_assets.core.domain import Words, load_domain
 
     inputs = (
         InputField("capital-gain", "float", "Gains.", required=True, minimum=0, maximum=1e6),
         InputField("sector", "category", "Where.", allowed=("public", "private")),
     )
-    domain = Domain(
-        name="synthetic", title="Synthetic.", data=tmp_path / "rows.csv", inputs=inputs,
-        label="y", positive=1, id_column=None,
-        words=Words(row="applicant", rows="applicants", decision="approved",
-                    probability="approval"),
+    domain = dataclasses.replace(
+        load_domain("titanic"),
+        name="synthetic",
+        inputs=inputs,
+        id_column=None,
+        words=Words(
+            row="applicant", rows="applicants", decision="approved", probability="approval"
+        ),
         example={"capital-gain": 10.0, "sector": "public"},
-        design=lambda: None, clean=lambda frame: (frame, None), monitored=(), slices={},
-    )  # fmt: skip
+    )
     api = build(domain)
     assert (api.row.__name__, api.batch.__name__) == ("Applicant", "ApplicantBatch")
     assert api.batch_row.__name__ == "BatchApplicant"

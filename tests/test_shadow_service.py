@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import SWITCH_DEADLINE
 from titanic_assets.core import registry
 from titanic_assets.domains.titanic.contract import RAW_INPUTS
-from titanic_assets.testing import PASSENGER, ROOT, poll
+from titanic_assets.domains.titanic.examples import PASSENGER
+from titanic_assets.testing import ROOT, poll
 
 STORE = registry.ModelStore("titanic_survival")  # the Titanic model's store names
 
