@@ -3,6 +3,8 @@
 A served model's metrics carry no label naming it: each model is its own service (its own
 process and /metrics), told apart by the scrape's target."""
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge
 
 POSITIVE, NEGATIVE = "positive", "negative"  # the `outcome` label: the decision predicted
@@ -42,3 +44,10 @@ SHADOW_FAILURES = Counter(
     "Requests the challenger failed to score (answered by the serving model all the same).",
     ["error"],
 )
+
+
+def count_predictions(endpoint: str, predicted: Any) -> None:
+    """Count answered rows by decision (`predicted`: a boolean array, True = positive)."""
+    positive = int(predicted.sum())
+    PREDICTIONS.labels(outcome=POSITIVE, endpoint=endpoint).inc(positive)
+    PREDICTIONS.labels(outcome=NEGATIVE, endpoint=endpoint).inc(len(predicted) - positive)

@@ -1,18 +1,13 @@
 """A configured model as an HTTP service: BentoML 1.4, one class, thin API methods.
 
-The service serves the model that TITANIC_MODEL names (core/settings.py; `make serve
-MODEL=...`, titanic by default): its instance (core/instances.py) names its domain, whose
-contract and words type the request and response models (bento/schemas.py), its store names
-and its prediction log's folder. BentoML's name for the service is the model's and what it
-predicts (Titanic: TitanicSurvival), so each model's OpenAPI page, logs and deployment are
-its own.
-
-The model is whatever the pipeline last promoted, `<serving>:latest` in the BentoML model
-store (see titanic_assets/core/registry.py). The service starts without one (readiness is
-false until a model is loaded) and every worker polls the store, so a newly promoted model
-serves within TITANIC_MODEL_POLL_SECONDS (default 10 s) with no restart. A model is swapped
-as one immutable object, and each request reads it exactly once: no request fails or mixes
-two models, and each response names the version that answered.
+It serves the model TITANIC_MODEL names (bento/served.py), typed by its domain's contract and
+words (bento/schemas.py); BentoML's name for it is the model's and what it predicts (Titanic:
+TitanicSurvival). The model is whatever the pipeline last promoted, `<serving>:latest` in the
+BentoML model store (core/registry.py). The service starts without one (readiness is false
+until a model is loaded) and every worker polls the store, so a newly promoted model serves
+within TITANIC_MODEL_POLL_SECONDS (default 10 s) with no restart. A model is swapped as one
+immutable object, and each request reads it exactly once: no request fails or mixes two
+models, and each response names the version that answered.
 
 A challenger (core/registry.py) is swapped the same way (bento/model_slots.py). It scores
 every row too, in the same worker; its answer is logged under the same prediction id, never
@@ -31,9 +26,7 @@ import asyncio
 import errno
 import gc
 import logging
-import re
 import threading
-from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
@@ -41,16 +34,9 @@ import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
-from bento import request_timeout, schemas, scoring
+from bento import request_timeout, scoring
 from bento.logs import ClientErrorsAsWarnings, use_json_logs
-from bento.metrics import (
-    LOG_FAILURES,
-    LOG_WRITABLE,
-    NEGATIVE,
-    POSITIVE,
-    PREDICTIONS,
-    SHADOW_FAILURES,
-)
+from bento.metrics import LOG_FAILURES, LOG_WRITABLE, SHADOW_FAILURES, count_predictions
 from bento.model_slots import challenger_slot, serving_slot
 from bento.plumbing import (
     FEEDBACK_BEARER,
@@ -63,9 +49,8 @@ from bento.plumbing import (
     media_type_of,
     request_id,
 )
+from bento.served import API, DOMAIN, INSTANCE, LOG, NAME, SETTINGS, STORE, documented
 from titanic_assets.core import registry
-from titanic_assets.core.domain import load_domain
-from titanic_assets.core.instances import read_instance
 from titanic_assets.core.outcomes import OutcomeStore
 from titanic_assets.core.prediction_log import (
     LogPolicy,
@@ -73,21 +58,13 @@ from titanic_assets.core.prediction_log import (
     ShadowAnswers,
     prediction_ids,
 )
-from titanic_assets.core.settings import load_settings
 
-# Read when a worker starts (core/settings.py): a wrong value stops it, naming the variable.
-SETTINGS = load_settings()
 MAX_CSV_BYTES = SETTINGS.max_csv_bytes  # 10 MiB: ~140,000 Titanic rows
-# The model served: its instance (store names, log folder) and its domain (contract, words).
-INSTANCE = read_instance(SETTINGS.model)
-DOMAIN = load_domain(INSTANCE.domain)
-STORE = registry.ModelStore(INSTANCE.serving_model_name)
 INPUTS, WORDS = DOMAIN.input_names, DOMAIN.words
 DECISION = WORDS.decision  # the answers' and the outcomes' field of the positive decision
 
-# The API methods' types, from the domain. BentoML and FastAPI read the methods' annotations
-# by these names when the class below is made.
-API = schemas.build(DOMAIN)
+# The API methods' types, from the domain (bento/served.py). BentoML and FastAPI read the
+# methods' annotations by these names when the class below is made.
 Row = API.row
 RowBatch = API.batch
 Prediction = API.prediction
@@ -103,30 +80,6 @@ logger = logging.getLogger(f"bentoml.service.{INSTANCE.name}")
 if SETTINGS.log_format == "json":  # else BentoML's own lines, e.g. for a terminal
     use_json_logs()
 logging.getLogger("bentoml._internal.server.http_app").addFilter(ClientErrorsAsWarnings())
-
-
-def service_name(model: str, predicts: str) -> str:
-    """BentoML's name of the service (the OpenAPI title and operation ids, log lines, a
-    deployment's `services` key): the model's name and what it predicts, in CamelCase."""
-    return "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", f"{model} {predicts}"))
-
-
-def log_location(root: str, folder: str) -> str:
-    """The model's prediction log: its folder under the log root, a path or a gs:// URL."""
-    if root.startswith("gs://"):
-        return f"{root.rstrip('/')}/{folder}"
-    return str(Path(root) / folder)
-
-
-def documented(text: str) -> Any:
-    """Give a function the docstring `text` (made from the domain's words): what BentoML
-    shows as its endpoint's description."""
-
-    def document(function: Any) -> Any:
-        function.__doc__ = text
-        return function
-
-    return document
 
 
 def _outcome_store(log: PredictionLogWriter) -> OutcomeStore | None:
@@ -154,7 +107,7 @@ info_app = FastAPI()
 
 @bentoml.asgi_app(info_app, path="/")
 @bentoml.service(
-    name=service_name(INSTANCE.name, WORDS.probability),
+    name=NAME,
     workers=SETTINGS.serving_workers,
     traffic={"timeout": 30},
     endpoints={"livez": "/livez", "readyz": "/readyz"},
@@ -167,7 +120,7 @@ class ModelService:
         self._serving_slot, self._challenger_slot = serving_slot(STORE), challenger_slot(STORE)
         # A failing log never fails a prediction: it is answered, counted and alerted on.
         self._log = PredictionLogWriter(
-            log_location(SETTINGS.prediction_log, INSTANCE.prediction_log),
+            LOG,
             policy=LogPolicy.from_settings(SETTINGS),
             inputs=DOMAIN.inputs,
             on_failure=_log_failed,
@@ -235,9 +188,7 @@ class ModelService:
         """Shadow, log and count answered predictions: every prediction endpoint's way out."""
         shadow = self._shadow(columns)
         self._log.write(rid, endpoint, model.version, columns, probabilities, predicted, shadow)
-        positive = int(predicted.sum())
-        PREDICTIONS.labels(outcome=POSITIVE, endpoint=endpoint).inc(positive)
-        PREDICTIONS.labels(outcome=NEGATIVE, endpoint=endpoint).inc(len(predicted) - positive)
+        count_predictions(endpoint, predicted)
 
     def _shadow(self, columns: dict[str, list[Any]]) -> ShadowAnswers | None:
         """The challenger's answers for these rows, None when none shadows or it failed

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from titanic_assets.core.settings import SettingsError, load_settings, markdown_table
-from titanic_assets.defs.monitoring.evidence import MIN_NEW_ROWS
+from titanic_assets.loop.monitoring.evidence import MIN_NEW_ROWS
 
 ROOT = Path(__file__).resolve().parents[1]
 
