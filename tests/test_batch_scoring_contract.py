@@ -68,3 +68,15 @@ def test_input_columns_types_each_input_by_its_kind():
     columns = input_columns(valid, INPUTS)
     assert columns["hours"].tolist() == [3] and columns["sector"].tolist() == ["state"]
     assert np.isnan(columns["rate"][0])  # an absent optional input: missing, numeric
+
+
+def test_an_optional_category_the_file_lacks_is_missing_in_every_row():
+    """A file without an optional category column (Titanic's Embarked) is scored, the
+    category unknown, not a 500 from stripping a column that is not there."""
+    source = b"hours,rate\n40,0.9\n"
+    predictions, rejects, model = io.BytesIO(), io.BytesIO(), Model()
+
+    summary = score_file(io.BytesIO(source), model, predictions, rejects, INPUTS, None, "approved")
+
+    assert summary.scored == 1
+    assert pd.isna(model.seen[0]["sector"][0])

@@ -97,10 +97,11 @@ def input_columns(valid: pd.DataFrame, inputs: Sequence[InputField]) -> dict[str
     columns: dict[str, Any] = {}
     for spec in inputs:
         name = spec.name
-        values = valid[name] if name in valid else pd.Series(None, index=valid.index)
+        # An optional input the file lacks is missing in every row (object: None, not NaN).
+        values = valid[name] if name in valid else pd.Series(None, index=valid.index, dtype=object)
         if spec.kind in ("int", "float"):
             values = pd.to_numeric(values, errors="coerce")
-        elif spec.kind == "category":
+        elif spec.kind == "category" and name in valid:
             values = values.str.strip()
         columns[name] = values.to_numpy()
     return columns

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from titanic_assets.ml.cleaning import Imputation
 
 DOMAINS_PACKAGE = "titanic_assets.domains"
 Columns = Mapping[str, Sequence[Any]]  # raw input columns: a DataFrame or a dict of lists
@@ -54,6 +53,15 @@ class Design(Protocol):
     ) -> Design: ...
 
     def matrix(self, columns: Columns, exclude: Sequence[Hashable] | None = None) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """One column a domain's `fill_gaps` imputed: how, and which rows (by id) it touched."""
+
+    column: str
+    method: str
+    ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -8,24 +8,17 @@ model cannot use (`Domain.fill_gaps`), saying what it imputed and for which rows
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from titanic_assets.core.domain import Imputation
 
 if TYPE_CHECKING:
     from titanic_assets.core.domain import Domain
 
 BOOKKEEPING_COLUMNS = ("source",)
-
-
-@dataclass(frozen=True)
-class Imputation:
-    """One imputed column: how, with what value(s), and which rows (by id) it touched."""
-
-    column: str
-    method: str
-    ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

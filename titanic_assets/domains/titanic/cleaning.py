@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from titanic_assets.ml.cleaning import Imputation
+from titanic_assets.core.domain import Imputation
 
 
 def fill_gaps(table: pd.DataFrame) -> tuple[pd.DataFrame, list[Imputation]]:
