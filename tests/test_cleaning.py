@@ -2,8 +2,8 @@
 
 import numpy as np
 import pandas as pd
-
 from titanic_assets.core.features import FEATURES
+
 from titanic_assets.ml.cleaning import clean_passengers
 from titanic_assets.ml.modeling import build_feature_table
 

@@ -20,11 +20,11 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-
-from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.defs.monitoring.check_results import DRIFT_CHECK_KEY
 from titanic_assets.defs.monitoring.retraining import RETRAIN_EVIDENCE_TAG
 from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
+
+from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.testing import (
     DAEMON,
     QUICK_LOOP,

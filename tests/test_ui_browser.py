@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
 
 from titanic_assets.defs.resources import SHIPPED_PASSENGERS
-from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
 from titanic_assets.testing import BIN, ROOT, environment, free_port, poll, running
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.isotonic import IsotonicRegression
+from titanic_assets.core.wcg import WomenChildrenEvidence, linear_design, travelling_groups
 
 from titanic_assets.core import registry
 from titanic_assets.core.calibration import calibration_from_dict
 from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.wcg import WomenChildrenEvidence, linear_design, travelling_groups
 from titanic_assets.ml import candidates, validation
 from titanic_assets.ml.statistics import Interval
 

@@ -134,6 +134,12 @@ class Domain:
         return self.classes[1]
 
     @property
+    def key(self) -> str:
+        """The id column of its tables: its own, or `row_id` for a domain without one (each
+        landed row then gets one from its file and line, ml/cleaning.with_row_ids)."""
+        return self.id_column or "row_id"
+
+    @property
     def input_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.inputs)
 

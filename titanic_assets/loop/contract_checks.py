@@ -114,9 +114,8 @@ def contract_check(loop: Loop, asset: str, contract: str) -> dg.AssetChecksDefin
     )
     def _check(table) -> dg.AssetCheckResult:
         from titanic_assets.ml import schemas
-        from titanic_assets.ml.cleaning import id_column
 
         built = getattr(schemas, contract)(loop.domain)
-        return contract_result(table, built, id_column(loop.domain))
+        return contract_result(table, built, loop.domain.key)
 
     return _check

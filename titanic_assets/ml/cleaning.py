@@ -43,7 +43,7 @@ def clean_rows(domain: Domain, raw: pd.DataFrame) -> tuple[pd.DataFrame, Cleanin
     text = [f.name for f in domain.inputs if f.kind in ("text", "category")]
     for name in [*text, "source"]:
         table[name] = _strip(table[name])
-    key = id_column(domain)
+    key = domain.key
     content = [c for c in table.columns if c not in (key, *BOOKKEEPING_COLUMNS)]
     duplicated = table.duplicated(subset=content, keep="first")
     duplicates_removed = table.loc[duplicated, key].tolist()
@@ -55,15 +55,6 @@ def clean_rows(domain: Domain, raw: pd.DataFrame) -> tuple[pd.DataFrame, Cleanin
         if f.kind in ("int", "float") and table[f.name].isna().any()
     }
     return table, CleaningReport(duplicates_removed, imputations, missing)
-
-
-def id_column(domain: Domain) -> str:
-    """The id column of the domain's tables: its own, or `row_id` for a domain without one
-    (given when the rows land, `with_row_ids`)."""
-    return domain.id_column or ROW_ID
-
-
-ROW_ID = "row_id"
 
 
 def with_row_ids(domain: Domain, table: pd.DataFrame) -> pd.DataFrame:
@@ -79,8 +70,8 @@ def with_row_ids(domain: Domain, table: pd.DataFrame) -> pd.DataFrame:
         1 + int(hashlib.sha256(f"{source}:{line}".encode()).hexdigest()[:11], 16)
         for source, line in zip(table["source"], lines, strict=True)
     ]
-    numbered = table.assign(**{ROW_ID: ids})
+    numbered = table.assign(**{domain.key: ids})
     by_file = table.attrs.get("columns_by_file")  # the contract checks each file's own
     if by_file is not None:
-        numbered.attrs["columns_by_file"] = {f: [*c, ROW_ID] for f, c in by_file.items()}
+        numbered.attrs["columns_by_file"] = {f: [*c, domain.key] for f, c in by_file.items()}
     return numbered

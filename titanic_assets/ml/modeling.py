@@ -30,7 +30,6 @@ from sklearn import metrics
 
 from titanic_assets.core.domain import Domain
 from titanic_assets.ml import fitting, statistics, validation
-from titanic_assets.ml.cleaning import id_column
 from titanic_assets.ml.statistics import Interval
 
 SEED = 20260401
@@ -53,7 +52,7 @@ def build_feature_table(domain: Domain, table: pd.DataFrame) -> pd.DataFrame:
     design = domain.design().fitted(X, y)
     matrix = design.matrix(X, exclude=list(range(len(y))))
     features = pd.DataFrame(matrix, columns=list(design.feature_names))
-    key = id_column(domain)
+    key = domain.key
     labels = table[[key, domain.label]].reset_index(drop=True)
     return pd.concat([labels, features], axis=1)
 
@@ -73,13 +72,13 @@ def held_out(ids: Any) -> np.ndarray:
 
 def split_ids(domain: Domain, table: pd.DataFrame) -> tuple[list[int], list[int]]:
     """The training and held-out ids (a stable split, see `held_out`)."""
-    ids = table[id_column(domain)].to_numpy()
+    ids = table[domain.key].to_numpy()
     test = held_out(ids)
     return sorted(ids[~test].tolist()), sorted(ids[test].tolist())
 
 
 def _rows(domain: Domain, table: pd.DataFrame, ids: list[int]) -> tuple[pd.DataFrame, np.ndarray]:
-    rows = table.set_index(id_column(domain)).loc[ids].reset_index()
+    rows = table.set_index(domain.key).loc[ids].reset_index()
     return rows[list(domain.input_names)], labels_of(domain, rows)
 
 
@@ -188,7 +187,7 @@ def train_model(domain: Domain, table: pd.DataFrame) -> TrainedModel:
     model's design every labelled row."""
     from titanic_assets.core.outcomes import is_feedback
 
-    key = id_column(domain)
+    key = domain.key
     train_ids, test_ids = split_ids(domain, table)
     X, y = _rows(domain, table, train_ids)
     cross_validation, out_of_fold = cross_validate(domain, X, y)

@@ -16,7 +16,6 @@ import pandera.pandas as pa
 
 from titanic_assets.core.contract import InputField
 from titanic_assets.core.domain import Domain
-from titanic_assets.ml.cleaning import id_column
 
 DTYPES = {"int": "int64", "float": "float64", "category": "str", "text": "str"}
 
@@ -46,7 +45,7 @@ def _label(domain: Domain, as_text: bool = False) -> pa.Column:
 
 def _columns(domain: Domain, filled: tuple[str, ...] = ()) -> dict[str, pa.Column]:
     return {
-        id_column(domain): pa.Column("int64", pa.Check.ge(1), unique=True),
+        domain.key: pa.Column("int64", pa.Check.ge(1), unique=True),
         domain.label: _label(domain),
         **{f.name: column(f, nullable=False if f.name in filled else None) for f in domain.inputs},
         "source": pa.Column(
@@ -111,7 +110,7 @@ def feature_contract(domain: Domain) -> Any:
     feature_names = domain.design().feature_names
     return pa.DataFrameSchema(
         {
-            id_column(domain): pa.Column("int64", pa.Check.ge(1), unique=True),
+            domain.key: pa.Column("int64", pa.Check.ge(1), unique=True),
             domain.label: _label(domain),
             **{name: pa.Column("float64", nullable=True) for name in feature_names},
         },

@@ -62,7 +62,6 @@ def build(loop: Loop) -> list:
         import pandas as pd
 
         from titanic_assets.core.outcomes import FEEDBACK_SOURCE, feedback_row_id
-        from titanic_assets.ml.cleaning import id_column
         from titanic_assets.ml.schemas import labelled_traffic_contract
 
         log = loop.log(prediction_log)
@@ -79,7 +78,7 @@ def build(loop: Loop) -> list:
         contract = labelled_traffic_contract(domain)
         table = labelled.assign(
             **{
-                id_column(domain): [feedback_row_id(i) for i in labelled["prediction_id"]],
+                domain.key: [feedback_row_id(i) for i in labelled["prediction_id"]],
                 domain.label: np.where(labelled["outcome"].astype(bool), positive, negative),
             },
             source=f"{FEEDBACK_SOURCE}{loop.store.serving}:"

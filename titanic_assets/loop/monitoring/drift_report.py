@@ -45,12 +45,11 @@ def _output_plot(loop: Loop, model: RegisteredModel, sample: Any) -> str:
     on its own training rows a model is over-confident, so those are not what unseen rows
     get (older models, which kept no held-out rows, fall back to them)."""
     from titanic_assets.ml import plots
-    from titanic_assets.ml.cleaning import id_column
 
     held_out = model.held_out()
     baseline = held_out if len(held_out) else model.reference()
     # Held-out rows' labels may be in what the model's design learned: not their own.
-    key = id_column(loop.domain)
+    key = loop.domain.key
     own = baseline[key].tolist() if key in baseline else None
     probabilities = model.probabilities(baseline[list(loop.domain.input_names)], own)
     return plots.numeric_drift(

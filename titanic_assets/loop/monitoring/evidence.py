@@ -81,11 +81,11 @@ def new_evidence(
     import pandas as pd
 
     from titanic_assets.core.outcomes import feedback_row_id
-    from titanic_assets.ml.cleaning import id_column, with_row_ids
+    from titanic_assets.ml.cleaning import with_row_ids
 
     landing = landing_area.read_tables()
     landed_ids = set()
-    key = id_column(domain)
+    key = domain.key
     if landing is not None:
         landing = with_row_ids(domain, landing)
     if landing is not None and key in landing:

@@ -148,10 +148,9 @@ def _trusted_guard(loop: Loop, serving: Any, challenger: Any) -> Any:
 
     from titanic_assets.core.outcomes import is_feedback
     from titanic_assets.ml import promotion
-    from titanic_assets.ml.cleaning import id_column
     from titanic_assets.ml.modeling import labels_of
 
-    domain, key = loop.domain, id_column(loop.domain)
+    domain, key = loop.domain, loop.domain.key
     held_out = challenger.held_out()
     trusted = held_out[~is_feedback(held_out["source"])] if len(held_out) else held_out
     rows = promotion.evaluation_rows(trusted, serving.reference()[key].tolist(), key)

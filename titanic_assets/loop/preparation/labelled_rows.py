@@ -26,7 +26,7 @@ def build(loop: Loop) -> list:
         import pandas as pd
 
         from titanic_assets.core.outcomes import is_feedback
-        from titanic_assets.ml.cleaning import clean_rows, id_column
+        from titanic_assets.ml.cleaning import clean_rows
         from titanic_assets.ml.modeling import table_version
         from titanic_assets.ml.schemas import clean_contract
 
@@ -37,7 +37,7 @@ def build(loop: Loop) -> list:
         # seen them all, so none of them is new evidence for a retrain (monitoring).
         table.attrs["duplicate_ids"] = report.duplicates_removed
         feedback = is_feedback(table["source"])
-        version = table_version(table[[id_column(domain), *domain.input_names, domain.label]])
+        version = table_version(table[[domain.key, *domain.input_names, domain.label]])
         imputed = {
             f"imputed/{item.column}": dg.MetadataValue.json(
                 {"method": item.method, "rows": len(item.ids), "ids": item.ids}

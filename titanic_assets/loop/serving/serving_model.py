@@ -59,10 +59,9 @@ def build(loop: Loop) -> list:
         from titanic_assets.core import registry
         from titanic_assets.loop.serving.provenance import code_version
         from titanic_assets.ml import promotion
-        from titanic_assets.ml.cleaning import id_column
         from titanic_assets.ml.modeling import labels_of
 
-        domain, store, key = loop.domain, loop.store, id_column(loop.domain)
+        domain, store, key = loop.domain, loop.store, loop.domain.key
         inputs = list(domain.input_names)
         held_out = {name: float(value) for name, value in model_evaluation.metrics.items()}
         serving = store.promoted_model()
