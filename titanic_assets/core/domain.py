@@ -27,10 +27,18 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from titanic_assets.ml.cleaning import Imputation
-
 DOMAINS_PACKAGE = "titanic_assets.domains"
 Columns = Mapping[str, Sequence[Any]]  # raw input columns: a DataFrame or a dict of lists
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """One column `Domain.fill_gaps` imputed: how, with what value(s), and which rows (by id)
+    it touched (here, not in ml/cleaning.py, so the interface imports nothing of the engine)."""
+
+    column: str
+    method: str
+    ids: list[int] = field(default_factory=list)
 
 
 class DomainError(ValueError):
@@ -138,6 +146,15 @@ class Domain:
         import numpy as np
 
         return (np.asarray(labels) == self.positive).astype(int)
+
+
+ROW_ID = "row_id"
+
+
+def id_column(domain: Domain) -> str:
+    """The id column of the domain's tables: its own, or `row_id` for a domain without one
+    (given when the rows land, ml/cleaning.with_row_ids)."""
+    return domain.id_column or ROW_ID
 
 
 def load_domain(name: str) -> Domain:

@@ -8,24 +8,19 @@ model cannot use (`Domain.fill_gaps`), saying what it imputed and for which rows
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+# What fill_gaps reports, and the id column of a domain's tables: defined with the domain
+# interface (ml/schemas.py needs them too, and cleaning needs its contracts).
+from titanic_assets.core.domain import ROW_ID, Imputation, id_column
 
 if TYPE_CHECKING:
     from titanic_assets.core.domain import Domain
 
 BOOKKEEPING_COLUMNS = ("source",)
-
-
-@dataclass(frozen=True)
-class Imputation:
-    """One imputed column: how, with what value(s), and which rows (by id) it touched."""
-
-    column: str
-    method: str
-    ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -62,15 +57,6 @@ def clean_rows(domain: Domain, raw: pd.DataFrame) -> tuple[pd.DataFrame, Cleanin
         if f.kind in ("int", "float") and table[f.name].isna().any()
     }
     return table, CleaningReport(duplicates_removed, imputations, missing)
-
-
-def id_column(domain: Domain) -> str:
-    """The id column of the domain's tables: its own, or `row_id` for a domain without one
-    (given when the rows land, `with_row_ids`)."""
-    return domain.id_column or ROW_ID
-
-
-ROW_ID = "row_id"
 
 
 def with_row_ids(domain: Domain, table: pd.DataFrame) -> pd.DataFrame:

@@ -15,8 +15,7 @@ from typing import Any
 import pandera.pandas as pa
 
 from titanic_assets.core.contract import InputField
-from titanic_assets.core.domain import Domain
-from titanic_assets.ml.cleaning import id_column
+from titanic_assets.core.domain import Domain, id_column
 
 DTYPES = {"int": "int64", "float": "float64", "category": "str", "text": "str"}
 
