@@ -16,6 +16,7 @@ Standard library only at module level: the service imports it.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,7 +169,12 @@ def load_domain(name: str) -> Domain:
             raise DomainError(f"domain {name!r} does not exist (no module {module_name})") from None
         raise
     except TypeError as error:  # Domain(...) without a required part
-        raise DomainError(f"domain {name!r}: {error}".replace("__init__()", "Domain")) from None
+        missing = re.search(r"Domain\.__init__\(\) missing .*?: (.*)", str(error))
+        if missing is None:
+            raise
+        raise DomainError(
+            f"domain {name!r} lacks {missing.group(1)}: its Domain(...) must give them"
+        ) from None
     domain = getattr(module, "DOMAIN", None)
     if not isinstance(domain, Domain):
         raise DomainError(f"domain {name!r}: {module_name} has no DOMAIN = Domain(...)")
