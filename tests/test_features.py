@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from titanic_assets.core.features import (
+
+from titanic_assets.domains.titanic.features import (
     FEATURES,
     TITLES,
     PassengerFeatures,

@@ -14,6 +14,7 @@ with one message naming the instance and what is missing.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import dagster as dg
@@ -23,14 +24,20 @@ from titanic_assets.core.instances import InstanceError, ModelInstance, ModelSet
 
 
 def _existing_domain(context: dg.ResolutionContext, value: str) -> str:
-    """The domain's name, once it loads with every required part (else a ValueError that
-    Dagster shows at the defs.yaml line)."""
+    """The domain's name, once it loads with every required part (else a ValueError naming
+    the instance, which Dagster shows at the defs.yaml line)."""
     name = context.resolve_value(value, as_type=str)
     try:
         load_domain(name)
     except DomainError as error:
-        raise ValueError(str(error)) from None
+        raise ValueError(f"model {_instance_name(context)!r}: {error}") from None
     return name
+
+
+def _instance_name(context: dg.ResolutionContext) -> str:
+    """The instance's name: its folder under defs/ (as build_defs names it)."""
+    tree = context.source_position_tree
+    return Path(tree.position.filename).parent.name if tree is not None else "?"
 
 
 class ModelLoop(dg.Component, dg.Model, dg.Resolvable):

@@ -16,6 +16,7 @@ Standard library only at module level: the service imports it.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,16 @@ if TYPE_CHECKING:
 
 DOMAINS_PACKAGE = "titanic_assets.domains"
 Columns = Mapping[str, Sequence[Any]]  # raw input columns: a DataFrame or a dict of lists
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """One column `Domain.fill_gaps` imputed: how, with what value(s), and which rows (by id)
+    it touched (here, not in ml/cleaning.py, so the interface imports nothing of the engine)."""
+
+    column: str
+    method: str
+    ids: list[int] = field(default_factory=list)
 
 
 class DomainError(ValueError):
@@ -53,15 +64,6 @@ class Design(Protocol):
     ) -> Design: ...
 
     def matrix(self, columns: Columns, exclude: Sequence[Hashable] | None = None) -> np.ndarray: ...
-
-
-@dataclass(frozen=True)
-class Imputation:
-    """One column a domain's `fill_gaps` imputed: how, and which rows (by id) it touched."""
-
-    column: str
-    method: str
-    ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,12 @@ def load_domain(name: str) -> Domain:
             if error.name is None or not module_name.startswith(error.name):
                 raise  # the domain exists, but imports something that does not
         except TypeError as error:  # Domain(...) without a required part
-            raise DomainError(f"domain {name!r}: {error}".replace("__init__()", "Domain")) from None
+            missing = re.search(r"Domain\.__init__\(\) missing .*?: (.*)", str(error))
+            if missing is None:
+                raise
+            raise DomainError(
+                f"domain {name!r} lacks {missing.group(1)}: its Domain(...) must give them"
+            ) from None
     if module is None:
         raise DomainError(
             f"domain {name!r} does not exist (no module {DOMAINS_PACKAGE}.{name} or {name})"
