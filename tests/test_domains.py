@@ -71,7 +71,7 @@ DOMAIN = Domain(
             "nowhere",
             None,
             "model 'broken': domain 'nowhere' does not exist "
-            "(no module titanic_assets.domains.nowhere)",
+            "(no module titanic_assets.domains.nowhere or nowhere)",
         ),
         (
             "unlabelled",
