@@ -8,11 +8,13 @@ materializes headless as `make materialize MODEL=rain` runs it, and its service 
 its own words, rejecting bad input with the field and the reason.
 """
 
+import io
 import shutil
 import subprocess
 import textwrap
 from pathlib import Path
 
+import bentoml
 import httpx
 import numpy as np
 import pandas as pd
@@ -193,3 +195,15 @@ def test_the_new_model_serves_in_its_own_words(rain_model, tmp_path: Path) -> No
         info = client.get("/model_info").json()
         assert info["raw_inputs"] == ["temperature", "humidity", "season", "station"]
         assert info["features"] == ["temperature", "humidity", "season", "dryness"]
+        csv = "temperature,humidity,season\n9.0,93.0,winter\n9.0,93.0,monsoon\n"
+        scored = client.post("/predict_csv", content=csv, headers={"content-type": "text/csv"})
+        [valid, rejected] = pd.read_csv(io.StringIO(scored.text)).to_dict("records")
+        assert valid["row"] == 1 and valid["rain"] in (0, 1, True, False)
+        assert rejected["row"] == 2 and "season" in rejected["reason"]
+        # BentoML's own client, typed from this model's /schema.json.
+        with bentoml.SyncHTTPClient(url, server_ready_timeout=30) as bento_client:
+            assert bento_client.predict(READING)["probability"] == one.json()["probability"]
+            rows = bento_client.predict_batch(readings=[READING])["predictions"]
+            assert rows[0]["rain"] == one.json()["rain"]
+            explained = bento_client.explain(READING)
+            assert set(explained["contributions"]) == set(info["features"])
