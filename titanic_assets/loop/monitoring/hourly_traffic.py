@@ -60,7 +60,7 @@ def build(loop: Loop) -> list:
         Compacting also removes landed files older than the keep period whose hour is compacted.
         """
         from titanic_assets.core import compaction
-        from titanic_assets.defs.metadata import markdown_table
+        from titanic_assets.loop.metadata import markdown_table
 
         domain = loop.domain
         prediction_log = loop.log(prediction_log)
