@@ -92,11 +92,14 @@ class PromotionDecision:
     comparison: dict[str, dict[str, Any]]
 
 
-def evaluation_rows(candidate_held_out: pd.DataFrame, champion_training_ids: Any) -> pd.DataFrame:
-    """The rows to compare on: the candidate's held-out rows the champion did not
-    train on."""
+def evaluation_rows(
+    candidate_held_out: pd.DataFrame, champion_training_ids: Any, id_column: str
+) -> pd.DataFrame:
+    """The rows to compare on: the candidate's held-out rows (ids in `id_column`) the
+    champion did not train on."""
     seen = set(champion_training_ids)
-    return candidate_held_out[~candidate_held_out["id"].isin(seen)].reset_index(drop=True)
+    unseen = ~candidate_held_out[id_column].isin(seen)
+    return candidate_held_out[unseen].reset_index(drop=True)
 
 
 def labelled_traffic(rows: pd.DataFrame) -> np.ndarray:

@@ -154,7 +154,7 @@ def _trusted_guard(loop: Loop, serving: Any, challenger: Any) -> Any:
     domain, key = loop.domain, id_column(loop.domain)
     held_out = challenger.held_out()
     trusted = held_out[~is_feedback(held_out["source"])] if len(held_out) else held_out
-    rows = promotion.evaluation_rows(trusted, serving.reference()[key].tolist())
+    rows = promotion.evaluation_rows(trusted, serving.reference()[key].tolist(), key)
     declared = list(domain.slices)
     if not len(rows):
         nothing = np.empty(0)

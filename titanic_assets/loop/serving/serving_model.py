@@ -73,7 +73,9 @@ def build(loop: Loop) -> list:
         else:
             # Champion and challenger on the same rows, ones neither was trained on.
             candidate_held_out = labelled_rows[labelled_rows[key].isin(trained_model.test_ids)]
-            rows = promotion.evaluation_rows(candidate_held_out, serving.reference()[key].tolist())
+            rows = promotion.evaluation_rows(
+                candidate_held_out, serving.reference()[key].tolist(), key
+            )
             traffic = promotion.labelled_traffic(rows)
             compared_on = f"{len(rows)} unseen rows, {int(traffic.sum())} labelled traffic"
             columns = rows[inputs]
