@@ -157,10 +157,6 @@ def rain_model(project) -> tuple[Path, dict[str, str]]:
 
 def test_the_new_model_loads_beside_titanic_and_materializes_headless(rain_model) -> None:
     root, env = rain_model
-    check = subprocess.run(
-        [str(BIN / "dg"), "check", "defs"], cwd=root, env=env, capture_output=True, text=True
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
     listed = subprocess.run(
         [str(BIN / "dagster"), "asset", "list", "-m", "titanic_assets.definitions"],
         cwd=root, env=env, capture_output=True, text=True, check=True,
