@@ -4,9 +4,12 @@ routes them itself, and the service receives passengers of unknown age too."""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from titanic_assets.core.domain import Imputation
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def fill_gaps(table: pd.DataFrame) -> tuple[pd.DataFrame, list[Imputation]]:

@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from titanic_assets.domains.titanic.contract import PORTS, SEXES
 
@@ -239,37 +238,3 @@ class GroupEvidence:
                 known[i] = len(mates)
                 survival[i] = sum(self.outcomes[m] for m in mates) / len(mates)
         return known, survival
-
-
-class PassengerFeatures(TransformerMixin, BaseEstimator):
-    """`feature_matrix` as the first step of the model's scikit-learn pipeline.
-
-    Fitting stores the group evidence of the labelled rows it is fitted on; the rows it is
-    fitted on get their group features without their own outcome (`fit_transform`), every
-    other passenger from all of them (`transform`). Inside cross-validation each fold fits
-    its own evidence, so validation rows only see outcomes of training rows. A pickled model
-    carries its feature logic and its evidence with it.
-    """
-
-    def fit(self, X: Mapping[str, Sequence[Any]], y: Any = None) -> PassengerFeatures:
-        if y is None:
-            self.evidence_ = GroupEvidence()
-        else:
-            self.evidence_ = GroupEvidence(group_keys(X), np.asarray(y).tolist())
-        return self
-
-    def fit_transform(self, X: Mapping[str, Sequence[Any]], y: Any = None, **_: Any) -> np.ndarray:
-        self.fit(X, y)
-        matrix = feature_matrix(X)
-        if y is not None:
-            rows = range(len(matrix))
-            known, survival = self.evidence_.lookup(X, exclude=list(rows))
-            matrix[:, FEATURES.index("group_known")] = known
-            matrix[:, FEATURES.index("group_survival")] = survival
-        return matrix
-
-    def transform(self, X: Mapping[str, Sequence[Any]]) -> np.ndarray:
-        return feature_matrix(X, getattr(self, "evidence_", None))
-
-    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        return np.asarray(FEATURES, dtype=object)
