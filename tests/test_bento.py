@@ -70,7 +70,7 @@ def test_the_bentofile_pins_the_versions_the_project_locks():
 def test_the_built_bento_starts_from_its_own_requirements_and_follows_the_shared_store(
     materialized_graph, tmp_path
 ):
-    trained = materialized_graph.value("survival_model")
+    trained = materialized_graph.value("trained_model")
     store = tmp_path / "store"  # the registry the pipeline writes, shared by path
     built = subprocess.run(
         [str(Path(sys.executable).parent / "bentoml"), "build", "-f", str(BENTOFILE), ".",
