@@ -8,6 +8,8 @@ export DAGSTER_HOME := $(CURDIR)
 export BENTOML_HOME ?= $(CURDIR)/.bentoml
 DAGSTER_PORT ?= 3000
 SERVICE_PORT ?= 3001
+# The model `serve`, `materialize` and `monitor` act on: a folder under titanic_assets/defs/.
+MODEL ?= titanic
 
 .PHONY: install dev serve test materialize monitor check lint bench
 
@@ -15,21 +17,22 @@ install:  ## The locked environment in .venv (installs uv with pip if it is miss
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-dev: install  ## Dagster on http://localhost:3000, the model service on :3001; Ctrl-C stops both
+dev: install  ## Dagster on http://localhost:3000, one service per model from :3001; Ctrl-C stops all
 	$(UV) run --frozen python -m titanic_assets.commands.dev \
 		--dagster-port $(DAGSTER_PORT) --service-port $(SERVICE_PORT)
 
-serve: install  ## The model service alone on http://localhost:3001 (ready once a model is promoted)
-	$(UV) run --frozen bentoml serve bento.service:TitanicSurvival --host 127.0.0.1 --port 3001
+serve: install  ## MODEL's service alone on SERVICE_PORT (ready once a model is promoted)
+	TITANIC_MODEL=$(MODEL) $(UV) run --frozen bentoml serve bento.service:ModelService \
+		--host 127.0.0.1 --port $(SERVICE_PORT)
 
 test: install  ## The whole test suite
 	$(UV) run --frozen pytest
 
-materialize: install  ## Materialize the whole graph headless, with its checks
-	$(UV) run --frozen dg launch --assets 'not key:hourly_traffic'
+materialize: install  ## Materialize MODEL's graph headless, with its checks
+	$(UV) run --frozen dg launch --assets 'key:$(MODEL)/* and not key:$(MODEL)/hourly_traffic'
 
-monitor: install  ## Compact the traffic that landed and evaluate monitoring over what is new, headless
-	$(UV) run --frozen python -m titanic_assets.commands.monitor
+monitor: install  ## Compact MODEL's new traffic and evaluate monitoring over it (ARGS=--all: every hour)
+	$(UV) run --frozen python -m titanic_assets.commands.monitor --model $(MODEL) $(ARGS)
 
 check: install  ## Load every definition, as the code location does
 	$(UV) run --frozen dg check defs

@@ -26,6 +26,8 @@ from pathlib import Path
 CHILD = """
 import json, pickle, sys, time
 from titanic_assets.core import batch_scoring
+from titanic_assets.core.domain import load_domain
+domain = load_domain("titanic")
 def peak_kb():
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
@@ -36,7 +38,9 @@ baseline = peak_kb()
 started = time.perf_counter()
 with open(sys.argv[2], "rb") as source, open(sys.argv[3], "wb") as out, \\
         open(sys.argv[4], "wb") as rejects:
-    summary = batch_scoring.score_file(source, model, out, rejects, chunk_rows=int(sys.argv[5]))
+    summary = batch_scoring.score_file(source, model, out, rejects, domain.inputs,
+                                       domain.id_column, domain.words.decision,
+                                       chunk_rows=int(sys.argv[5]))
 seconds = time.perf_counter() - started
 peak = peak_kb()
 print(json.dumps({"rows": summary.rows, "scored": summary.scored, "rejected": summary.rejected,
@@ -50,17 +54,20 @@ def registered_model(work: Path) -> Path:
 
     import pandas as pd
 
+    from titanic_assets.core.domain import load_domain
+    from titanic_assets.core.instances import read_instance
     from titanic_assets.core.registry import PIPELINE_FILE, RegisteredModel
-    from titanic_assets.defs.resources import SHIPPED_PASSENGERS
-    from titanic_assets.ml.cleaning import clean_passengers
-    from titanic_assets.ml.modeling import build_feature_table, train_survival_model
+    from titanic_assets.ml.cleaning import clean_rows
+    from titanic_assets.ml.modeling import train_model
 
-    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source=SHIPPED_PASSENGERS.name)
-    trained = train_survival_model(build_feature_table(clean_passengers(raw)[0]))
+    domain = load_domain("titanic")
+    raw = pd.read_csv(domain.data).assign(source=domain.data.name)
+    trained = train_model(domain, clean_rows(domain, raw)[0])
     (work / PIPELINE_FILE).write_bytes(pickle.dumps(trained.pipeline))
     model = RegisteredModel(
-        tag="titanic_survival:benchmark", version="benchmark", path=str(work),
-        created_at=datetime.now(UTC), threshold=trained.threshold, metadata={}, labels={},
+        tag=f"{read_instance('titanic').serving_model_name}:benchmark", version="benchmark",
+        path=str(work), created_at=datetime.now(UTC), threshold=trained.threshold, metadata={},
+        labels={},
     )  # fmt: skip
     model.pipeline  # noqa: B018 (loaded here, pickled with the model)
     path = work / "model.pkl"
@@ -72,12 +79,13 @@ def passenger_file(work: Path, rows: int, seed: int = 7) -> Path:
     import numpy as np
     import pandas as pd
 
-    from titanic_assets.defs.resources import SHIPPED_PASSENGERS
+    from titanic_assets.core.domain import load_domain
 
-    shipped = pd.read_csv(SHIPPED_PASSENGERS).drop(columns=["Survived"])
+    domain = load_domain("titanic")
+    shipped = pd.read_csv(domain.data).drop(columns=[domain.label])
     rng = np.random.default_rng(seed)
     table = shipped.iloc[rng.integers(0, len(shipped), rows)].reset_index(drop=True)
-    table["PassengerId"] = np.arange(1, rows + 1)
+    table[domain.id_column] = np.arange(1, rows + 1)
     broken = rng.choice(rows, size=rows // 100, replace=False)
     table.loc[broken, "Pclass"] = 4
     path = work / f"passengers-{rows}.csv"

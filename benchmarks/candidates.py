@@ -10,21 +10,22 @@ passenger). "traffic-weighted": validation rows weighted to a traffic mix that i
 in Cherbourg and Queenstown (S 0.62, C 0.26, Q 0.12, drawn from the shipped rows), by the
 same classifier model_evaluation uses on the real traffic.
 
-Run: `uv run python benchmarks/candidates.py` (a few minutes on 2 cores).
+Run: `uv run python benchmarks/candidates.py` (a few minutes on 2 cores; `--only NAME ...`
+for some candidates).
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
 import pandas as pd
 
-from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.core.wcg import travelling_groups
-from titanic_assets.defs.resources import SHIPPED_PASSENGERS
-from titanic_assets.ml import candidates, modeling, validation
-from titanic_assets.ml.cleaning import clean_passengers
+from titanic_assets.domains.titanic import DOMAIN, candidates
+from titanic_assets.domains.titanic.wcg import travelling_groups
+from titanic_assets.ml import fitting, validation
+from titanic_assets.ml.cleaning import clean_rows
 
 TRAFFIC_MIX = {"S": 0.62, "C": 0.26, "Q": 0.12}
 
@@ -39,13 +40,17 @@ def simulated_traffic(X: pd.DataFrame, rows: int = 418, seed: int = validation.S
 
 
 def main() -> None:
-    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source="shipped")
-    passengers, _ = clean_passengers(raw)
-    X = passengers[list(RAW_INPUTS)].reset_index(drop=True)
-    y = passengers["Survived"].to_numpy()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(candidates.CANDIDATES), metavar="NAME",
+                        help="these candidates alone (default: every one)")  # fmt: skip
+    args = parser.parse_args()
+    raw = pd.read_csv(DOMAIN.data).assign(source="shipped")
+    passengers, _ = clean_rows(DOMAIN, raw)
+    X = passengers[list(DOMAIN.input_names)].reset_index(drop=True)
+    y = passengers[DOMAIN.label].to_numpy()
     groups = travelling_groups(X)
-    women = modeling.sex_only(X).astype(int)
-    weights = validation.traffic_weights(X, simulated_traffic(X))
+    women = DOMAIN.baseline.decide(X).astype(int)
+    weights = validation.traffic_weights(X, simulated_traffic(X), DOMAIN.inputs)
     print(f"traffic weights: effective rows {validation.effective_size(weights):.0f}/{len(X)}")
     folds = {
         "random 5x5": validation.random_folds(y),
@@ -64,8 +69,9 @@ def main() -> None:
     ]
     lines = [f"| candidate | {' | '.join(columns)} | claimed | fit (s) |"]
     lines.append("|---" * (len(columns) + 3) + "|")
-    for name in candidates.CANDIDATES:
-        fit, calibrate = candidates.CANDIDATES[name][0], modeling.calibrator(name)
+    for name in args.only or candidates.CANDIDATES:
+        fit, method = candidates.CANDIDATES[name]
+        calibrate = fitting.calibrator(method)
         started = time.perf_counter()
         fit(X, y)
         fit_seconds = time.perf_counter() - started
@@ -78,7 +84,7 @@ def main() -> None:
         results["group 5x5, traffic-weighted"] = validation.summarize(
             oof["group 5x5"], y, women, groups, weights
         )
-        claim = validation.claim(results)
+        claim = validation.claim(results, DOMAIN.shift_claimed)
         cells = [results[c].cell() for c in columns]
         lines.append(
             f"| {name} | {' | '.join(cells)} | {claim.accuracy} ({claim.headline_scheme}) | "

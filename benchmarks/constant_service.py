@@ -1,8 +1,8 @@
 """BentoML services that answer every prediction with a constant: the framework's own cost.
 
-Same BentoML version, same request body and request model (bento.schemas.Passenger), same
-response model and worker count as the survival service, so the difference between them
-in benchmarks/service.py is the project's own work per request:
+Same BentoML version, same request body and request model (the served domain's row model,
+bento.service.Row), same response model and worker count as the model service, so the
+difference between them in benchmarks/service.py is the project's own work per request:
 
 - ConstantAnswer: the framework alone.
 - ConstantAnswerAsServed: plus everything of the service but the prediction: its three
@@ -23,21 +23,21 @@ import bentoml
 from fastapi import FastAPI
 
 from bento.plumbing import request_id
-from bento.schemas import Passenger, Prediction
-from bento.service import TitanicSurvival
+from bento.service import DECISION, ModelService, Prediction, Row
 
 ANSWER = Prediction(
-    id="0", survived=False, probability=0.1, threshold=0.5, model_version="constant", request_id="0"
-)
+    id="0", **{DECISION: False}, probability=0.1, threshold=0.5, model_version="constant",
+    request_id="0",
+)  # fmt: skip
 
 
 @bentoml.service(
-    workers=TitanicSurvival.config["workers"],
-    traffic=copy.deepcopy(TitanicSurvival.config["traffic"]),
+    workers=ModelService.config["workers"],
+    traffic=copy.deepcopy(ModelService.config["traffic"]),
 )
 class ConstantAnswer:
     @bentoml.api
-    async def predict(self, passenger: Passenger, /) -> Prediction:
+    async def predict(self, row: Row, /) -> Prediction:
         return ANSWER
 
 
@@ -46,15 +46,15 @@ mounted_app = FastAPI()
 
 # The service's own configuration and middlewares, read from it: the twin cannot drift.
 @bentoml.asgi_app(mounted_app, path="/")
-@bentoml.service(**copy.deepcopy(TitanicSurvival.config))
+@bentoml.service(**copy.deepcopy(ModelService.config))
 class ConstantAnswerAsServed:
     @bentoml.api
-    async def predict(self, passenger: Passenger, /, ctx: bentoml.Context) -> Prediction:
+    async def predict(self, row: Row, /, ctx: bentoml.Context) -> Prediction:
         request_id(ctx)
         return ANSWER
 
 
-for middleware, options in TitanicSurvival.middlewares:
+for middleware, options in ModelService.middlewares:
     ConstantAnswerAsServed.add_asgi_middleware(middleware, **options)
 
 gc.freeze()

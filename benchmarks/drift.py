@@ -32,23 +32,25 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.defs.resources import SHIPPED_PASSENGERS
+from titanic_assets.core.domain import load_domain
 from titanic_assets.ml import drift
-from titanic_assets.ml.cleaning import clean_passengers
+from titanic_assets.ml.cleaning import clean_rows
 from titanic_assets.ml.modeling import split_ids
 
 SAMPLE_SIZES = (50, 100, 200, 1000)
 SCALE_ROWS = (100_000, 1_000_000)
 SEED = 7
+DOMAIN = load_domain("titanic")
+MONITORED = DOMAIN.monitored  # the inputs monitoring tests
 
 
 def population_and_reference() -> tuple[pd.DataFrame, pd.DataFrame]:
-    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source=SHIPPED_PASSENGERS.name)
-    passengers, _ = clean_passengers(raw)
-    train_ids, _ = split_ids(passengers)
-    reference = passengers[passengers["PassengerId"].isin(train_ids)]
-    return passengers[list(RAW_INPUTS)], reference[list(RAW_INPUTS)].reset_index(drop=True)
+    raw = pd.read_csv(DOMAIN.data).assign(source=DOMAIN.data.name)
+    passengers, _ = clean_rows(DOMAIN, raw)
+    train_ids, _ = split_ids(DOMAIN, passengers)
+    reference = passengers[passengers[DOMAIN.id_column].isin(train_ids)]
+    inputs = list(DOMAIN.input_names)
+    return passengers[inputs], reference[inputs].reset_index(drop=True)
 
 
 Traffic = Callable[[pd.DataFrame, int, np.random.Generator], pd.DataFrame]
@@ -85,7 +87,9 @@ def detection_quality(repetitions: int) -> None:
         for n in SAMPLE_SIZES:
             alarms = 0
             for _ in range(repetitions):
-                report = drift.drift_report(reference, traffic(population, n, rng), min_rows=0)
+                report = drift.drift_report(
+                    MONITORED, reference, traffic(population, n, rng), min_rows=0
+                )
                 alarms += report.drift_detected
                 if name == "in-distribution":
                     noise_psi[n].append(report.largest_psi)
@@ -123,8 +127,8 @@ def sampled_windows(repetitions: int, rows: int = 60_000) -> None:
         for _ in range(repetitions):
             window = traffic(population, rows, rng)
             sample = window.iloc[rng.permutation(rows)[:WINDOW_SAMPLE]]
-            full += drift.drift_report(reference, window).drift_detected
-            sampled += drift.drift_report(reference, sample).drift_detected
+            full += drift.drift_report(MONITORED, reference, window).drift_detected
+            sampled += drift.drift_report(MONITORED, reference, sample).drift_detected
         label = "false alarms" if name == "in-distribution" else "detected"
         print(f"{name:<22}{full / repetitions:>12.1%}{sampled / repetitions:>12.1%}   ({label})")
 
@@ -139,9 +143,9 @@ def _scale_child(rows: int) -> None:
 
     imported = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    report = drift.drift_report(reference, current)
+    report = drift.drift_report(MONITORED, reference, current)
     reported = time.perf_counter()
-    drift.drift_plots(reference, current, report, features=["Age", "Embarked"])
+    drift.drift_plots(MONITORED, reference, current, report, features=["Age", "Embarked"])
     plotted = time.perf_counter()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(

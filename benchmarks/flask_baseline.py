@@ -1,7 +1,9 @@
 """The service users would otherwise write, for benchmarks/service.py to compare against.
 
-A Flask app that loads the same pipeline and scores one pandas DataFrame per request, no
-input validation, no logging. Served by gunicorn:
+A Flask app that loads the same pickled model (core/models.py: the domain's design and the
+booster, uncalibrated) and scores one pandas DataFrame per request, no input validation, no
+logging. Request and answer fields are the Titanic service's (the domain's words). Served by
+gunicorn:
     TITANIC_PIPELINE=model/pipeline.pkl TITANIC_THRESHOLD=0.5 \
         gunicorn -w 2 -b 127.0.0.1:3002 benchmarks.flask_baseline:app
 """
@@ -12,6 +14,9 @@ import pickle
 import pandas as pd
 from flask import Flask, jsonify, request
 
+from titanic_assets.core.domain import load_domain
+
+WORDS = load_domain("titanic").words  # the batch body's key, the decision's field
 with open(os.environ["TITANIC_PIPELINE"], "rb") as handle:
     pipeline = pickle.load(handle)
 threshold = float(os.environ["TITANIC_THRESHOLD"])
@@ -25,16 +30,16 @@ def health():
 
 @app.post("/predict")
 def predict():
-    probability = float(pipeline.predict_proba(pd.DataFrame([request.get_json()]))[0, 1])
-    return jsonify(survived=probability >= threshold, probability=probability)
+    probability = float(pipeline.predict_proba(pd.DataFrame([request.get_json()]))[0])
+    return jsonify({WORDS.decision: probability >= threshold, "probability": probability})
 
 
 @app.post("/predict_batch")
 def predict_batch():
-    passengers = pd.DataFrame(request.get_json()["passengers"])
-    probabilities = pipeline.predict_proba(passengers)[:, 1]
+    rows = pd.DataFrame(request.get_json()[WORDS.rows])
+    probabilities = pipeline.predict_proba(rows)
     return jsonify(
         predictions=[
-            {"survived": bool(p >= threshold), "probability": float(p)} for p in probabilities
+            {WORDS.decision: bool(p >= threshold), "probability": float(p)} for p in probabilities
         ]
     )

@@ -28,9 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.defs.resources import SHIPPED_PASSENGERS
+from titanic_assets.domains.titanic import DOMAIN
 from titanic_assets.ml import performance
+
+RAW_INPUTS = DOMAIN.input_names
+LABEL = DOMAIN.label
+WORDS = DOMAIN.words  # the service's field names: the batch's key, the decision
 
 SAMPLE = 300
 
@@ -62,8 +65,8 @@ def out_of_fold(passengers: pd.DataFrame) -> pd.DataFrame:
 
     scored = passengers.assign(probability=np.nan, threshold=np.nan)
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    for train, test in folds.split(passengers, passengers[modeling.LABEL]):
-        model = modeling.train_survival_model(passengers.iloc[train])
+    for train, test in folds.split(passengers, passengers[LABEL]):
+        model = modeling.train_model(DOMAIN, passengers.iloc[train])
         rows = passengers.iloc[test]
         scored.loc[rows.index, "probability"] = model.predict_proba(rows[list(RAW_INPUTS)])
         scored.loc[rows.index, "threshold"] = model.threshold
@@ -71,9 +74,9 @@ def out_of_fold(passengers: pd.DataFrame) -> pd.DataFrame:
 
 
 def estimate_error() -> None:
-    from titanic_assets.ml.cleaning import clean_passengers
+    from titanic_assets.ml.cleaning import clean_rows
 
-    passengers, _ = clean_passengers(pd.read_csv(SHIPPED_PASSENGERS).assign(source="shipped"))
+    passengers, _ = clean_rows(DOMAIN, pd.read_csv(DOMAIN.data).assign(source="shipped"))
     scored = out_of_fold(passengers)
     age = scored["Age"]
     shifts = {
@@ -98,10 +101,10 @@ def estimate_error() -> None:
             pool = scored[mask]
         size = min(SAMPLE, len(pool))  # a small pool is taken whole: no repeated passengers
         rows = pool.iloc[rng.choice(len(pool), size, replace=False, p=weights / weights.sum())]
-        report(name, rows, rows["Survived"].to_numpy())
+        report(name, rows, rows[LABEL].to_numpy())
     # Concept shift: the same inputs as a random sample, a quarter of the outcomes flipped.
     rows = scored.iloc[rng.choice(len(scored), SAMPLE, replace=False)]
-    flipped = rows["Survived"].to_numpy().copy()
+    flipped = rows[LABEL].to_numpy().copy()
     flip = rng.random(SAMPLE) < 0.25
     flipped[flip] = 1 - flipped[flip]
     report("concept shift (25% outcomes flipped)", rows, flipped)
@@ -119,33 +122,33 @@ def report(name: str, rows: pd.DataFrame, labels: np.ndarray) -> None:
 def loop_with_processes() -> None:
     import httpx
 
+    from titanic_assets.domains.titanic.examples import shifted_population
     from titanic_assets.testing import (
         DAEMON,
         QUICK_LOOP,
         environment,
         materialize_first_model,
+        model_service,
         poll,
         running,
-        shifted_population,
-        survival_service,
     )
 
-    shipped = pd.read_csv(SHIPPED_PASSENGERS)
+    shipped = pd.read_csv(DOMAIN.data)
     with tempfile.TemporaryDirectory(prefix="titanic-loop-") as tmp:
         work = Path(tmp)
         env = environment(work, QUICK_LOOP)
         materialize_first_model(env)
-        with survival_service(work, env) as url, running(DAEMON, work / "daemon.log", env):
+        with model_service(work, env) as url, running(DAEMON, work / "daemon.log", env):
             client = httpx.Client(base_url=url, timeout=60)
 
             def score(table: pd.DataFrame) -> tuple[list[str], list[bool], str]:
                 ids, answers, version = [], [], ""
                 for start in range(0, len(table), 100):
                     part = table.iloc[start : start + 100][list(RAW_INPUTS)].astype(object)
-                    body = {"passengers": part.where(part.notna(), None).to_dict("records")}
+                    body = {WORDS.rows: part.where(part.notna(), None).to_dict("records")}
                     response = client.post("/predict_batch", json=body).raise_for_status().json()
                     ids += [p["id"] for p in response["predictions"]]
-                    answers += [p["survived"] for p in response["predictions"]]
+                    answers += [p[WORDS.decision] for p in response["predictions"]]
                     version = response["model_version"]
                 return ids, answers, version
 
@@ -158,8 +161,7 @@ def loop_with_processes() -> None:
             shifted = shifted_population(shipped, 250, seed=11)
             ids, _, _ = score(shifted)
             outcomes = [
-                {"id": i, "survived": bool(s)}
-                for i, s in zip(ids, shifted["Survived"], strict=True)
+                {"id": i, WORDS.decision: bool(s)} for i, s in zip(ids, shifted[LABEL], strict=True)
             ]
             client.post("/feedback", json={"outcomes": outcomes}).raise_for_status()
             score(
@@ -181,7 +183,7 @@ def loop_with_processes() -> None:
 
 def accuracy(score, table: pd.DataFrame):
     _, answers, _ = score(table)
-    right = int((np.array(answers) == table["Survived"].astype(bool).to_numpy()).sum())
+    right = int((np.array(answers) == table[LABEL].astype(bool).to_numpy()).sum())
     return performance.wilson(right, len(table))
 
 

@@ -29,8 +29,11 @@ Each timed step runs `--repeat` (3) times; medians are printed.
 
 `--service`: afterwards, the real service (2 workers) is sent 2,000,000 predictions through
 /predict_batch at 200 passengers a request from several client threads, then
-`python -m titanic_assets.commands.monitor` (`make monitor`) is timed, and the landing
-sensor's tick before and after the traffic.
+`python -m titanic_assets.commands.monitor --model titanic` (`make monitor`) is timed, and the
+landing sensor's tick before and after the traffic.
+
+The model measured is the Titanic one (MODEL): its prediction log folder under the log root,
+its store names, its jobs and sensors (named per model).
 
 Targets (issue 19): a sensor tick <= 1 s at any history size; an hour of 1,000,000
 predictions compacted and monitored <= 20 s and <= 1 GB; the newest-hour run with 10x the
@@ -58,7 +61,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from titanic_assets.testing import BIN, ROOT, environment, materialize_first_model
+from titanic_assets.testing import BIN, ROOT, environment, materialize_first_model, model_log
 
 BATCH = 200
 NEWEST_HOUR = 1_000_000
@@ -69,6 +72,19 @@ POOL = 500  # distinct batches of passengers the lines are drawn from
 WRITERS = 2  # worker processes writing the landing files
 SERVICE_CLIENTS = 4
 HOUR = "%Y%m%d%H"
+MODEL = "titanic"  # the configured model measured (its instance, domain, store, log folder)
+LANDING_SENSOR = f"{MODEL}_hourly_traffic_on_landing"
+WINDOWS_SENSOR = f"{MODEL}_monitoring_windows_on_new_hours"
+
+
+def model_parts():
+    """The measured model's domain and its names in the model store."""
+    from titanic_assets.core.domain import load_domain
+    from titanic_assets.core.instances import read_instance
+    from titanic_assets.core.registry import ModelStore
+
+    instance = read_instance(MODEL)
+    return load_domain(instance.domain), ModelStore(instance.serving_model_name)
 
 
 # -- synthetic traffic in the landing format ---------------------------------------------------
@@ -83,37 +99,38 @@ class Traffic:
         import pandas as pd
 
         from titanic_assets.core import registry
-        from titanic_assets.core.contract import RAW_INPUTS
-        from titanic_assets.defs.resources import SHIPPED_PASSENGERS
 
-        model = registry.load(registry.promoted_tag())
-        shipped = pd.read_csv(SHIPPED_PASSENGERS)
+        domain, store = model_parts()
+        names = domain.input_names
+        model = registry.load(store.promoted_tag())
+        shipped = pd.read_csv(domain.data)
         self.version = model.version
-        probabilities = np.round(model.probabilities(shipped[list(RAW_INPUTS)]), 6)
-        survived = probabilities >= model.threshold
+        probabilities = np.round(model.probabilities(shipped[list(names)]), 6)
+        predicted = probabilities >= model.threshold
         encoded = {
             name: [json.dumps(None if _missing(v) else _plain(v)) for v in shipped[name]]
-            for name in RAW_INPUTS
+            for name in names
         }
         rng = np.random.default_rng(seed)
         self.bodies, self.truth = [], []
         for _ in range(POOL):
             rows = rng.integers(0, len(shipped), BATCH)
             inputs = ",".join(
-                f'"{name}":[' + ",".join(encoded[name][i] for i in rows) + "]"
-                for name in RAW_INPUTS
+                f'"{name}":[' + ",".join(encoded[name][i] for i in rows) + "]" for name in names
             )
             self.bodies.append(
                 f'"inputs":{{{inputs}}},"probability":['
                 + ",".join(repr(float(probabilities[i])) for i in rows)
-                + '],"survived":['
-                + ",".join("true" if survived[i] else "false" for i in rows)
+                + '],"predicted":['
+                + ",".join("true" if predicted[i] else "false" for i in rows)
                 + "]}\n"
             )
-            self.truth.append(["true" if shipped["Survived"].iloc[i] else "false" for i in rows])
+            positive = (shipped[domain.label] == domain.positive).to_numpy()
+            self.truth.append(["true" if positive[i] else "false" for i in rows])
         # A batch's i-th passenger is `<request id>-<i>`: the ids list is the id joined in.
         self.id_parts = ['"'] + [f'-{i}","' for i in range(BATCH - 1)] + [f'-{BATCH - 1}"']
-        self.passengers = shipped  # for the service phase
+        self.passengers = shipped[list(names)]  # for the service phase
+        self.rows_key = domain.words.rows  # the batch body's key
         self.rng = random.Random(seed)
 
     def write_hour(
@@ -158,7 +175,7 @@ class Traffic:
                         {
                             "timestamp": arrival,
                             "ids": [f"{rid}-{i}" for i in picked],
-                            "survived": [self.truth[which][i] == "true" for i in picked],
+                            "outcome": [self.truth[which][i] == "true" for i in picked],
                             "sender": "token:benchmark",
                         },
                         separators=(",", ":"),
@@ -241,9 +258,9 @@ def _number(value) -> bool:
 
 
 class Sensors:
-    """Ticks of the two sensors, in-process on the environment's instance."""
+    """Ticks of the model's two sensors, in-process on the environment's instance."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log_root: Path) -> None:
         import dagster as dg
 
         from titanic_assets.definitions import defs
@@ -252,8 +269,8 @@ class Sensors:
         self.dg = dg
         self.definitions = defs()
         self.instance = dg.DagsterInstance.get()
-        self.resources = {
-            "prediction_log": PredictionLog(location=str(log)),
+        self.resources = {  # the log's root: each model reads its own folder under it
+            "prediction_log": PredictionLog(location=str(log_root)),
             "monitoring_policy": MonitoringPolicy(),
         }
         self.cpu: list[float] = []  # CPU time of each tick
@@ -274,23 +291,23 @@ class Sensors:
     def landing(self, times: int) -> dict:
         """A tick a minute after the previous look (what landed in the last minute is
         requested); the listing is what costs."""
-        self.tick("hourly_traffic_on_landing", None)  # warm-up (first tick: every hour)
+        self.tick(LANDING_SENSOR, None)  # warm-up (first tick: every hour)
         seconds, requests = [], 0
         for _ in range(times):
             cursor = json.dumps({"seen_at": time.time() - 60, "requested_at": 0.0})
-            took, result = self.tick("hourly_traffic_on_landing", cursor)
+            took, result = self.tick(LANDING_SENSOR, cursor)
             seconds.append(took)
             requests = len(result.run_requests or [])
         return {"seconds": median(seconds), "requests": requests, "cpu": median(self.cpu[-times:])}
 
     def first_landing(self) -> float:
-        return self.tick("hourly_traffic_on_landing", None)[0]
+        return self.tick(LANDING_SENSOR, None)[0]
 
     def windows(self, times: int) -> dict:
-        self.tick("monitoring_windows_on_new_hours", None)
+        self.tick(WINDOWS_SENSOR, None)
         seconds, requests = [], 0
         for _ in range(times):
-            took, result = self.tick("monitoring_windows_on_new_hours", None)
+            took, result = self.tick(WINDOWS_SENSOR, None)
             seconds.append(took)
             requests = len(result.run_requests or [])
         return {"seconds": median(seconds), "requests": requests, "cpu": median(self.cpu[-times:])}
@@ -302,13 +319,14 @@ def backfill(log: Path, skip: set[str]) -> dict:
     from titanic_assets.core.compaction import compact_hour
     from titanic_assets.core.log_files import LogPlace
 
+    inputs = model_parts()[0].inputs
     place = LogPlace(log)
     started = time.perf_counter()
     landing = place.landing()
     rows = 0
     hours = [h for h in stale_hours(place) if h not in skip]
     for hour in hours:
-        rows += compact_hour(place, hour, [f for f in landing if f.hour == hour]).rows
+        rows += compact_hour(place, hour, [f for f in landing if f.hour == hour], inputs).rows
     seconds = time.perf_counter() - started
     return {"hours": len(hours), "rows": rows, "seconds": seconds}
 
@@ -316,7 +334,7 @@ def backfill(log: Path, skip: set[str]) -> dict:
 def backdate_model(env: dict[str, str], when: datetime) -> str:
     """Move the promoted model's creation time (its promotion) to `when` in the throwaway
     store, so "since promotion" spans the synthetic history. Returns its version."""
-    latest = Path(env["BENTOML_HOME"]) / "models" / "titanic_survival" / "latest"
+    latest = Path(env["BENTOML_HOME"]) / "models" / model_parts()[1].serving / "latest"
     version = latest.read_text().strip()
     info = latest.parent / version / "model.yaml"
     stamp = when.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
@@ -335,10 +353,10 @@ def run_step(step: str, hour: str) -> None:
     started = time.perf_counter()
     if step in ("hourly", "windows"):
         from titanic_assets.definitions import defs
-        from titanic_assets.defs.monitoring.hourly_traffic import partition_key
+        from titanic_assets.loop.monitoring.hourly_traffic import partition_key
 
         job = defs().resolve_job_def(
-            "hourly_traffic_job" if step == "hourly" else "monitoring_windows"
+            f"{MODEL}_hourly_traffic_job" if step == "hourly" else f"{MODEL}_monitoring_windows"
         )
         with dg.DagsterInstance.get() as instance:
             began = time.perf_counter()
@@ -352,14 +370,15 @@ def run_step(step: str, hour: str) -> None:
         checks = {e.check_name: bool(e.passed) for e in result.get_asset_check_evaluations()}
         report = {"run": run, "success": result.success, "checks": json.dumps(checks)}
     else:
-        from titanic_assets.core import registry
+        from titanic_assets.core.instances import read_instance
         from titanic_assets.core.log_files import LogPlace
         from titanic_assets.core.settings import load_settings
         from titanic_assets.core.traffic_windows import drift_sample, labelled_rows, traffic_window
         from titanic_assets.ml import drift, performance
 
-        model = registry.promoted_model()
-        place = LogPlace(load_settings().prediction_log)
+        domain, store = model_parts()
+        model = store.promoted_model()
+        place = LogPlace(read_instance(MODEL).log_location(load_settings().prediction_log))
         now = datetime.now(UTC)
         began = time.perf_counter()
         if step == "day-drift":
@@ -367,7 +386,7 @@ def run_step(step: str, hour: str) -> None:
             sample = drift_sample(place, window)
             if not len(sample):  # as drift_report does: an empty window is "not enough"
                 sample = model.reference().iloc[:0]
-            result = drift.drift_report(model.reference(), sample)
+            result = drift.drift_report(domain.monitored, model.reference(), sample)
             report = {"rows": window.rows, "tested": result.n_current}
         else:
             window = traffic_window(place, "7 days", model.version, now - timedelta(days=7), now)
@@ -386,10 +405,9 @@ def run_step(step: str, hour: str) -> None:
 def send_through_service(work: Path, traffic: Traffic, predictions: int) -> dict:
     import httpx
 
-    from titanic_assets.core.contract import RAW_INPUTS
-    from titanic_assets.testing import survival_service
+    from titanic_assets.testing import model_service
 
-    shipped = traffic.passengers[list(RAW_INPUTS)].astype(object)
+    shipped = traffic.passengers.astype(object)
     passengers = [
         {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
         for row in shipped.to_dict("records")
@@ -406,13 +424,13 @@ def send_through_service(work: Path, traffic: Traffic, predictions: int) -> dict
                     if done[0] + failed[0] >= requests:
                         return
                     done[0] += 1
-                body = {"passengers": rng.choices(passengers, k=BATCH)}
+                body = {traffic.rows_key: rng.choices(passengers, k=BATCH)}
                 if not session.post(f"{url}/predict_batch", json=body).is_success:
                     with lock:
                         done[0] -= 1
                         failed[0] += 1
 
-    with survival_service(work, {"TITANIC_SERVING_WORKERS": "2"}) as url:
+    with model_service(work, {"TITANIC_SERVING_WORKERS": "2"}, MODEL) as url:
         started = time.perf_counter()
         threads = [threading.Thread(target=client, args=(i, url)) for i in range(SERVICE_CLIENTS)]
         for thread in threads:
@@ -478,11 +496,12 @@ def main() -> None:
 
 def benchmark(args, sizes: list[int], newest_rows: int, work: Path, env: dict) -> None:
     started = time.perf_counter()
-    log = Path(env["TITANIC_PREDICTION_LOG"])
-    if (Path(env["BENTOML_HOME"]) / "models" / "titanic_survival" / "latest").exists():
+    log = model_log(work, MODEL)  # the model's folder under the log root
+    serving = model_parts()[1].serving
+    if (Path(env["BENTOML_HOME"]) / "models" / serving / "latest").exists():
         shutil.rmtree(log, ignore_errors=True)  # a kept work directory: its model, new traffic
     else:
-        materialize_first_model(env)
+        materialize_first_model(env, MODEL)
     now = datetime.now(UTC)
     newest = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
     version = backdate_model(env, newest - timedelta(days=DAYS, hours=1))
@@ -536,7 +555,7 @@ def benchmark(args, sizes: list[int], newest_rows: int, work: Path, env: dict) -
 
 def measure(times: int, log: Path, env: dict, newest_hour: str, filled: dict) -> dict:
     figures: dict = {"backfill": filled}
-    sensors = Sensors(log)
+    sensors = Sensors(Path(env["TITANIC_PREDICTION_LOG"]))
     figures["hourly"] = repeated(times, lambda: timed_child("hourly", env, "--hour", newest_hour))
     figures["landing_first"] = sensors.first_landing()
     figures["landing"] = sensors.landing(times)
@@ -604,7 +623,7 @@ def report(sizes: list[int], results: dict[int, dict]) -> None:
 
 
 def service(args, work: Path, env: dict, log: Path, traffic: Traffic) -> None:
-    sensors = Sensors(log)
+    sensors = Sensors(Path(env["TITANIC_PREDICTION_LOG"]))
     before = sensors.landing(args.repeat)["seconds"]
     windows_before = sensors.windows(args.repeat)["seconds"]
     sent = send_through_service(work, traffic, int(args.service_predictions))
@@ -615,7 +634,7 @@ def service(args, work: Path, env: dict, log: Path, traffic: Traffic) -> None:
     after = sensors.landing(args.repeat)["seconds"]
     started = time.perf_counter()
     process = subprocess.Popen(
-        [str(BIN / "python"), "-m", "titanic_assets.commands.monitor"],
+        [str(BIN / "python"), "-m", "titanic_assets.commands.monitor", "--model", MODEL],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -26,8 +26,10 @@ import time
 import timeit
 from pathlib import Path
 
-from benchmarks.service import train_and_register
-from titanic_assets.testing import PASSENGER, environment
+from benchmarks.service import store, train_and_register
+from titanic_assets.domains.titanic import DOMAIN
+from titanic_assets.domains.titanic.examples import PASSENGER
+from titanic_assets.testing import environment, model_log
 
 CALLS, REPEATS, BATCH, BATCH_CALLS = 2000, 7, 1000, 20
 
@@ -44,26 +46,25 @@ def register_challenger(seed: int = 7) -> str:
     import pandas as pd
 
     from titanic_assets.core import registry
-    from titanic_assets.core.contract import RAW_INPUTS
-    from titanic_assets.defs.resources import SHIPPED_PASSENGERS
-    from titanic_assets.ml import candidates
-    from titanic_assets.ml.cleaning import clean_passengers
+    from titanic_assets.domains.titanic import candidates
+    from titanic_assets.ml.cleaning import clean_rows
 
-    passengers, _ = clean_passengers(pd.read_csv(SHIPPED_PASSENGERS).assign(source="x"))
-    X = passengers[list(RAW_INPUTS)].reset_index(drop=True)
-    y = passengers["Survived"].to_numpy()
+    passengers, _ = clean_rows(DOMAIN, pd.read_csv(DOMAIN.data).assign(source="x"))
+    X = passengers[list(DOMAIN.input_names)].reset_index(drop=True)
+    y = passengers[DOMAIN.label].to_numpy()
     model = candidates.lightgbm_wcg(X, y, seed=seed)
-    model.set_evidence(X, y, passengers["PassengerId"].tolist())
-    serving = registry.promoted_model()
+    model.set_evidence(X, y, passengers[DOMAIN.id_column].tolist())
+    models = store()
+    serving = models.promoted_model()
     tag = registry.save(
-        registry.CANDIDATE_MODEL_NAME,
+        models.candidate,
         pipeline=model,
         reference=X,
         reference_summary={},
         metadata={"threshold": serving.threshold, "calibration": serving.metadata["calibration"]},
         labels={"data_version": "benchmark", "code_version": "benchmark"},
     )
-    registry.record_challenger(tag, registry.SHADOWING, "benchmark")
+    models.record_challenger(tag, registry.SHADOWING, "benchmark")
     return tag
 
 
@@ -78,16 +79,18 @@ def main() -> None:
     from titanic_assets.core.calibration import sigmoid
     from titanic_assets.core.prediction_log import PredictionLogWriter, ShadowAnswers
 
-    model = registry.load(registry.promoted_tag())
-    challenger = registry.load(registry.shadowing_tag())
-    columns = as_columns([PASSENGER])  # the request body as the service reads it
+    models = store()
+    model = registry.load(models.promoted_tag())
+    challenger = registry.load(models.shadowing_tag())
+    names = DOMAIN.input_names
+    columns = as_columns([PASSENGER], names)  # the request body as the service reads it
     matrix = model.feature_matrix(columns)
     raw = float(model.raw_scores(matrix)[0])
     probabilities = model.probabilities(columns)
     survived = probabilities >= model.threshold
-    log = PredictionLogWriter(work / "prediction_log")
+    log = PredictionLogWriter(model_log(work), DOMAIN.inputs)
     records = model.reference().to_dict("records")  # the training rows, repeated to BATCH
-    batch = as_columns((records * (BATCH // len(records) + 1))[:BATCH])
+    batch = as_columns((records * (BATCH // len(records) + 1))[:BATCH], names)
 
     def pair() -> None:
         """bento/service.py's _score for one passenger with a challenger shadowing."""
@@ -115,7 +118,7 @@ def main() -> None:
     for name, call in steps.items():
         print(f"| {name} | {microseconds(call):.1f} |")
     batch_us = microseconds(lambda: model.probabilities(batch), BATCH_CALLS)
-    print(f"| {len(batch['Name']):,} passengers (probabilities), one model | {batch_us:,.0f} |")
+    print(f"| {len(batch[names[0]]):,} passengers (probabilities), one model | {batch_us:,.0f} |")
     log.close()
 
 

@@ -39,10 +39,13 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.defs.resources import SHIPPED_PASSENGERS
-from titanic_assets.ml import candidates, modeling, promotion, sequential, statistics
-from titanic_assets.ml.cleaning import clean_passengers
+from titanic_assets.domains.titanic import DOMAIN, candidates
+from titanic_assets.ml import modeling, promotion, sequential, statistics
+from titanic_assets.ml.cleaning import clean_rows
+
+RAW_INPUTS = DOMAIN.input_names
+LABEL = DOMAIN.label
+SLICES = tuple(DOMAIN.slices)  # the trusted guard's declared slices, by name
 
 OLD_TOLERANCE = 0.01
 SECTIONS = ("retrain", "margin", "shadow")
@@ -72,20 +75,18 @@ def fit(passengers: pd.DataFrame, seed: int):
     # LightGBM with different seeds: two equally good retrains (the linear model is
     # deterministic whatever the seed).
     return candidates.lightgbm(
-        passengers[list(RAW_INPUTS)], passengers["Survived"].to_numpy(), seed=seed
+        passengers[list(RAW_INPUTS)], passengers[LABEL].to_numpy(), seed=seed
     )
 
 
 def scores(model, passengers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    return passengers["Survived"].to_numpy(), model.predict_proba(passengers[list(RAW_INPUTS)])
+    return passengers[LABEL].to_numpy(), model.predict_proba(passengers[list(RAW_INPUTS)])
 
 
 def flipped(passengers: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     flip = rng.random(len(passengers)) < share
-    return passengers.assign(
-        Survived=np.where(flip, 1 - passengers["Survived"], passengers["Survived"])
-    )
+    return passengers.assign(**{LABEL: np.where(flip, 1 - passengers[LABEL], passengers[LABEL])})
 
 
 def old_rule(passengers: pd.DataFrame, candidate_noise: float, seed: int) -> bool:
@@ -93,7 +94,7 @@ def old_rule(passengers: pd.DataFrame, candidate_noise: float, seed: int) -> boo
     metrics = []
     for split_seed, noise in ((seed, 0.0), (seed + 10_000, candidate_noise)):
         train, test = train_test_split(
-            passengers, test_size=0.2, stratify=passengers["Survived"], random_state=split_seed
+            passengers, test_size=0.2, stratify=passengers[LABEL], random_state=split_seed
         )
         model = fit(flipped(train, noise, split_seed), split_seed)
         y, p = scores(model, test)
@@ -107,7 +108,7 @@ def old_rule(passengers: pd.DataFrame, candidate_noise: float, seed: int) -> boo
 
 def new_rule(passengers: pd.DataFrame, candidate_noise: float, seed: int) -> tuple[bool, float]:
     """Both models scored on the same held-out passengers (the stable split)."""
-    test = passengers[modeling.held_out(passengers["PassengerId"])]
+    test = passengers[modeling.held_out(passengers[DOMAIN.id_column])]
     pool = passengers.drop(test.index)
     models = []
     for sample_seed, noise in ((seed, 0.0), (seed + 10_000, candidate_noise)):
@@ -218,7 +219,7 @@ def retrains_on_trusted(passengers: pd.DataFrame, noise: float, seed: int):
     """Champion and candidate (its training outcomes flipped with probability `noise`) on
     two 90% samples of the same passengers, scored on the trusted held-out rows: labels,
     both models' probabilities, and each row's slice."""
-    test = passengers[modeling.held_out(passengers["PassengerId"])]
+    test = passengers[modeling.held_out(passengers[DOMAIN.id_column])]
     pool = passengers.drop(test.index)
     models = []
     for sample_seed, share in ((seed, 0.0), (seed + 10_000, noise)):
@@ -226,7 +227,7 @@ def retrains_on_trusted(passengers: pd.DataFrame, noise: float, seed: int):
         models.append(fit(flipped(sample, share, sample_seed), sample_seed))
     y, champion = scores(models[0], test)
     _, candidate = scores(models[1], test)
-    return y, champion, candidate, promotion.slice_names(test)
+    return y, champion, candidate, promotion.slice_names(DOMAIN.slices, test)
 
 
 def trusted_bounds(passengers: pd.DataFrame, noise: float, seed: int) -> dict[str, tuple]:
@@ -235,10 +236,10 @@ def trusted_bounds(passengers: pd.DataFrame, noise: float, seed: int) -> dict[st
     judges: (rows, difference, one-sided 95% lower bound, judged). A slice too small to
     judge gets the same bootstrap here, for the table only."""
     y, champion, candidate, slices = retrains_on_trusted(passengers, noise, seed)
-    guard = promotion.trusted_guard(y, champion, candidate, 0.5, 0.5, slices, seed=seed)
+    guard = promotion.trusted_guard(y, champion, candidate, 0.5, 0.5, slices, SLICES, seed=seed)
     differ = float(np.mean((champion >= 0.5) != (candidate >= 0.5)))
     found: dict[str, tuple] = {"guard": (guard.passed, guard.margin, differ)}
-    for name in ("accuracy", "roc_auc", *(f"accuracy, {s}" for s in promotion.SLICES)):
+    for name in ("accuracy", "roc_auc", *(f"accuracy, {s}" for s in SLICES)):
         c = guard.comparison[name]
         if "difference" in c:
             found[name] = (c["rows"], c["difference"]["estimate"], c["difference"]["low"], True)
@@ -259,7 +260,7 @@ def guard_rejects(found: dict[str, tuple], margin: float, slice_margin: float | 
         return True
     return slice_margin is not None and any(
         found[f"accuracy, {name}"][3] and found[f"accuracy, {name}"][2] <= -slice_margin
-        for name in promotion.SLICES
+        for name in SLICES
     )
 
 
@@ -268,8 +269,8 @@ def margin_section(seeds: int) -> None:
     two equally good retrains on the trusted held-out passengers, on the whole and per
     slice (the margin that lets 95% of them through is what the evidence supports), and
     how often the whole guard, at a few margins, keeps them and a worse candidate out."""
-    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source=SHIPPED_PASSENGERS.name)
-    passengers, _ = clean_passengers(raw)
+    raw = pd.read_csv(DOMAIN.data).assign(source=DOMAIN.data.name)
+    passengers, _ = clean_rows(DOMAIN, raw)
     started = time.perf_counter()
     rows, sweep = [], []
     situations = (
@@ -335,8 +336,8 @@ def margin_section(seeds: int) -> None:
 
 
 def retrain_section(seeds: int) -> None:
-    raw = pd.read_csv(SHIPPED_PASSENGERS).assign(source=SHIPPED_PASSENGERS.name)
-    passengers, _ = clean_passengers(raw)
+    raw = pd.read_csv(DOMAIN.data).assign(source=DOMAIN.data.name)
+    passengers, _ = clean_rows(DOMAIN, raw)
     started = time.perf_counter()
     rows = []
     for situation, noise, right in (

@@ -36,7 +36,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from titanic_assets.testing import BIN, PASSENGER, environment, free_port, poll, running
+from titanic_assets.domains.titanic import DOMAIN
+from titanic_assets.domains.titanic.examples import PASSENGER
+from titanic_assets.testing import BIN, environment, free_port, model_log, poll, running
+
+MODEL = "titanic"  # the configured model served (TITANIC_MODEL), its store and log folder
+ROWS = DOMAIN.words.rows  # the batch body's key
 
 WORKERS = 2
 SECONDS = 5
@@ -64,22 +69,28 @@ f:close()
 """
 
 
+def store():
+    """The served model's names in the BentoML model store (registry.ModelStore)."""
+    from titanic_assets.core.instances import read_instance
+    from titanic_assets.core.registry import ModelStore
+
+    return ModelStore(read_instance(MODEL).serving_model_name)
+
+
 def train_and_register(work: Path) -> tuple[Path, float]:
     """Train on the shipped data, save as the serving model; the pipeline file and threshold."""
     import bentoml
 
     from titanic_assets.core import registry
 
-    tag, threshold = _train_and_save(registry.SERVING_MODEL_NAME, fraction=1.0)
+    tag, threshold = _train_and_save(store().serving, fraction=1.0)
     return Path(bentoml.models.get(tag).path_of(registry.PIPELINE_FILE)), threshold
 
 
 def train_candidate() -> str:
     """A candidate trained on a 90% sample of the shipped data; its full tag. A model that
     answers differently from the serving one, so the shadow's answers are its own."""
-    from titanic_assets.core import registry
-
-    return _train_and_save(registry.CANDIDATE_MODEL_NAME, fraction=0.9)[0]
+    return _train_and_save(store().candidate, fraction=0.9)[0]
 
 
 def _train_and_save(name: str, fraction: float) -> tuple[str, float]:
@@ -87,20 +98,18 @@ def _train_and_save(name: str, fraction: float) -> tuple[str, float]:
     import pandas as pd
 
     from titanic_assets.core import registry
-    from titanic_assets.core.contract import RAW_INPUTS
-    from titanic_assets.defs.resources import SHIPPED_PASSENGERS
     from titanic_assets.ml import modeling
-    from titanic_assets.ml.cleaning import clean_passengers
+    from titanic_assets.ml.cleaning import clean_rows
 
-    passengers, _ = clean_passengers(pd.read_csv(SHIPPED_PASSENGERS).assign(source="x"))
+    passengers, _ = clean_rows(DOMAIN, pd.read_csv(DOMAIN.data).assign(source="x"))
     if fraction < 1:
         passengers = passengers.sample(frac=fraction, random_state=7)
-    model = modeling.train_survival_model(passengers)
-    evaluation = modeling.evaluate(model, passengers)
+    model = modeling.train_model(DOMAIN, passengers)
+    evaluation = modeling.evaluate(DOMAIN, model, passengers)
     tag = registry.save(
         name,
         pipeline=model.pipeline,
-        reference=passengers[list(RAW_INPUTS)],
+        reference=passengers[list(DOMAIN.input_names)],
         reference_summary={},
         metadata={
             "threshold": model.threshold,
@@ -188,7 +197,7 @@ def memory_mib(process: subprocess.Popen) -> list[float]:
 def measure(name: str, process, ready_seconds: float, url: str, work: Path) -> dict:
     single, batch = work / f"{name}-single.json", work / f"{name}-batch.json"
     single.write_text(json.dumps(PASSENGER))
-    batch.write_text(json.dumps({"passengers": [PASSENGER] * BATCH}))
+    batch.write_text(json.dumps({ROWS: [PASSENGER] * BATCH}))
     wrk(f"{url}/predict", single, 8, seconds=2)  # warm-up
     figures = {"ready_seconds": round(ready_seconds, 2)}
     for connections in CONCURRENCY:
@@ -240,10 +249,10 @@ def main(argv: list[str] | None = None) -> None:
 def compare_servers(work: Path, pipeline_file: Path, threshold: float) -> dict:
     """The service, the constant-answer services and the Flask baseline, one after another."""
     results = {}
-    env = environment(work, {"TITANIC_SERVING_WORKERS": str(WORKERS)})
+    env = environment(work, {"TITANIC_SERVING_WORKERS": str(WORKERS), "TITANIC_MODEL": MODEL})
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+    command = [str(BIN / "bentoml"), "serve", "bento.service:ModelService",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with serving(command, env, f"{url}/readyz", work / "bentoml.log") as (process, ready):
         results["bentoml"] = measure("bentoml", process, ready, url, work)
@@ -331,19 +340,24 @@ def measure_shadow(work: Path, candidate: str, rounds: int) -> dict:
     import psutil
 
     env = environment(
-        work, {"TITANIC_SERVING_WORKERS": str(WORKERS), "TITANIC_MODEL_POLL_SECONDS": "1"}
+        work,
+        {
+            "TITANIC_SERVING_WORKERS": str(WORKERS),
+            "TITANIC_MODEL_POLL_SECONDS": "1",
+            "TITANIC_MODEL": MODEL,
+        },
     )
     single, batch = work / "shadow-single.json", work / "shadow-batch.json"
     single.write_text(json.dumps(PASSENGER))
-    batch.write_text(json.dumps({"passengers": [PASSENGER] * BATCH}))
+    batch.write_text(json.dumps({ROWS: [PASSENGER] * BATCH}))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+    command = [str(BIN / "bentoml"), "serve", "bento.service:ModelService",
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     service_log = work / "shadow.log"
     with serving(command, env, f"{url}/readyz", service_log) as (process, _):
         root = psutil.Process(process.pid)
-        log = LogTail(Path(env["TITANIC_PREDICTION_LOG"]))
+        log = LogTail(model_log(work, MODEL))
         for on in (True, False):  # warm-up: both models have scored before any round counts
             set_shadow(url, candidate, on, service_log)
             wrk(f"{url}/predict", single, 8, seconds=2)
@@ -393,7 +407,7 @@ def set_shadow(url: str, candidate: str, on: bool, service_log: Path) -> float:
     started = time.perf_counter()
     offset = service_log.stat().st_size
     status = registry.SHADOWING if on else registry.RETIRED
-    registry.record_challenger(candidate, status, "benchmarks/service.py, shadow section")
+    store().record_challenger(candidate, status, "benchmarks/service.py, shadow section")
     wanted = candidate.split(":", 1)[1] if on else None
     swapped = f"Challenger: {candidate if on else 'none'}"
 
@@ -515,7 +529,7 @@ def check_log(lines: dict[str, list[dict]], challenger: str | None) -> dict:
                 right = (
                     shadow is not None
                     and shadow["model_version"] == version
-                    and len(shadow["probability"]) == len(shadow["survived"]) == len(line["ids"])
+                    and len(shadow["probability"]) == len(shadow["predicted"]) == len(line["ids"])
                 )
             if not right:
                 wrong.setdefault(worker, []).append(line["timestamp"])

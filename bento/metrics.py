@@ -1,10 +1,17 @@
-"""The service's Prometheus metrics (GET /metrics), shared by the service and its middlewares."""
+"""The service's Prometheus metrics (GET /metrics), shared by the service and its middlewares.
+
+A served model's metrics carry no label naming it: each model is its own service (its own
+process and /metrics), told apart by the scrape's target."""
+
+from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+POSITIVE, NEGATIVE = "positive", "negative"  # the `outcome` label: the decision predicted
+
 PREDICTIONS = Counter(
     "titanic_predictions",
-    "Passengers scored, by predicted outcome and endpoint.",
+    "Rows scored, by predicted decision (positive: the positive class) and endpoint.",
     ["outcome", "endpoint"],
 )
 REJECTED = Counter(
@@ -37,3 +44,10 @@ SHADOW_FAILURES = Counter(
     "Requests the challenger failed to score (answered by the serving model all the same).",
     ["error"],
 )
+
+
+def count_predictions(endpoint: str, predicted: Any) -> None:
+    """Count answered rows by decision (`predicted`: a boolean array, True = positive)."""
+    positive = int(predicted.sum())
+    PREDICTIONS.labels(outcome=POSITIVE, endpoint=endpoint).inc(positive)
+    PREDICTIONS.labels(outcome=NEGATIVE, endpoint=endpoint).inc(len(predicted) - positive)

@@ -1,7 +1,8 @@
 """The models a worker holds, each swapped whole when the store names another one.
 
-A slot holds what one store name points to: the serving model (`titanic_survival:latest`) or
-the challenger (the candidate the latest challenger record names; core/registry.py). The
+A slot holds what one store name points to: the serving model (`<serving>:latest` of the
+served model's `ModelStore`) or the challenger (the candidate its latest challenger record
+names; core/registry.py). The
 worker's watcher refreshes both every TITANIC_MODEL_POLL_SECONDS. A swap is one reference
 assignment, so a request reads the old model or the new one, whole. A tag that fails to
 load (a half-written or corrupt store entry) is reported once and not tried again; the model
@@ -19,7 +20,7 @@ from prometheus_client import Gauge
 from bento.metrics import SERVING_VERSION, SHADOWING_VERSION
 from titanic_assets.core import registry
 
-logger = logging.getLogger("bentoml.service.titanic")
+logger = logging.getLogger("bentoml.service.model")
 
 
 class ModelSlot:
@@ -93,15 +94,15 @@ class ModelSlot:
         return None
 
 
-def serving_slot() -> ModelSlot:
-    """What `titanic_survival:latest` names, or the newest earlier one that loads."""
+def serving_slot(store: registry.ModelStore) -> ModelSlot:
+    """What `<serving>:latest` names, or the newest earlier one that loads."""
     return ModelSlot(
-        "serving model", registry.promoted_tag, SERVING_VERSION, earlier=registry.serving_history
+        "serving model", store.promoted_tag, SERVING_VERSION, earlier=store.serving_history
     )
 
 
-def challenger_slot() -> ModelSlot:
+def challenger_slot(store: registry.ModelStore) -> ModelSlot:
     """The candidate the latest challenger record names while it shadows; else nothing."""
     return ModelSlot(
-        "challenger", registry.shadowing_tag, SHADOWING_VERSION, release_when_unnamed=True
+        "challenger", store.shadowing_tag, SHADOWING_VERSION, release_when_unnamed=True
     )

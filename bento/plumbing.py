@@ -7,7 +7,9 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import textwrap
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import bentoml
@@ -16,6 +18,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bento.metrics import REJECTED
+from titanic_assets.core.contract import InputField
+from titanic_assets.core.domain import Words
 from titanic_assets.core.outcomes import ANONYMOUS, sender_id
 
 # POST /feedback's credential, documented as a bearer scheme; checked by `feedback_sender`.
@@ -59,15 +63,16 @@ def feedback_sender(credentials: HTTPAuthorizationCredentials | None, tokens: li
     return sender_id(tokens[matches.index(True)])
 
 
-def rejection_reason(error_type: str, location: list[Any]) -> str:
-    """A pydantic error type, as the reason label of the rejected-inputs metric."""
+def rejection_reason(error_type: str, location: list[Any], batch_key: str = "rows") -> str:
+    """A pydantic error type, as the reason label of the rejected-inputs metric (`batch_key`:
+    the batch body's key, whose length error is a batch_size)."""
     if error_type == "json_invalid":
         return "malformed_json"
     if error_type == "extra_forbidden":
         return "unknown_field"
     if error_type == "missing":
         return "missing_field"
-    if error_type in ("too_long", "too_short") and location == ["passengers"]:
+    if error_type in ("too_long", "too_short") and location == [batch_key]:
         return "batch_size"
     if error_type in ("literal_error", "enum"):
         return "not_allowed_value"
@@ -231,10 +236,24 @@ def corrected_openapi(spec: dict[str, Any], feedback_needs_token: bool = True) -
     return spec
 
 
-def csv_route_docs(max_bytes: int) -> dict[str, Any]:
+def csv_route_docs(
+    max_bytes: int, inputs: Sequence[InputField], id_column: str | None, words: Words
+) -> dict[str, Any]:
     """POST /predict_csv in the OpenAPI document, as keyword arguments of its route: FastAPI
-    sees a raw request, so the text/csv body and every answer are declared here."""
+    sees a raw request, so the text/csv body and every answer are declared here, with the
+    columns of the domain's files (its id column, if any, and `inputs`)."""
+    required = [*([id_column] if id_column else []), *(f.name for f in inputs if f.required)]
+    optional = [f.name for f in inputs if not f.required]
+    columns = ", ".join(required) + (f", optionally {', '.join(optional)}" if optional else "")
+    description = textwrap.fill(
+        f"Score a {words.row} CSV (the inbox's columns: {columns}) with the batch scoring "
+        "rules: valid rows are scored, invalid ones come back with their row number and "
+        "reason. For people without access to the scoring inbox; like batch scoring, not in "
+        "the prediction log.",
+        width=84,
+    )
     return {
+        "description": description,
         "openapi_extra": {
             "requestBody": {
                 "required": True,
@@ -243,8 +262,9 @@ def csv_route_docs(max_bytes: int) -> dict[str, Any]:
         },
         "responses": {
             200: {
-                "description": "The scored CSV: PassengerId, survived, probability, "
-                "model_version for each valid row; row and reason for each rejected one.",
+                "description": f"The scored CSV: {id_column or 'row'}, {words.decision}, "
+                "probability, model_version for each valid row; row and reason for each "
+                "rejected one.",
                 "content": {"text/csv": {"schema": {"type": "string"}}},
             },
             **{
@@ -263,17 +283,39 @@ def csv_route_docs(max_bytes: int) -> dict[str, Any]:
     }
 
 
-class CorrectedOpenAPI:
-    """ASGI middleware: serves /docs.json through `corrected_openapi`. BentoML 1.4 builds its
-    error responses from a module-level table (`_bentoml_sdk/service/openapi.py`) with no
-    hook to change them, so the document is corrected on its way out."""
+def client_schema(schema: dict[str, Any], batch_key: str) -> dict[str, Any]:
+    """BentoML's /schema.json with a batch's rows passed through by its clients as sent.
 
-    def __init__(self, app: Any, feedback_needs_token: bool = True) -> None:
+    `bentoml.SyncHTTPClient(url)` types its calls from /schema.json and rebuilds every JSON
+    object whose schema lists `properties` from those properties alone (`_encode` in
+    `_bentoml_impl/serde.py`): a batch row's unknown or misspelt field was silently dropped
+    (a typo'd optional field answered 200 as unknown), and a row that is not a mapping (a
+    namedtuple, a dataclass) was sent as `{}`. Without `properties` on the batch's rows the
+    client sends each row as given, and the service validates it and names each problem,
+    as for any other caller. One row's endpoints keep theirs: there the client refuses an
+    unknown field itself."""
+    for route in schema.get("routes", []):
+        field = route.get("input", {}).get("properties", {}).get(batch_key)
+        if field is not None and isinstance(field.get("items"), dict):
+            field["items"].pop("properties", None)
+    return schema
+
+
+class CorrectedOpenAPI:
+    """ASGI middleware: serves /docs.json through `corrected_openapi` and /schema.json (what
+    BentoML's clients read) through `client_schema`. BentoML 1.4 builds its error responses
+    from a module-level table (`_bentoml_sdk/service/openapi.py`) with no hook to change
+    them, so the documents are corrected on their way out."""
+
+    def __init__(
+        self, app: Any, feedback_needs_token: bool = True, batch_key: str = "rows"
+    ) -> None:
         self.app = app
         self.feedback_needs_token = feedback_needs_token
+        self.batch_key = batch_key
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"] != "/docs.json":
+        if scope["type"] != "http" or scope["path"] not in ("/docs.json", "/schema.json"):
             await self.app(scope, receive, send)
             return
         start: dict = {}
@@ -290,8 +332,11 @@ class CorrectedOpenAPI:
             await send(start)
             await send({"type": "http.response.body", "body": bytes(body)})
             return
-        spec = corrected_openapi(json.loads(body), self.feedback_needs_token)
-        first, rest = _json_response(200, spec)
+        if scope["path"] == "/docs.json":
+            document = corrected_openapi(json.loads(body), self.feedback_needs_token)
+        else:
+            document = client_schema(json.loads(body), self.batch_key)
+        first, rest = _json_response(200, document)
         await send(first)
         await send(rest)
 
@@ -303,8 +348,9 @@ class RejectionMetrics:
     only error bodies are parsed, never a successful response.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, batch_key: str = "rows") -> None:
         self.app = app
+        self.batch_key = batch_key  # the batch body's key (the domain's words.rows)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
@@ -327,12 +373,13 @@ class RejectionMetrics:
 
         await self.app(scope, receive, watch)
 
-    @staticmethod
-    def _reasons(body: bytes) -> set[str]:
+    def _reasons(self, body: bytes) -> set[str]:
         try:
             details = json.loads(body).get("detail")
         except (ValueError, AttributeError):
             return {"other"}
         if not isinstance(details, list) or not details:
             return {"other"}
-        return {rejection_reason(d.get("type", ""), d.get("loc", [])) for d in details}
+        return {
+            rejection_reason(d.get("type", ""), d.get("loc", []), self.batch_key) for d in details
+        }

@@ -1,19 +1,21 @@
-"""The survival model as an HTTP service: BentoML 1.4, one class, thin API methods.
+"""A configured model as an HTTP service: BentoML 1.4, one class, thin API methods.
 
-The model is whatever the pipeline last promoted, `titanic_survival:latest` in the BentoML
-model store (see titanic_assets/core/registry.py). The service starts without one (readiness is
-false until a model is loaded) and every worker polls the store, so a newly promoted model
-serves within TITANIC_MODEL_POLL_SECONDS (default 10 s) with no restart. A model is swapped
-as one immutable object, and each request reads it exactly once: no request fails or mixes
-two models, and each response names the version that answered.
+It serves the model TITANIC_MODEL names (bento/served.py), typed by its domain's contract and
+words (bento/schemas.py); BentoML's name for it is the model's and what it predicts (Titanic:
+TitanicSurvival). The model is whatever the pipeline last promoted, `<serving>:latest` in the
+BentoML model store (core/registry.py). The service starts without one (readiness is false
+until a model is loaded) and every worker polls the store, so a newly promoted model serves
+within TITANIC_MODEL_POLL_SECONDS (default 10 s) with no restart. A model is swapped as one
+immutable object, and each request reads it exactly once: no request fails or mixes two
+models, and each response names the version that answered.
 
 A challenger (core/registry.py) is swapped the same way (bento/model_slots.py). It scores
-every passenger too, in the same worker; its answer is logged under the same prediction id,
-never returned, and monitoring compares both on the outcomes (defs/monitoring/shadow.py).
-A challenger failing to score is counted and skipped; the request is answered.
+every row too, in the same worker; its answer is logged under the same prediction id, never
+returned, and monitoring compares both on the outcomes (defs/monitoring/shadow.py). A
+challenger failing to score is counted and skipped; the request is answered.
 
-Scoring never builds a DataFrame: request bodies become a dict of columns, the shared
-feature code makes a numpy matrix, and the served model scores it (core/models.py). The API
+Scoring never builds a DataFrame: request bodies become a dict of columns, the domain's
+design makes a numpy matrix, and the served model scores it (core/models.py). The API
 methods are `async` although they do not await: scoring takes ~0.1 ms, far less than the
 hop to BentoML's thread pool that a sync method costs (p50 0.7 ms async vs 2.7 ms sync).
 """
@@ -34,12 +36,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from bento import request_timeout, scoring
 from bento.logs import ClientErrorsAsWarnings, use_json_logs
-from bento.metrics import (
-    LOG_FAILURES,
-    LOG_WRITABLE,
-    PREDICTIONS,
-    SHADOW_FAILURES,
-)
+from bento.metrics import LOG_FAILURES, LOG_WRITABLE, SHADOW_FAILURES, count_predictions
 from bento.model_slots import challenger_slot, serving_slot
 from bento.plumbing import (
     FEEDBACK_BEARER,
@@ -52,18 +49,7 @@ from bento.plumbing import (
     media_type_of,
     request_id,
 )
-from bento.schemas import (
-    BatchPassenger,
-    BatchPrediction,
-    Explanation,
-    FeedbackBatch,
-    FeedbackReceipt,
-    ModelInfo,
-    Passenger,
-    PassengerBatch,
-    Prediction,
-    model_info,
-)
+from bento.served import API, DOMAIN, INSTANCE, LOG, NAME, SETTINGS, STORE, documented
 from titanic_assets.core import registry
 from titanic_assets.core.outcomes import OutcomeStore
 from titanic_assets.core.prediction_log import (
@@ -72,13 +58,23 @@ from titanic_assets.core.prediction_log import (
     ShadowAnswers,
     prediction_ids,
 )
-from titanic_assets.core.settings import load_settings
 
-# Read when a worker starts (core/settings.py): a wrong value stops it, naming the variable.
-SETTINGS = load_settings()
-MAX_CSV_BYTES = SETTINGS.max_csv_bytes  # 10 MiB: ~140,000 passengers
+MAX_CSV_BYTES = SETTINGS.max_csv_bytes  # 10 MiB: ~140,000 Titanic rows
+INPUTS, WORDS = DOMAIN.input_names, DOMAIN.words
+DECISION = WORDS.decision  # the answers' and the outcomes' field of the positive decision
 
-logger = logging.getLogger("bentoml.service.titanic")
+# The API methods' types, from the domain (bento/served.py). BentoML and FastAPI read the
+# methods' annotations by these names when the class below is made.
+Row = API.row
+RowBatch = API.batch
+Prediction = API.prediction
+BatchPrediction = API.batch_prediction
+Explanation = API.explanation
+FeedbackBatch = API.feedback_batch
+FeedbackReceipt = API.feedback_receipt
+ModelInfo = API.model_info
+
+logger = logging.getLogger(f"bentoml.service.{INSTANCE.name}")
 
 # Each worker configures BentoML's logging before it imports this module.
 if SETTINGS.log_format == "json":  # else BentoML's own lines, e.g. for a terminal
@@ -111,19 +107,22 @@ info_app = FastAPI()
 
 @bentoml.asgi_app(info_app, path="/")
 @bentoml.service(
+    name=NAME,
     workers=SETTINGS.serving_workers,
     traffic={"timeout": 30},
     endpoints={"livez": "/livez", "readyz": "/readyz"},
 )
-class TitanicSurvival:
-    """Survival predictions for Titanic passengers from the last promoted model."""
+@documented(DOMAIN.title)
+class ModelService:
+    """The served model's predictions (its domain's title replaces this docstring)."""
 
     def __init__(self) -> None:
-        self._serving_slot, self._challenger_slot = serving_slot(), challenger_slot()
+        self._serving_slot, self._challenger_slot = serving_slot(STORE), challenger_slot(STORE)
         # A failing log never fails a prediction: it is answered, counted and alerted on.
         self._log = PredictionLogWriter(
-            SETTINGS.prediction_log,
-            LogPolicy.from_settings(SETTINGS),
+            LOG,
+            policy=LogPolicy.from_settings(SETTINGS),
+            inputs=DOMAIN.inputs,
             on_failure=_log_failed,
             on_health=LOG_WRITABLE.set,
         )
@@ -157,7 +156,8 @@ class TitanicSurvival:
         model = self._serving_slot.model
         if model is None:
             raise bentoml.exceptions.ServiceUnavailable(
-                "No model has been promoted yet: materialize the serving_model asset."
+                f"No model has been promoted yet: materialize {INSTANCE.name}'s serving_model "
+                "asset."
             )
         return model
 
@@ -167,14 +167,14 @@ class TitanicSurvival:
     # --- API -----------------------------------------------------------------------------
 
     def _score(
-        self, endpoint: str, passengers: list[dict[str, Any]], rid: str
+        self, endpoint: str, rows: list[dict[str, Any]], rid: str
     ) -> tuple[registry.RegisteredModel, np.ndarray, np.ndarray]:
         model = self._serving()
-        columns = scoring.as_columns(passengers)
+        columns = scoring.as_columns(rows, INPUTS)
         probabilities = model.probabilities(columns)
-        survived = probabilities >= model.threshold
-        self._record(endpoint, rid, model, columns, probabilities, survived)
-        return model, probabilities, survived
+        predicted = probabilities >= model.threshold
+        self._record(endpoint, rid, model, columns, probabilities, predicted)
+        return model, probabilities, predicted
 
     def _record(
         self,
@@ -183,18 +183,16 @@ class TitanicSurvival:
         model: registry.RegisteredModel,
         columns: dict[str, list[Any]],
         probabilities: np.ndarray,
-        survived: np.ndarray,
+        predicted: np.ndarray,
     ) -> None:
         """Shadow, log and count answered predictions: every prediction endpoint's way out."""
         shadow = self._shadow(columns)
-        self._log.write(rid, endpoint, model.version, columns, probabilities, survived, shadow)
-        alive = int(survived.sum())
-        PREDICTIONS.labels(outcome="survived", endpoint=endpoint).inc(alive)
-        PREDICTIONS.labels(outcome="died", endpoint=endpoint).inc(len(survived) - alive)
+        self._log.write(rid, endpoint, model.version, columns, probabilities, predicted, shadow)
+        count_predictions(endpoint, predicted)
 
     def _shadow(self, columns: dict[str, list[Any]]) -> ShadowAnswers | None:
-        """The challenger's answers for these passengers, None when none shadows or it
-        failed (counted; the next request tries again)."""
+        """The challenger's answers for these rows, None when none shadows or it failed
+        (counted; the next request tries again)."""
         challenger = self._challenger_slot.model
         if challenger is None:
             return None
@@ -209,35 +207,41 @@ class TitanicSurvival:
         )
 
     @bentoml.api
-    async def predict(self, passenger: Passenger, /, ctx: bentoml.Context) -> Prediction:
-        """Whether one passenger survives, the probability, and the threshold used. The id
-        is the X-Request-ID header if sent, else the service's request id."""
+    @documented(
+        f"Whether one {WORDS.row} {DECISION}, the probability, and the threshold used. The id"
+        "\n        is the X-Request-ID header if sent, else the service's request id."
+    )
+    async def predict(self, row: Row, /, ctx: bentoml.Context) -> Prediction:
         rid = request_id(ctx)
-        model, probabilities, survived = self._score("predict", [vars(passenger)], rid)
+        model, probabilities, predicted = self._score("predict", [vars(row)], rid)
         return Prediction(
             id=rid,
-            survived=bool(survived[0]),
+            **{DECISION: bool(predicted[0])},
             probability=float(probabilities[0]),
             threshold=model.threshold,
             model_version=model.version,
             request_id=rid,
         )
 
-    @bentoml.api(input_spec=PassengerBatch)
+    @bentoml.api(input_spec=RowBatch)
+    @documented(
+        f"One prediction per {WORDS.row}, in order; at most MAX_BATCH (1,000) per request.\n"
+        f"        {WORDS.row.capitalize()} i's id is `<request id>-<i>`."
+    )
     async def predict_batch(
-        self, passengers: list[BatchPassenger], ctx: bentoml.Context
+        self, ctx: bentoml.Context, **body: list[dict[str, Any]]
     ) -> BatchPrediction:
-        """One prediction per passenger, in order; at most MAX_BATCH (1,000) per request.
-        Passenger i's id is `<request id>-<i>`."""
+        # BentoML passes the body's one field by its name, the domain's word for rows.
+        [rows] = body.values()
         rid = request_id(ctx)
-        model, probabilities, survived = self._score("predict_batch", passengers, rid)
-        ids = prediction_ids(rid, len(passengers), "predict_batch")
-        # Built from values already typed: validating 1,000 scored passengers again took
-        # longer than scoring them.
+        model, probabilities, predicted = self._score("predict_batch", rows, rid)
+        ids = prediction_ids(rid, len(rows), "predict_batch")
+        # Built from values already typed: validating 1,000 scored rows again took longer
+        # than scoring them.
         return BatchPrediction.model_construct(
             predictions=[
-                {"id": i, "survived": s, "probability": p}
-                for i, s, p in zip(ids, survived.tolist(), probabilities.tolist(), strict=True)
+                {"id": i, DECISION: s, "probability": p}
+                for i, s, p in zip(ids, predicted.tolist(), probabilities.tolist(), strict=True)
             ],
             threshold=model.threshold,
             model_version=model.version,
@@ -245,20 +249,20 @@ class TitanicSurvival:
         )
 
     @bentoml.api
-    async def explain(self, passenger: Passenger, /, ctx: bentoml.Context) -> Explanation:
+    async def explain(self, row: Row, /, ctx: bentoml.Context) -> Explanation:
         """Per-feature contributions to the served model's raw score (log-odds), which they
         add up to with the bias, exact for its family; `probability` is that score through the
         model's calibration, as /predict serves."""
         model = self._serving()
-        columns = scoring.as_columns([vars(passenger)])
+        columns = scoring.as_columns([vars(row)], INPUTS)
         [explained] = model.explain(columns)
         probability = np.array([explained.probability])
-        survived = probability >= model.threshold
+        predicted = probability >= model.threshold
         rid = request_id(ctx)
-        self._record("explain", rid, model, columns, probability, survived)
+        self._record("explain", rid, model, columns, probability, predicted)
         return Explanation(
             **vars(explained),
-            survived=bool(survived[0]),
+            **{DECISION: bool(predicted[0])},
             threshold=model.threshold,
             model_version=model.version,
             request_id=rid,
@@ -290,7 +294,7 @@ class TitanicSurvival:
         sender = feedback_sender(credentials, SETTINGS.feedback_tokens)
         if self._outcomes is None:
             raise HTTPException(503, "Outcomes cannot be stored: the log's folder is unwritable.")
-        pairs = [(o.id, o.survived) for o in body.outcomes]
+        pairs = [(o.id, getattr(o, DECISION)) for o in body.outcomes]
         stored, rejection = self._outcomes.add(pairs, sender)
         if rejection is not None:
             raise HTTPException(
@@ -306,20 +310,17 @@ class TitanicSurvival:
         model = self._serving_slot.model
         if model is None:
             raise HTTPException(503, "No model has been promoted yet.")
-        return model_info(model, self._challenger_slot.model)
+        return API.info(model, self._challenger_slot.model)
 
     @info_app.post(
         "/predict_csv",
         tags=["Service APIs"],
         response_class=Response,
-        **csv_route_docs(MAX_CSV_BYTES),
+        **csv_route_docs(MAX_CSV_BYTES, DOMAIN.inputs, DOMAIN.id_column, WORDS),
     )
     async def predict_csv(self, request: Request) -> Response:
-        """Score a passenger CSV (the inbox's columns: PassengerId, Pclass, Sex, SibSp, Parch,
-        optionally Age, Fare, Embarked, Name, Cabin, Ticket) with the batch scoring rules:
-        valid rows are scored, invalid ones come back with their row number and reason. For
-        people without access to the scoring inbox; like batch scoring, not in the
-        prediction log."""
+        """Score a CSV of rows with the batch scoring rules (its description, with the
+        domain's columns: plumbing.csv_route_docs)."""
         media_type = media_type_of(request.headers.get("content-type", ""))
         if media_type != "text/csv":
             return error_response(415, "content-type", f"{media_type or 'none'} is not text/csv")
@@ -332,14 +333,14 @@ class TitanicSurvival:
         if model is None:
             return error_response(503, "model", "no model has been promoted yet")
         try:
-            scored = await asyncio.to_thread(scoring.score_csv, bytes(body), model)
+            scored = await asyncio.to_thread(scoring.score_csv, bytes(body), model, DOMAIN)
         except ValueError as error:  # pandas' parser errors, undecodable bytes
             return error_response(400, "body", f"not a readable CSV: {error}"[:500])
         return Response(scored, media_type="text/csv")
 
 
-TitanicSurvival.add_asgi_middleware(RejectionMetrics)
-TitanicSurvival.add_asgi_middleware(JsonBodiesOnly)
-TitanicSurvival.add_asgi_middleware(
-    CorrectedOpenAPI, feedback_needs_token=bool(SETTINGS.feedback_tokens)
+ModelService.add_asgi_middleware(RejectionMetrics, batch_key=WORDS.rows)
+ModelService.add_asgi_middleware(JsonBodiesOnly)
+ModelService.add_asgi_middleware(
+    CorrectedOpenAPI, feedback_needs_token=bool(SETTINGS.feedback_tokens), batch_key=WORDS.rows
 )

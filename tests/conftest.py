@@ -1,5 +1,5 @@
 """Shared fixtures: the shipped data, a landing area, one real materialization of the graph,
-and one survival service with its first promoted model."""
+and one Titanic model service with its first promoted model."""
 
 import os
 import pickle
@@ -15,16 +15,17 @@ import httpx
 import pandas as pd
 import pytest
 
+from titanic_assets.domains.titanic.examples import PASSENGER
 from titanic_assets.testing import (
     BIN,
-    PASSENGER,
     ROOT,
-    UNPARTITIONED,
     environment,
     free_port,
+    model_log,
+    model_service,
     poll,
     running,
-    survival_service,
+    unpartitioned,
 )
 
 # No test touches the user's own stores (`make` exports DAGSTER_HOME=. and BENTOML_HOME=.bentoml)
@@ -33,11 +34,14 @@ from titanic_assets.testing import (
 # that need their own set them for the process they start).
 os.environ.update(environment(Path(tempfile.mkdtemp(prefix="titanic-tests-"))))
 
-from titanic_assets.core.contract import RAW_INPUTS  # noqa: E402
+from titanic_assets.core.domain import load_domain  # noqa: E402
 from titanic_assets.definitions import defs as load_definitions  # noqa: E402
-from titanic_assets.defs.resources import SHIPPED_PASSENGERS, LocalLandingArea  # noqa: E402
+from titanic_assets.defs.resources import LocalLandingArea  # noqa: E402
 
 defs = load_definitions()
+TITANIC = load_domain("titanic")
+RAW_INPUTS = TITANIC.input_names
+SHIPPED_PASSENGERS = TITANIC.data
 
 
 @pytest.fixture(scope="session")
@@ -52,13 +56,13 @@ def materialize_graph(
     raise_on_error: bool = True,
     **resources: dg.ConfigurableResource,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every unpartitioned asset of the code location with every check, as the
+    """Materialize every unpartitioned asset of the Titanic model with every check, as the
     UI's "Materialize all" does (the hours of traffic are partitions, for the sensor or a
-    backfill), on `instance`, reading from the landing folder `landing` (and any other
-    resource given)."""
+    backfill), on `instance`, reading from the landing root `landing` (the model's folder
+    under it: `landing/titanic`; and any other resource given)."""
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
-        selection=UNPARTITIONED,
+        selection=unpartitioned("titanic"),
         instance=instance,
         resources={
             **defs.resources,
@@ -78,13 +82,13 @@ class MaterializedGraph:
     storage: Path
 
     def value(self, asset: str):
-        return self.result.asset_value(asset)
+        return self.result.asset_value(dg.AssetKey(["titanic", asset]))
 
     def metadata(self, asset: str) -> dict:
         [event] = [
             e
             for e in self.result.get_asset_materialization_events()
-            if e.asset_key.to_user_string() == asset
+            if e.asset_key.to_user_string() == f"titanic/{asset}"
         ]
         return {k: v.value for k, v in event.materialization.metadata.items()}
 
@@ -128,10 +132,11 @@ def service_with_unwritable_log(tmp_path_factory: pytest.TempPathFactory) -> Ite
         "BENTOML_HOME": os.environ["BENTOML_HOME"],  # the store the graph registers into
         "TITANIC_PREDICTION_LOG": str(work / "not-a-directory" / "log"),
     }
-    with survival_service(work, overrides) as url:
+    with model_service(work, overrides) as url:
         yield url
 
 
+SERVING_NAME = "titanic_survival"  # the Titanic model's serving name (its defs.yaml)
 SWITCH_DEADLINE = 60.0  # the issue's bound for every worker to serve a promoted model
 # Writes one model into the service's store, as the serving_model asset does.
 PROMOTE = """
@@ -159,7 +164,7 @@ class Server:
     def get(self, path: str) -> httpx.Response:
         return self.client.get(self.url + path)
 
-    def promote(self, trained, threshold: float, tmp: Path, name: str = "titanic_survival") -> str:
+    def promote(self, trained, threshold: float, tmp: Path, name: str = SERVING_NAME) -> str:
         """Save a trained model as `<name>:<new version>` in the service's store (the serving
         name promotes it; the candidate name keeps it a candidate)."""
         payload = tmp / f"model-{len(self.versions)}.pkl"
@@ -193,7 +198,7 @@ class Server:
             check=True,
         )
         version = saved.stdout.strip().rsplit(":", 1)[1]
-        if name == "titanic_survival":
+        if name == SERVING_NAME:
             self.versions[version] = threshold
         return version
 
@@ -208,7 +213,7 @@ class Server:
 
 @pytest.fixture(scope="session")
 def trained(materialized_graph):
-    return materialized_graph.value("survival_model")
+    return materialized_graph.value("trained_model")
 
 
 @pytest.fixture(scope="session")
@@ -220,8 +225,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     outcomes only with a token."""
     work = tmp_path_factory.mktemp("service")
     env = {"TITANIC_MODEL_POLL_SECONDS": "1", "TITANIC_SERVING_WORKERS": "2"}
-    with survival_service(work, env) as url, httpx.Client(timeout=30) as client:
-        yield Server(url, work / "bentoml", work / "prediction_log", client)
+    with model_service(work, env) as url, httpx.Client(timeout=30) as client:
+        yield Server(url, work / "bentoml", model_log(work), client)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from tests.conftest import PROMOTE
-from titanic_assets.testing import PASSENGER, ROOT, free_port, poll, running
+from titanic_assets.domains.titanic.examples import PASSENGER
+from titanic_assets.testing import ROOT, free_port, poll, running
 
 BENTOFILE = ROOT / "bento" / "bentofile.yaml"
 
@@ -53,7 +54,7 @@ def save_model(store: Path, trained, threshold: float, work: Path) -> str:
 def trained_reference():
     import pandas as pd
 
-    from titanic_assets.core.contract import RAW_INPUTS
+    from titanic_assets.domains.titanic.contract import RAW_INPUTS
 
     return pd.DataFrame({name: [] for name in RAW_INPUTS})
 
@@ -69,7 +70,7 @@ def test_the_bentofile_pins_the_versions_the_project_locks():
 def test_the_built_bento_starts_from_its_own_requirements_and_follows_the_shared_store(
     materialized_graph, tmp_path
 ):
-    trained = materialized_graph.value("survival_model")
+    trained = materialized_graph.value("trained_model")
     store = tmp_path / "store"  # the registry the pipeline writes, shared by path
     built = subprocess.run(
         [str(Path(sys.executable).parent / "bentoml"), "build", "-f", str(BENTOFILE), ".",
@@ -143,6 +144,6 @@ def test_the_built_bento_starts_from_its_own_requirements_and_follows_the_shared
 def trained_frame():
     import pandas as pd
 
-    from titanic_assets.core.contract import RAW_INPUTS
+    from titanic_assets.domains.titanic.contract import RAW_INPUTS
 
     return pd.DataFrame([PASSENGER], columns=list(RAW_INPUTS))

@@ -10,10 +10,10 @@ import pandas as pd
 
 from titanic_assets.commands.monitor import stale_hours
 from titanic_assets.core import compaction
-from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.log_files import LogPlace, hour_of
 from titanic_assets.core.outcomes import OutcomeStore
 from titanic_assets.core.traffic_windows import drift_sample, traffic_window
+from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS, RAW_INPUTS
 
 PASSENGER = {"Pclass": 3.0, "Sex": "male", "Age": 30.0, "SibSp": 0.0, "Parch": 0.0, "Fare": 8.0}
 
@@ -26,7 +26,7 @@ def land(log: Path, moment: float, rows: int, request: str, version: str = "v1")
         "request_id": request, "timestamp": moment, "model_version": version,
         "endpoint": "predict_batch", "ids": ids,
         "inputs": {n: [PASSENGER.get(n)] * rows for n in RAW_INPUTS},
-        "probability": [0.25] * rows, "survived": [False] * rows,
+        "probability": [0.25] * rows, "predicted": [False] * rows,
     }  # fmt: skip
     with (log / f"predictions-{hour_of(moment)}-test-1.jsonl").open("a") as out:
         out.write(json.dumps(line) + "\n")
@@ -35,7 +35,10 @@ def land(log: Path, moment: float, rows: int, request: str, version: str = "v1")
 
 def compact_all(place: LogPlace) -> dict[str, compaction.CompactedHour]:
     files = place.landing()
-    return {h: compaction.compact_hour(place, h, files) for h in sorted({f.hour for f in files})}
+    return {
+        h: compaction.compact_hour(place, h, files, PASSENGER_FIELDS)
+        for h in sorted({f.hour for f in files})
+    }
 
 
 def test_a_window_samples_each_hour_in_proportion_to_its_rows(tmp_path):
@@ -71,7 +74,7 @@ def test_retention_removes_compacted_landing_files_past_the_keep_period_and_keep
     never_compacted.write_text("")
     place = LogPlace(tmp_path)
     for hour in {hour_of(old), hour_of(time.time())}:
-        compaction.compact_hour(place, hour, place.landing())
+        compaction.compact_hour(place, hour, place.landing(), PASSENGER_FIELDS)
 
     removed = compaction.expire(place, keep_days=7)
 
@@ -111,7 +114,9 @@ def test_an_outcome_landed_in_bulk_joins_its_prediction_and_a_stored_one_wins(tm
     landed = pd.DataFrame({"id": [ids[0], ids[1], "elsewhere"], "Survived": ["0", "1", "1"]})
     place = LogPlace(tmp_path)
 
-    result = compaction.compact_hour(place, hour_of(time.time()), place.landing(), landed)
+    result = compaction.compact_hour(
+        place, hour_of(time.time()), place.landing(), PASSENGER_FIELDS, landed, "Survived", 1
+    )
 
     assert result.conflicts == [ids[0]]
     table = compaction.read_compacted(place, "labelled", [result.hour]).set_index("prediction_id")
@@ -134,7 +139,7 @@ def test_hours_between_covers_both_ends():
 def test_a_shadowed_request_keeps_the_challengers_answers_beside_the_served_ones(tmp_path):
     from titanic_assets.core.prediction_log import PredictionLogWriter, ShadowAnswers
 
-    writer = PredictionLogWriter(tmp_path)
+    writer = PredictionLogWriter(tmp_path, PASSENGER_FIELDS)
     inputs = {n: [PASSENGER.get(n)] * 2 for n in RAW_INPUTS}
     shadow = ShadowAnswers("candidate", [0.7, 0.2], [True, False])
     writer.write("shadowed", "predict_batch", "serving", inputs, [0.4, 0.3], [False, False], shadow)
@@ -150,10 +155,45 @@ def test_a_shadowed_request_keeps_the_challengers_answers_beside_the_served_ones
     table = compaction.read_compacted(place, "labelled", [hour.hour]).set_index("prediction_id")
     assert table.loc["shadowed-0", "challenger_version"] == "candidate"
     assert table.loc["shadowed-0", "challenger_probability"] == 0.7
-    assert bool(table.loc["shadowed-0", "challenger_survived"]) is True
-    assert bool(table.loc["shadowed-0", "survived"]) is False
+    assert bool(table.loc["shadowed-0", "challenger_predicted"]) is True
+    assert bool(table.loc["shadowed-0", "predicted"]) is False
     assert pd.isna(table.loc["alone", "challenger_version"])
-    assert pd.isna(table.loc["alone", "challenger_survived"])
+    assert pd.isna(table.loc["alone", "challenger_predicted"])
     predictions = compaction.read_compacted(place, "predictions", [hour.hour])
     by_id = predictions.set_index("prediction_id")["challenger_probability"]
     assert by_id[["shadowed-0", "shadowed-1"]].tolist() == [0.7, 0.2]
+
+
+def test_any_contract_compacts_inputs_named_anyhow_and_reads_its_own_label(tmp_path):
+    """Nothing in the log's path knows a domain: inputs whose names need quoting in SQL, a
+    text label whose positive class is "yes", numeric inputs read back as numbers."""
+    from titanic_assets.core.contract import InputField
+    from titanic_assets.core.prediction_log import PredictionLogWriter, read_prediction_log
+
+    inputs = (
+        InputField("hours-per-week", "int", "Hours.", required=True, minimum=0, maximum=99),
+        InputField("work class", "category", "Employer.", allowed=("private", "state")),
+        InputField('odd"name', "float", "A number.", minimum=0, maximum=1),
+    )
+    writer = PredictionLogWriter(tmp_path, inputs)
+    columns = {"hours-per-week": [40, 60], "work class": ["private", None], 'odd"name': [0.5, None]}
+    writer.write("b", "predict_batch", "v1", columns, [0.8, 0.1], [True, False])
+    writer.close()
+    logged = read_prediction_log(tmp_path, inputs)
+    assert logged["hours-per-week"].tolist() == [40, 60] and logged["predicted"].tolist() == [
+        True,
+        False,
+    ]
+    place = LogPlace(tmp_path)
+    landed = pd.DataFrame({"id": ["b-0", "b-1"], "income": [" yes", "no"]})
+    [result] = [
+        compaction.compact_hour(place, f.hour, place.landing(), inputs, landed, "income", "yes")
+        for f in place.landing()
+    ]
+    assert result.versions["v1"]["predicted_positive"] == 1
+    assert result.versions["v1"]["correct"] == 2
+    labelled = compaction.read_compacted(place, "labelled", [result.hour])
+    assert labelled.set_index("prediction_id")["outcome"].to_dict() == {"b-0": True, "b-1": False}
+    assert list(labelled[[f.name for f in inputs]].iloc[0]) == [40.0, "private", 0.5]
+    sample = compaction.read_compacted(place, "samples", [result.hour])
+    assert {f.name for f in inputs} <= set(sample.columns)

@@ -135,8 +135,10 @@ def test_bentoml_deployment_names_only_keys_of_bentomls_deployment_schema():
         assert set(service["scaling"]) <= {f.name for f in attr.fields(DeploymentTargetHPAConf)}
     envs = [bentoml_cattr.structure(e, EnvItemSchema) for e in config["envs"]]
     assert {e.name for e in envs} >= {"TITANIC_PREDICTION_LOG", "TITANIC_PROFILE"}
+    assert {e.name: e.value for e in envs}["TITANIC_MODEL"] == "titanic"  # the model it serves
     assert config["secrets"] == [FEEDBACK_SECRET]  # TITANIC_FEEDBACK_TOKEN
-    assert "TitanicSurvival" in config["services"]  # the service class's name
+    # The service's BentoML name for that model: the model's and what it predicts.
+    assert "TitanicSurvival" in config["services"]
 
 
 def test_the_postgres_instance_file_loads_with_dagsters_config_loader(tmp_path, monkeypatch):

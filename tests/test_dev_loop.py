@@ -1,5 +1,6 @@
-"""`make dev` as a newcomer runs it: both servers come up, and Ctrl-C (or SIGTERM) stops
-every process it started within 10 s."""
+"""`make dev` as a newcomer runs it: Dagster and one service per configured model come up,
+each service taking outcomes from every configured sender's token, and Ctrl-C (or SIGTERM)
+stops every process it started within 10 s."""
 
 import contextlib
 import os
@@ -11,9 +12,30 @@ from pathlib import Path
 import httpx
 import pytest
 
-from titanic_assets.testing import ROOT, environment, free_port, poll, process_table
+from titanic_assets.commands.dev import TOKEN_FILE, feedback_tokens
+from titanic_assets.core.settings import Settings
+from titanic_assets.domains.titanic.examples import PASSENGER
+from titanic_assets.testing import (
+    ROOT,
+    environment,
+    free_port,
+    materialize_first_model,
+    poll,
+    process_table,
+)
 
 STOP_SECONDS = 10
+# Two senders' tokens, as an operator configures them (TITANIC_FEEDBACK_TOKEN="<a>,<b>").
+SENDERS = ("first-dev-sender-token-0123456789", "second-dev-sender-token-9876543210")
+
+
+@pytest.fixture(scope="module")
+def first_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An environment whose store has a served Titanic model (`make materialize`, once for
+    the module), so the services make predictions that outcomes can be sent for."""
+    env = environment(tmp_path_factory.mktemp("dev"))
+    materialize_first_model(env)
+    return env
 
 
 def descendants(root: int) -> set[int]:
@@ -41,11 +63,33 @@ def alive(pids: set[int]) -> set[int]:
     return still
 
 
+def test_a_first_run_makes_an_owner_only_token_and_configured_tokens_replace_it(tmp_path):
+    made = feedback_tokens(Settings(home=tmp_path))
+    path = tmp_path / TOKEN_FILE
+    assert len(made) == 1 and path.read_text().strip() == made[0]
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert feedback_tokens(Settings(home=tmp_path)) == made  # kept across runs
+    configured = Settings(home=tmp_path / "elsewhere", feedback_token=",".join(SENDERS))
+    assert feedback_tokens(configured) == list(SENDERS)
+    assert not (tmp_path / "elsewhere" / TOKEN_FILE).exists()
+
+
+def send_outcome(service: str, token: str) -> httpx.Response:
+    """A fresh prediction's outcome, sent with `token`."""
+    predicted = httpx.post(f"{service}/predict", json=PASSENGER, timeout=30).raise_for_status()
+    outcome = {"outcomes": [{"id": predicted.json()["id"], "survived": True}]}
+    authorized = {"Authorization": f"Bearer {token}"}
+    return httpx.post(f"{service}/feedback", json=outcome, headers=authorized, timeout=30)
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
-def test_make_dev_serves_both_and_stops_everything_on_a_signal(tmp_path, stop_signal):
-    env = environment(tmp_path)
+def test_make_dev_serves_every_model_with_every_token_and_stops_everything_on_a_signal(
+    tmp_path, first_model, stop_signal
+):
+    env = dict(first_model)
     dagster_port, service_port = free_port(), free_port()
-    env["TITANIC_HOME"] = str(tmp_path)  # where make dev keeps its feedback token
+    env["TITANIC_HOME"] = str(tmp_path)  # where make dev would keep a token it made
+    env["TITANIC_FEEDBACK_TOKEN"] = ",".join(SENDERS)
     # The Makefile sets DAGSTER_HOME to the repository unless told otherwise on its command line.
     command = ["make", "dev", f"DAGSTER_HOME={env['DAGSTER_HOME']}", f"DAGSTER_PORT={dagster_port}",
                f"SERVICE_PORT={service_port}"]  # fmt: skip
@@ -61,19 +105,29 @@ def test_make_dev_serves_both_and_stops_everything_on_a_signal(tmp_path, stop_si
             lambda: httpx.get(f"http://127.0.0.1:{dagster_port}/server_info").is_success,
             120,
         )
+        # The one configured model (titanic_assets/defs/titanic) on the first service port.
+        service = f"http://127.0.0.1:{service_port}"
         poll(
-            "the model service",
-            lambda: httpx.get(f"http://127.0.0.1:{service_port}/livez").is_success,
+            "the Titanic model's service to serve its first model",
+            lambda: httpx.post(f"{service}/predict", json=PASSENGER).is_success,
             120,
         )
-        # Outcomes need the token make dev made and printed; predictions need none.
-        token = (tmp_path / ".feedback_token").read_text().strip()
-        assert f"Bearer {token}" in (tmp_path / "dev.log").read_text()
-        feedback = f"http://127.0.0.1:{service_port}/feedback"
+        printed = (tmp_path / "dev.log").read_text()
+        assert f"Model titanic: {service}" in printed
+        assert "2 sender(s)" in printed and SENDERS[0] in printed
+        assert not (tmp_path / TOKEN_FILE).exists()  # the configured tokens, none made
+        # Outcomes need one of the configured tokens; predictions need none.
+        feedback = f"{service}/feedback"
         outcome = {"outcomes": [{"id": "not-predicted", "survived": True}]}
         assert httpx.post(feedback, json=outcome).status_code == 401
-        authorized = {"Authorization": f"Bearer {token}"}
-        assert httpx.post(feedback, json=outcome, headers=authorized).status_code == 404
+        for token in SENDERS:
+            authorized = {"Authorization": f"Bearer {token}"}
+            assert httpx.post(feedback, json=outcome, headers=authorized).status_code == 404
+            accepted = send_outcome(service, token)
+            assert accepted.status_code == 200, accepted.text
+            assert accepted.json() == {"received": 1, "stored": 1}
+        refused = send_outcome(service, "third-sender-token-not-configured")
+        assert refused.status_code == 403, refused.text
         started = descendants(make.pid)
         assert len(started) >= 6  # uv, supervisor, dg, webserver, daemon, code server, bentoml
 

@@ -4,7 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import TITANIC
 from titanic_assets.ml import drift
+
+MONITORED = TITANIC.monitored
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def by_feature(report: drift.DriftReport) -> dict[str, drift.FeatureDrift]:
 def test_ages_shifted_by_fifteen_years_are_detected_as_age_drift(reference):
     shifted = resample(reference, 300, seed=1).assign(Age=lambda t: t["Age"] + 15)
 
-    report = drift.drift_report(reference, shifted)
+    report = drift.drift_report(MONITORED, reference, shifted)
 
     assert report.drift_detected
     assert report.drifted_features == ["Age"]
@@ -31,27 +34,29 @@ def test_ages_shifted_by_fifteen_years_are_detected_as_age_drift(reference):
     assert age.test == "KS" and age.p_value < report.threshold
     assert age.psi_reading == "major"
     assert report.smallest_p_value == age.p_value
-    assert report.share_drifted == pytest.approx(1 / len(drift.MONITORED))
+    assert report.share_drifted == pytest.approx(1 / len(MONITORED))
 
 
 def test_traffic_of_third_class_men_is_detected_in_class_and_sex(reference):
     men = reference[(reference["Pclass"] == 3) & (reference["Sex"] == "male")]
 
-    report = drift.drift_report(reference, resample(men, 200, seed=2))
+    report = drift.drift_report(MONITORED, reference, resample(men, 200, seed=2))
 
     assert {"Pclass", "Sex"} <= set(report.drifted_features)
     assert by_feature(report)["Sex"].test == "chi-squared"
 
 
 def test_traffic_all_embarked_at_queenstown_is_detected(reference):
-    report = drift.drift_report(reference, resample(reference, 200, seed=3).assign(Embarked="Q"))
+    report = drift.drift_report(
+        MONITORED, reference, resample(reference, 200, seed=3).assign(Embarked="Q")
+    )
 
     assert "Embarked" in report.drifted_features
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_a_resample_of_the_reference_is_not_drift(reference, seed):
-    report = drift.drift_report(reference, resample(reference, 300, seed=seed))
+    report = drift.drift_report(MONITORED, reference, resample(reference, 300, seed=seed))
 
     assert report.enough_traffic
     assert not report.drift_detected, report.rows()
@@ -61,7 +66,7 @@ def test_a_resample_of_the_reference_is_not_drift(reference, seed):
 def test_fewer_rows_than_the_minimum_are_not_enough_traffic_not_drift(reference):
     five_odd_requests = resample(reference, 5, seed=4).assign(Age=90.0, Fare=500.0)
 
-    report = drift.drift_report(reference, five_odd_requests)
+    report = drift.drift_report(MONITORED, reference, five_odd_requests)
 
     assert not report.enough_traffic
     assert not report.drift_detected
@@ -73,15 +78,17 @@ def test_fewer_rows_than_the_minimum_are_not_enough_traffic_not_drift(reference)
 def test_the_minimum_counts_rows_exactly(reference):
     just_enough = resample(reference, drift.MIN_ROWS, seed=5)
 
-    assert drift.drift_report(reference, just_enough).enough_traffic
-    assert not drift.drift_report(reference, just_enough.iloc[:-1]).enough_traffic
+    assert drift.drift_report(MONITORED, reference, just_enough).enough_traffic
+    assert not drift.drift_report(MONITORED, reference, just_enough.iloc[:-1]).enough_traffic
 
 
 def test_psi_is_zero_for_identical_data_and_major_for_fares_times_two_and_a_half(reference):
-    same = drift.drift_report(reference, reference)
-    shifted = drift.drift_report(reference, reference.assign(Fare=reference["Fare"] * 2.5))
+    same = drift.drift_report(MONITORED, reference, reference)
+    shifted = drift.drift_report(
+        MONITORED, reference, reference.assign(Fare=reference["Fare"] * 2.5)
+    )
 
-    assert [f.psi for f in same.features] == pytest.approx([0.0] * len(drift.MONITORED))
+    assert [f.psi for f in same.features] == pytest.approx([0.0] * len(MONITORED))
     assert not same.drift_detected
     fare = by_feature(shifted)["Fare"]
     assert fare.psi > drift.PSI_MAJOR and fare.psi_reading == "major"
@@ -103,7 +110,7 @@ def test_missing_values_are_counted_not_fatal(reference):
     traffic.loc[60:69, "Cabin"] = ""
     traffic.loc[70:79, "Name"] = None
 
-    report = drift.drift_report(reference, traffic)
+    report = drift.drift_report(MONITORED, reference, traffic)
 
     features = by_feature(report)
     assert features["Age"].missing_share_current >= 0.25
@@ -116,7 +123,7 @@ def test_missing_values_are_counted_not_fatal(reference):
 def test_a_field_that_stops_arriving_is_drift(reference):
     no_ages = resample(reference, 200, seed=7).assign(Age=np.nan)
 
-    report = drift.drift_report(reference, no_ages)
+    report = drift.drift_report(MONITORED, reference, no_ages)
 
     assert "Age" in report.drifted_features
     assert by_feature(report)["Age"].missing_share_current == 1.0
@@ -125,7 +132,7 @@ def test_a_field_that_stops_arriving_is_drift(reference):
 def test_numbers_logged_as_text_are_read_and_blanks_are_missing(reference):
     as_text = resample(reference, 300, seed=8).astype(str).replace("nan", "")
 
-    report = drift.drift_report(reference, as_text)
+    report = drift.drift_report(MONITORED, reference, as_text)
 
     assert not report.drift_detected, report.rows()
     assert by_feature(report)["Age"].missing_share_current > 0
@@ -137,27 +144,32 @@ def test_a_value_that_is_not_a_number_is_a_clear_error(reference):
 
     # Even in a window too short to test: bad input is never silently "not enough traffic".
     with pytest.raises(ValueError, match=r"1 current value\(s\) of Fare are not numbers.*cheap"):
-        drift.drift_report(reference, traffic)
+        drift.drift_report(MONITORED, reference, traffic)
 
 
 def test_a_missing_input_column_is_a_clear_error(reference):
     with pytest.raises(ValueError, match=r"current rows lack .*'Cabin'"):
-        drift.drift_report(reference, reference.drop(columns=["Cabin"]))
+        drift.drift_report(MONITORED, reference, reference.drop(columns=["Cabin"]))
 
 
 def test_an_empty_reference_is_a_clear_error(reference):
     with pytest.raises(ValueError, match="reference has no rows"):
-        drift.drift_report(reference.iloc[:0], reference)
+        drift.drift_report(MONITORED, reference.iloc[:0], reference)
 
 
 def test_plots_show_the_drifted_features_as_markdown_images(reference):
     traffic = resample(reference, 300, seed=10).assign(Age=lambda t: t["Age"] + 15, Embarked="Q")
-    report = drift.drift_report(reference, traffic)
+    report = drift.drift_report(MONITORED, reference, traffic)
 
-    images = drift.drift_plots(reference, traffic, report)
+    images = drift.drift_plots(MONITORED, reference, traffic, report)
 
     assert set(images) == set(report.drifted_features) == {"Age", "Embarked"}
     assert all(
         image.startswith("![") and "data:image/png;base64," in image for image in images.values()
     )
-    assert drift.drift_plots(reference, reference, drift.drift_report(reference, reference)) == {}
+    assert (
+        drift.drift_plots(
+            MONITORED, reference, reference, drift.drift_report(MONITORED, reference, reference)
+        )
+        == {}
+    )

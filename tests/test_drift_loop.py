@@ -1,5 +1,5 @@
 """The monitoring loop with the real processes: the Dagster daemon running the sensors and
-the survival service, on a temporary instance, model store, landing area and log.
+the Titanic model service, on a temporary instance, model store, landing area and log.
 
 A shifted population is served and its outcomes come back through /feedback: the drift
 check fails with enough new evidence, one retrain runs on the enlarged data, the challenger
@@ -21,20 +21,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.defs.monitoring.check_results import DRIFT_CHECK_KEY
-from titanic_assets.defs.monitoring.retraining import RETRAIN_EVIDENCE_TAG
-from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
+from titanic_assets.core.domain import load_domain
+from titanic_assets.domains.titanic.examples import shifted_population
+from titanic_assets.loop.monitoring.check_results import watched_checks
+from titanic_assets.loop.monitoring.retraining import RETRAIN_EVIDENCE_TAG
 from titanic_assets.testing import (
     DAEMON,
     QUICK_LOOP,
     environment,
     materialize_first_model,
+    model_service,
     poll,
     running,
-    shifted_population,
-    survival_service,
 )
+
+RAW_INPUTS = load_domain("titanic").input_names
+DRIFT_CHECK_KEY = watched_checks("titanic")["drift"]
+MODEL_TRAINING_JOB = "titanic_model_training"
 
 DEADLINE = 300  # seconds for a sensor tick plus a run, on a busy two-core machine
 
@@ -104,7 +107,8 @@ def sensor_decision_after(daemon_log: Path, after: float) -> str | None:
     """What the retrain sensor decided on the first check evaluation it saw after `after` (a
     UNIX time): its ticks with no new evaluation to act on are not decisions."""
     pattern = re.compile(
-        r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000.*Sensor retrain_on_new_evidence skipped: (.*)"
+        r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \+0000"
+        r".*Sensor titanic_retrain_on_new_evidence skipped: (.*)"
     )
     for line in daemon_log.read_text(errors="replace").splitlines():
         found = pattern.search(line)
@@ -116,7 +120,7 @@ def sensor_decision_after(daemon_log: Path, after: float) -> str | None:
 
 
 def latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict | None:
-    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    event = instance.get_latest_materialization_event(dg.AssetKey(["titanic", asset]))
     if event is None:
         return None
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
@@ -130,7 +134,7 @@ def test_outcomes_of_a_shifted_population_retrain_once_and_the_better_model_serv
     materialize_first_model(env)
     instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
     with (
-        survival_service(work, env) as url,
+        model_service(work, env) as url,
         running(DAEMON, work / "daemon.log", env),
     ):
         first = poll(

@@ -12,9 +12,9 @@ import pytest
 
 from titanic_assets.core import prediction_log
 from titanic_assets.core.calibration import Calibration, IsotonicCalibration, sigmoid
-from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.single_row import SingleRowScorer
-from titanic_assets.ml import candidates
+from titanic_assets.domains.titanic import candidates
+from titanic_assets.domains.titanic.contract import RAW_INPUTS
 
 # Values that sit on LightGBM's edges: its zero threshold (1e-35f) and either side of it,
 # signed zeros and infinities, categories it never saw, negative and fractional ones, and
@@ -26,14 +26,14 @@ EDGES = np.array(
 )  # fmt: skip
 
 
-@pytest.fixture(scope="module", params=[candidates.lightgbm_wcg, candidates.lightgbm])
+@pytest.fixture(scope="module", params=[candidates.lightgbm_wcg])  # the served design
 def fitted(request, shipped_passengers):
     """A served model and the shipped passengers' design matrix, as the pipeline fits it."""
     X = shipped_passengers[list(RAW_INPUTS)]
     y = shipped_passengers["Survived"].to_numpy()
     model = request.param(X, y)
     model.set_evidence(X, y, shipped_passengers["PassengerId"].tolist())
-    return model, model.design(X)
+    return model, model.matrix(X)
 
 
 def single_rows(model, matrix: np.ndarray) -> np.ndarray:
@@ -134,5 +134,5 @@ def test_one_passenger_gets_the_features_a_batch_gives_them(fitted, shipped_pass
     odd.update(Sex=["female"], Pclass=[3], Name=["Nobody"])
     for i in range(0, len(X), 7):
         one = {name: [value] for name, value in X.iloc[i].items()}
-        np.testing.assert_array_equal(model.design(one), matrix[i : i + 1])
-    assert model.design(odd).shape == (1, matrix.shape[1])
+        np.testing.assert_array_equal(model.matrix(one), matrix[i : i + 1])
+    assert model.matrix(odd).shape == (1, matrix.shape[1])

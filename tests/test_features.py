@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from titanic_assets.core.features import (
+from titanic_assets.domains.titanic.candidates import PassengerFeatures
+from titanic_assets.domains.titanic.features import (
     FEATURES,
     TITLES,
-    PassengerFeatures,
     extract_deck,
     extract_title,
     feature_matrix,

@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import SWITCH_DEADLINE, Server
 from titanic_assets.core.outcomes import read_outcomes, sender_id
 from titanic_assets.core.prediction_log import read_prediction_log
-from titanic_assets.testing import PASSENGER, poll, survival_service
+from titanic_assets.domains.titanic.examples import PASSENGER
+from titanic_assets.testing import model_log, model_service, poll
 
 TOKEN, OTHER_TOKEN = "first-sender-token-0123456789", "second-sender-token-9876543210"
 
@@ -29,11 +30,11 @@ def server(tmp_path_factory, materialized_graph) -> Iterator[Server]:
     }
     authorized = {"Authorization": f"Bearer {TOKEN}"}
     with (
-        survival_service(work, env) as url,
+        model_service(work, env) as url,
         httpx.Client(timeout=30, headers=authorized) as client,
     ):
-        served = Server(url, work / "bentoml", work / "prediction_log", client)
-        trained = materialized_graph.value("survival_model")
+        served = Server(url, work / "bentoml", model_log(work), client)
+        trained = materialized_graph.value("trained_model")
         version = served.promote(trained, trained.threshold, work)
         poll("every worker to serve", lambda: served.serves_everywhere(version), SWITCH_DEADLINE)
         yield served
@@ -41,7 +42,7 @@ def server(tmp_path_factory, materialized_graph) -> Iterator[Server]:
 
 def stored(server: Server) -> dict[str, bool]:
     table = read_outcomes(server.log)
-    return dict(zip(table["id"], table["survived"], strict=True))
+    return dict(zip(table["id"], table["outcome"], strict=True))
 
 
 def test_every_prediction_has_an_id_returned_and_logged(server):
@@ -50,7 +51,9 @@ def test_every_prediction_has_an_id_returned_and_logged(server):
     assert single["id"] == single["request_id"]
     ids = [p["id"] for p in batch["predictions"]]
     assert ids == [f"{batch['request_id']}-{i}" for i in range(3)]
-    logged = set(read_prediction_log(server.log)["prediction_id"])
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
+
+    logged = set(read_prediction_log(server.log, PASSENGER_FIELDS)["prediction_id"])
     assert {single["id"], *ids} <= logged
 
 

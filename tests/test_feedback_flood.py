@@ -8,7 +8,7 @@ as labelled traffic: whatever it decides, the model that serves afterwards is no
 the trusted held-out passengers (shipped rows neither model trained on, kept apart from the
 traffic) by more than the promotion margin. Then `retract_outcomes`, run as the operator
 runs it, takes that sender's outcomes back, and the next retrain's training data (its
-assets up to `passengers`, the table the model is trained on and whose version it carries)
+assets up to `labelled_rows`, the table the model is trained on and whose version it carries)
 is exactly the shipped passengers' again: the same rows and the same data version as the
 session's first run, which never saw them.
 """
@@ -23,18 +23,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import defs
+from tests.conftest import SERVING_NAME, defs
 from tests.test_drift_loop import passengers_json
-from titanic_assets.core import registry
 from titanic_assets.core.outcomes import read_outcomes, sender_id
+from titanic_assets.core.registry import ModelStore
 from titanic_assets.defs.resources import LocalLandingArea, PredictionLog
 from titanic_assets.ml import modeling, promotion
-from titanic_assets.testing import ROOT, compact_log, environment, poll, survival_service
+from titanic_assets.testing import (
+    ROOT,
+    compact_log,
+    environment,
+    model_log,
+    model_service,
+    poll,
+    unpartitioned,
+)
 
 FLOOD_TOKEN = "flooding-client-token-0123456789"
 FLOODED = 300
-RETRAIN = dg.AssetSelection.all() - dg.AssetSelection.groups("monitoring", "scoring")
-TRAINING_DATA = dg.AssetSelection.assets("passengers").upstream()
+RETRAIN = unpartitioned("titanic") - dg.AssetSelection.groups("monitoring", "scoring")
+TRAINING_DATA = dg.AssetSelection.assets(dg.AssetKey(["titanic", "labelled_rows"])).upstream()
+STORE = ModelStore(SERVING_NAME)
 
 
 def accuracy_served(url: str, passengers: pd.DataFrame) -> tuple[float, str]:
@@ -57,7 +66,7 @@ def decided(result: dg.ExecuteInProcessResult) -> str:
     reasons = [
         e.materialization.metadata["promotion_reason"].value
         for e in result.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == "serving_model"
+        if e.asset_key.to_user_string() == "titanic/serving_model"
     ]
     return f"quality gate passed: {gate.passed} ({gate.description}); {reasons or 'not registered'}"
 
@@ -66,7 +75,7 @@ def decided(result: dg.ExecuteInProcessResult) -> str:
 def test_a_flood_of_flipped_outcomes_never_degrades_the_served_model_and_retracts_cleanly(
     tmp_path, materialized_graph, shipped_passengers
 ):
-    log = tmp_path / "prediction_log"
+    log = model_log(tmp_path)  # the model's folder under the service's log root
     overrides = {
         "BENTOML_HOME": os.environ["BENTOML_HOME"],  # the session's store and serving model
         "TITANIC_FEEDBACK_TOKEN": FLOOD_TOKEN,
@@ -75,16 +84,14 @@ def test_a_flood_of_flipped_outcomes_never_degrades_the_served_model_and_retract
     resources = {
         **defs.resources,
         "landing_area": LocalLandingArea(directory=str(materialized_graph.landing)),
-        "labels_landing": LocalLandingArea(
-            directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
-        ),
-        "prediction_log": PredictionLog(location=str(log)),
+        "labels_landing": LocalLandingArea(directory=str(tmp_path / "labels")),
+        "prediction_log": PredictionLog(location=str(tmp_path / "prediction_log")),
         "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage")),
     }
     trusted = shipped_passengers[modeling.held_out(shipped_passengers["PassengerId"])]
 
-    with survival_service(tmp_path, overrides) as url:
-        serving = registry.promoted_model()
+    with model_service(tmp_path, overrides) as url:
+        serving = STORE.promoted_model()
         poll(
             "the service to serve the session's model",
             lambda: accuracy_served(url, trusted.head(1))[1] == serving.version,
@@ -124,8 +131,9 @@ def test_a_flood_of_flipped_outcomes_never_degrades_the_served_model_and_retract
                 resources=resources,
                 raise_on_error=False,
             )
-            assert flooded.asset_value("labelled_traffic")["Survived"].size == FLOODED
-            now_serving = registry.promoted_model()
+            traffic = flooded.asset_value(dg.AssetKey(["titanic", "labelled_traffic"]))
+            assert traffic["Survived"].size == FLOODED
+            now_serving = STORE.promoted_model()
             poll(
                 "the service to serve whatever the retrain left serving",
                 lambda: accuracy_served(url, trusted.head(1))[1] == now_serving.version,
@@ -137,14 +145,15 @@ def test_a_flood_of_flipped_outcomes_never_degrades_the_served_model_and_retract
             # The operator retracts the flooding sender's outcomes.
             retracted = subprocess.run(
                 [sys.executable, "-m", "titanic_assets.commands.retract_outcomes",
-                 "--sender", sender_id(FLOOD_TOKEN), "--reason", "300 flipped outcomes"],
-                cwd=ROOT, env=environment(tmp_path, {"TITANIC_PREDICTION_LOG": str(log)}),
+                 "--model", "titanic", "--sender", sender_id(FLOOD_TOKEN),
+                 "--reason", "300 flipped outcomes"],
+                cwd=ROOT, env=environment(tmp_path),
                 capture_output=True, text=True, check=True,
             )  # fmt: skip
             assert f"{FLOODED} outcomes" in retracted.stdout
             assert read_outcomes(log).empty
 
-            # The next retrain's training data: its assets up to `passengers`.
+            # The next retrain's training data: its assets up to `labelled_rows`.
             again = dg.materialize(
                 [*defs.assets, *defs.asset_checks],
                 selection=TRAINING_DATA,
@@ -154,20 +163,20 @@ def test_a_flood_of_flipped_outcomes_never_degrades_the_served_model_and_retract
             )
 
     # As if they never came: the session's first run's training data, row for row.
-    untouched = materialized_graph.value("passengers")
-    retrained = again.asset_value("passengers")
-    assert again.asset_value("labelled_traffic").empty
+    untouched = materialized_graph.value("labelled_rows")
+    retrained = again.asset_value(dg.AssetKey(["titanic", "labelled_rows"]))
+    assert again.asset_value(dg.AssetKey(["titanic", "labelled_traffic"])).empty
     pd.testing.assert_frame_equal(retrained, untouched)
     versions = [
         e.materialization.metadata["data_version"].value
         for e in again.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == "passengers"
+        if e.asset_key.to_user_string() == "titanic/labelled_rows"
     ]
-    assert versions == [materialized_graph.metadata("passengers")["data_version"]]
+    assert versions == [materialized_graph.metadata("labelled_rows")["data_version"]]
     traffic_meta = {
         k: v.value
         for e in again.get_asset_materialization_events()
-        if e.asset_key.to_user_string() == "labelled_traffic"
+        if e.asset_key.to_user_string() == "titanic/labelled_traffic"
         for k, v in e.materialization.metadata.items()
     }
     assert traffic_meta["outcomes_retracted"] == FLOODED

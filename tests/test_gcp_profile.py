@@ -14,20 +14,23 @@ import httpx
 import pandas as pd
 import pytest
 
+from titanic_assets.core.domain import load_domain
 from titanic_assets.core.model_sync import ModelArchive
 from titanic_assets.core.settings import SettingsError, load_settings
 from titanic_assets.definitions import defs as load_definitions
-from titanic_assets.defs.resources import RESOURCES_BY_PROFILE, SHIPPED_PASSENGERS, GCSLandingArea
+from titanic_assets.defs.resources import RESOURCES_BY_PROFILE, GCSLandingArea
 from titanic_assets.testing import (
-    UNPARTITIONED,
     environment,
+    model_service,
+    model_services,
     poll,
     running,
-    survival_service,
-    survival_services,
+    unpartitioned,
 )
 
 defs = load_definitions()
+SHIPPED_PASSENGERS = load_domain("titanic").data
+MODEL = "titanic"  # the model's folder under every landing prefix and the log root
 
 BUCKET = "titanic-landing-test"
 FEEDBACK_TOKEN = "gcp-profile-feedback-token"
@@ -36,11 +39,11 @@ LANDING_PREFIX = "landing"
 IO_PREFIX = "assets"
 SECOND_BATCH_ROWS = 60
 TABLES_AND_MODEL = {
-    "raw_passengers",
-    "passengers",
-    "passenger_features",
-    "survival_model",
-    "model_evaluation",
+    "titanic/raw_rows",
+    "titanic/labelled_rows",
+    "titanic/feature_table",
+    "titanic/trained_model",
+    "titanic/model_evaluation",
 }
 
 
@@ -82,21 +85,26 @@ def gcp_run(gcp_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     settings = load_settings()
     resources = RESOURCES_BY_PROFILE[settings.profile](settings)
     bucket = resources["gcs"].get_client().create_bucket(BUCKET)
-    bucket.blob(f"{LANDING_PREFIX}/titanic.csv").upload_from_filename(str(SHIPPED_PASSENGERS))
-    bucket.blob(f"{LANDING_PREFIX}/batch-2.csv").upload_from_string(
+    landing = f"{LANDING_PREFIX}/{MODEL}"
+    bucket.blob(f"{landing}/titanic.csv").upload_from_filename(str(SHIPPED_PASSENGERS))
+    bucket.blob(f"{landing}/batch-2.csv").upload_from_string(
         second_batch().to_csv(index=False), content_type="text/csv"
     )
     # Neither a nested folder nor a non-CSV object is part of the landing area.
-    bucket.blob(f"{LANDING_PREFIX}/archive/old.csv").upload_from_string("not,a,batch\n")
-    bucket.blob(f"{LANDING_PREFIX}/README.txt").upload_from_string("batches land here\n")
+    bucket.blob(f"{landing}/archive/old.csv").upload_from_string("not,a,batch\n")
+    bucket.blob(f"{landing}/README.txt").upload_from_string("batches land here\n")
+    # Another model's folder, beside this one's, is not part of this model's landing area.
+    bucket.blob(f"{LANDING_PREFIX}/other/batch.csv").upload_from_string("not,a,batch\n")
     # Outcomes in bulk, under the labels prefix, for ids no prediction in this run has.
-    bucket.blob("labels/outcomes-1.csv").upload_from_string("id,Survived\nold-1,1\nold-2,0\n")
+    bucket.blob(f"labels/{MODEL}/outcomes-1.csv").upload_from_string(
+        "id,Survived\nold-1,1\nold-2,0\n"
+    )
 
     root = tmp_path_factory.mktemp("gcp-instance")
     with dg.instance_for_test(temp_dir=str(root)) as instance:
         result = dg.materialize(
             [*defs.assets, *defs.asset_checks],
-            selection=UNPARTITIONED,
+            selection=unpartitioned(MODEL),
             instance=instance,
             resources=resources,
         )
@@ -104,53 +112,60 @@ def gcp_run(gcp_env: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield GcpRun(result, resources, objects)
 
 
-def test_raw_passengers_hold_every_csv_batch_in_the_landing_prefix(gcp_run: GcpRun) -> None:
-    raw = gcp_run.result.asset_value("raw_passengers")
+def value(run: GcpRun, asset: str):
+    return run.result.asset_value(dg.AssetKey([MODEL, asset]))
+
+
+def test_raw_rows_hold_every_csv_batch_in_the_model_landing_prefix(gcp_run: GcpRun) -> None:
+    raw = value(gcp_run, "raw_rows")
     counts = raw["source"].value_counts().to_dict()
     shipped_rows = len(pd.read_csv(SHIPPED_PASSENGERS))
     assert counts == {
-        f"{LANDING_PREFIX}/titanic.csv": shipped_rows,
-        f"{LANDING_PREFIX}/batch-2.csv": SECOND_BATCH_ROWS,
+        f"{LANDING_PREFIX}/{MODEL}/titanic.csv": shipped_rows,
+        f"{LANDING_PREFIX}/{MODEL}/batch-2.csv": SECOND_BATCH_ROWS,
     }
     assert raw["PassengerId"].is_unique
 
 
-def test_raw_passengers_metadata_names_the_bucket_prefix(gcp_run: GcpRun) -> None:
+def test_raw_rows_metadata_names_the_model_bucket_prefix(gcp_run: GcpRun) -> None:
     [event] = [
         e
         for e in gcp_run.result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("raw_passengers")
+        if e.asset_key == dg.AssetKey([MODEL, "raw_rows"])
     ]
     metadata = event.materialization.metadata
-    assert metadata["landing_area"].value == f"gs://{BUCKET}/{LANDING_PREFIX}/"
+    assert metadata["landing_area"].value == f"gs://{BUCKET}/{LANDING_PREFIX}/{MODEL}/"
     assert metadata["file_count"].value == 2
 
 
 def test_outcomes_landed_under_the_labels_prefix_are_read_and_accounted_for(
     gcp_run: GcpRun,
 ) -> None:
-    landed = gcp_run.result.asset_value("landed_outcomes")
+    landed = value(gcp_run, "landed_outcomes")
     assert landed.to_dict("list") == {
         "id": ["old-1", "old-2"],
         "Survived": ["1", "0"],
-        "source": ["labels/outcomes-1.csv"] * 2,
+        "source": [f"labels/{MODEL}/outcomes-1.csv"] * 2,
     }
     [event] = [
         e
         for e in gcp_run.result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey("labelled_traffic")
+        if e.asset_key == dg.AssetKey([MODEL, "labelled_traffic"])
     ]
     assert event.materialization.metadata["landed_ids_without_prediction"].value == 2
 
 
 def test_every_asset_value_is_a_pickle_in_the_bucket(gcp_run: GcpRun) -> None:
-    stored_values = {e.step_key for e in gcp_run.result.all_events if e.is_handled_output}
+    # An asset's step is `titanic__<name>`; its pickle is at its key's path, `titanic/<name>`.
+    stored_values = {
+        e.step_key.replace("__", "/") for e in gcp_run.result.all_events if e.is_handled_output
+    }
     assert stored_values >= TABLES_AND_MODEL
     assert set(gcp_run.objects) == {f"{IO_PREFIX}/{name}" for name in stored_values}
-    stored_raw = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/raw_passengers"])
-    pd.testing.assert_frame_equal(stored_raw, gcp_run.result.asset_value("raw_passengers"))
-    stored_model = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/survival_model"])
-    assert stored_model.threshold == gcp_run.result.asset_value("survival_model").threshold
+    stored_raw = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/{MODEL}/raw_rows"])
+    pd.testing.assert_frame_equal(stored_raw, value(gcp_run, "raw_rows"))
+    stored_model = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/{MODEL}/trained_model"])
+    assert stored_model.threshold == value(gcp_run, "trained_model").threshold
 
 
 def test_every_check_passes_in_the_gcp_profile(gcp_run: GcpRun) -> None:
@@ -177,17 +192,17 @@ def test_gcp_profile_without_a_bucket_says_which_variable_is_missing(
 
 
 def test_landing_file_reads_back_byte_for_byte(gcp_run: GcpRun) -> None:
-    landing: GCSLandingArea = gcp_run.resources["landing_area"]
-    with landing.open(f"{LANDING_PREFIX}/titanic.csv") as handle:
+    landing: GCSLandingArea = gcp_run.resources["landing_area"].under(MODEL)
+    with landing.open(f"{LANDING_PREFIX}/{MODEL}/titanic.csv") as handle:
         assert handle.read() == SHIPPED_PASSENGERS.read_bytes()
 
 
 def test_a_service_with_its_own_store_serves_the_model_exported_to_the_bucket(
     gcp_run: GcpRun, emulator: str, tmp_path: Path
 ) -> None:
-    exported = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/serving_model_archive"])
+    exported = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/{MODEL}/serving_model_archive"])
     assert isinstance(exported, ModelArchive)
-    assert exported.tag == gcp_run.result.asset_value("serving_model_archive").tag
+    assert exported.tag == value(gcp_run, "serving_model_archive").tag
     version = exported.tag.split(":", 1)[1]
     env = {
         "STORAGE_EMULATOR_HOST": emulator,
@@ -198,7 +213,7 @@ def test_a_service_with_its_own_store_serves_the_model_exported_to_the_bucket(
     }
     sync = [sys.executable, "-m", "titanic_assets.commands.model_sync"]
     with (
-        survival_service(tmp_path, env) as url,
+        model_service(tmp_path, env) as url,
         running(sync, tmp_path / "model_sync.log", environment(tmp_path, env)),
     ):
         info = poll(
@@ -234,6 +249,7 @@ def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
     from google.cloud import storage
 
     from titanic_assets.core.prediction_log import read_prediction_log
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
 
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "titanic-test")
@@ -249,7 +265,7 @@ def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
     }
     passenger = {"Pclass": 1, "Sex": "female", "SibSp": 0, "Parch": 0, "Age": 30.0}
     answered: dict[str, float] = {}  # request id -> when its answer arrived
-    with survival_services([tmp_path / "a", tmp_path / "b"], env) as (first, second):
+    with model_services([tmp_path / "a", tmp_path / "b"], env) as (first, second):
         for replica in (first, second):
             poll("readiness", lambda r=replica: httpx.get(f"{r}/readyz").is_success)
         for i in range(300):
@@ -265,7 +281,7 @@ def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
         for pid in workers:
             os.kill(pid, signal.SIGKILL)
     # Both replicas stopped: the first gracefully (its last batch flushed on shutdown).
-    logged = read_prediction_log(url)
+    logged = read_prediction_log(f"{url}/{MODEL}", PASSENGER_FIELDS)
     counts = logged["request_id"].value_counts()
     assert counts.max() == 1  # exactly once
     lost = set(answered) - set(counts.index)
@@ -276,9 +292,9 @@ def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
     from titanic_assets.core.compaction import compact_hour, read_compacted
     from titanic_assets.core.log_files import LogPlace
 
-    place = LogPlace(url)
+    place = LogPlace(f"{url}/{MODEL}")
     hours = stale_hours(place)
-    compacted = [compact_hour(place, hour, place.landing()) for hour in hours]
+    compacted = [compact_hour(place, hour, place.landing(), PASSENGER_FIELDS) for hour in hours]
     assert sum(c.rows for c in compacted) == len(logged) and stale_hours(place) == []
     rows = read_compacted(place, "predictions", hours)
     assert sorted(rows["request_id"]) == sorted(logged["request_id"])
@@ -312,7 +328,7 @@ def test_outcomes_fed_back_to_replicas_logging_to_a_bucket_are_stored_there_once
         "TITANIC_LOG_BATCH_SECONDS": "1",
     }
     passenger = {"Pclass": 3, "Sex": "male", "SibSp": 0, "Parch": 0, "Age": 40.0}
-    with survival_services([tmp_path / "a", tmp_path / "b"], env) as (first, second):
+    with model_services([tmp_path / "a", tmp_path / "b"], env) as (first, second):
         for replica in (first, second):
             poll("readiness", lambda r=replica: httpx.get(f"{r}/readyz").is_success)
         batch = httpx.post(f"{first}/predict_batch", json={"passengers": [passenger] * 3})
@@ -337,14 +353,15 @@ def test_outcomes_fed_back_to_replicas_logging_to_a_bucket_are_stored_there_once
         unknown = feedback(first, [("never-predicted", True)])
         assert unknown.status_code == 404 and "never-predicted" in unknown.text
 
-    outcomes = read_outcomes(url).set_index("id")["survived"].to_dict()
+    outcomes = read_outcomes(f"{url}/{MODEL}").set_index("id")["outcome"].to_dict()
     assert outcomes == {ids[0]: True, ids[1]: False, ids[2]: True}
 
     # Compacted from the bucket, the outcomes join their predictions in their hour.
     from titanic_assets.core.compaction import compact_hour
     from titanic_assets.core.log_files import LogPlace
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
 
-    place = LogPlace(url)
+    place = LogPlace(f"{url}/{MODEL}")
     hours = {f.hour for f in place.landing()}  # one, unless the test crossed an hour
-    compacted = [compact_hour(place, hour, place.landing()) for hour in hours]
+    compacted = [compact_hour(place, hour, place.landing(), PASSENGER_FIELDS) for hour in hours]
     assert sum(c.rows for c in compacted) == 3 and sum(c.labelled for c in compacted) == 3

@@ -1,6 +1,7 @@
 """The code's shape, which a new contributor relies on: modules a reader can hold in their
-head, imports that never run in a circle, the environment read in one place, BentoML's private
-modules touched in one, and benchmarks that stand without the tests."""
+head, imports that never run in a circle, the engine importing no domain by name, the
+environment read in one place, BentoML's private modules touched in one, and benchmarks that
+stand without the tests."""
 
 import ast
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ MAX_SERVICE_LINES = 350
 # the processes a command, a test or a benchmark starts).
 READS_ENVIRONMENT = {"titanic_assets/core/settings.py"}
 BENTOML_PRIVATE = ("bentoml._internal", "_bentoml_sdk", "_bentoml_impl")
+DOMAINS = ROOT / "titanic_assets" / "domains"
 
 
 def modules(*folders: str) -> Iterator[Path]:
@@ -44,6 +46,26 @@ def test_no_module_is_longer_than_a_reader_can_hold(path: Path) -> None:
     lines = len(path.read_text().splitlines())
     limit = MAX_SERVICE_LINES if path == ROOT / "bento" / "service.py" else MAX_LINES
     assert lines <= limit, f"{path.relative_to(ROOT)}: {lines} lines, more than {limit}"
+
+
+def test_every_part_of_the_code_is_checked() -> None:
+    """The engine's stages (titanic_assets/loop), the domains and the service are all among
+    the modules these tests read."""
+    names = {name_of(path) for path in modules(*PACKAGES)}
+    for package in ("titanic_assets.loop", "titanic_assets.domains.titanic", "bento"):
+        assert {n for n in names if n.startswith(f"{package}.")}, package
+
+
+def test_the_engine_imports_no_domain_by_name() -> None:
+    """Only a domain's own package imports it: the engine finds a domain by the name an
+    instance gives (core/domain.load_domain)."""
+    importing = [
+        str(path.relative_to(ROOT))
+        for path in modules(*PACKAGES)
+        if not path.is_relative_to(DOMAINS)
+        and any(m.startswith("titanic_assets.domains") for m in imported(path))
+    ]
+    assert not importing, f"importing a domain by name: {importing}"
 
 
 def test_the_import_graph_has_no_circle() -> None:

@@ -17,32 +17,52 @@ import pytest
 
 from tests.conftest import materialize_graph
 from titanic_assets.core import registry
-from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.domain import load_domain
+from titanic_assets.core.instances import read_instance
 from titanic_assets.core.log_files import LogPlace, hour_of
 from titanic_assets.core.prediction_log import PredictionLogWriter
-from titanic_assets.defs.monitoring import drift_report, hourly_traffic, retraining
+from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
-from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
+from titanic_assets.loop.monitoring import hourly_traffic, retraining
 from titanic_assets.ml import drift
+
+defs = load_definitions()
+TITANIC = load_domain("titanic")
+RAW_INPUTS = TITANIC.input_names
+INSTANCE = read_instance("titanic")
+STORE = registry.ModelStore(INSTANCE.serving_model_name)
+# The Titanic model's monitoring definitions, as the code location builds them.
+HOURLY_TRAFFIC = defs.get_assets_def(dg.AssetKey(["titanic", "hourly_traffic"]))
+HOURLY_TRAFFIC_ON_LANDING = defs.get_sensor_def("titanic_hourly_traffic_on_landing")
+DRIFT_REPORT = defs.get_assets_def(dg.AssetKey(["titanic", "drift_report"]))
+DRIFT_CHECK = dg.AssetCheckKey(dg.AssetKey(["titanic", "drift_report"]), "no_input_drift")
+[NO_INPUT_DRIFT] = [c for c in defs.asset_checks if DRIFT_CHECK in c.check_keys]
+MONITORING_WINDOWS_ON_NEW_HOURS = defs.get_sensor_def("titanic_monitoring_windows_on_new_hours")
+RETRAIN_ON_NEW_EVIDENCE = defs.get_sensor_def("titanic_retrain_on_new_evidence")
 
 
 @dataclass
 class Monitored:
     instance: dg.DagsterInstance
     root: Path
-    log_location: Path  # where the assets and the sensors read the prediction log
+    log_location: Path  # the prediction log root the assets and the sensors are given
     policy: MonitoringPolicy = field(default_factory=MonitoringPolicy)
+
+    @property
+    def model_log(self) -> Path:
+        """Where the Titanic model's prediction log is under the root (its own folder)."""
+        return self.log_location / INSTANCE.prediction_log
 
     def compact(self) -> list[dg.ExecuteInProcessResult]:
         """Compact every hour of the log, as the landing sensor's runs do."""
         return [
             dg.materialize(
-                [hourly_traffic.hourly_traffic],
+                [HOURLY_TRAFFIC],
                 partition_key=hourly_traffic.partition_key(hour),
                 instance=self.instance,
                 resources=self.resources(),
             )
-            for hour in sorted({f.hour for f in LogPlace(self.log_location).landing()})
+            for hour in sorted({f.hour for f in LogPlace(self.model_log).landing()})
         ]
 
     def refresh(self) -> dg.ExecuteInProcessResult:
@@ -50,20 +70,19 @@ class Monitored:
         windows sensor's job does."""
         self.compact()
         return dg.materialize(
-            [drift_report.drift_report, drift_report.no_input_drift],
+            [DRIFT_REPORT, NO_INPUT_DRIFT],
             instance=self.instance,
             resources=self.resources(),
         )
 
     def resources(self) -> dict:
-        def folder(name: str, seeded: bool = False) -> LocalLandingArea:
-            return LocalLandingArea(
-                directory=str(self.root / name), seed_with_shipped_passengers=seeded
-            )
+        def folder(name: str) -> LocalLandingArea:
+            """A landing root: the model reads its own folder under it (landing/titanic)."""
+            return LocalLandingArea(directory=str(self.root / name))
 
         return {
             "io_manager": dg.FilesystemIOManager(base_dir=str(self.root / "storage")),
-            "landing_area": folder("landing", seeded=True),
+            "landing_area": folder("landing"),
             "labels_landing": folder("labels"),
             "scoring_inbox": folder("inbox"),
             "exports": folder("exports"),
@@ -89,16 +108,17 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
 
 @pytest.fixture
 def log(tmp_path: Path, monitored: Monitored) -> PredictionLogWriter:
-    """A fresh prediction log, where the assets and the sensors read."""
+    """A fresh prediction log, where the assets and the sensors read (the model's folder
+    under the log root, as the service writes it)."""
     monitored.log_location = tmp_path / "log"
-    writer = PredictionLogWriter(tmp_path / "log")
+    writer = PredictionLogWriter(monitored.model_log, TITANIC.inputs)
     yield writer
     writer.close()
 
 
 def send(log: PredictionLogWriter, passengers: pd.DataFrame, batch: int = 50) -> None:
     """Log passengers as the service does, one batch request per `batch` rows."""
-    model = registry.promoted_model()
+    model = STORE.promoted_model()
     for start in range(0, len(passengers), batch):
         part = passengers.iloc[start : start + batch].astype(object)
         part = part.where(part.notna(), None)
@@ -108,7 +128,7 @@ def send(log: PredictionLogWriter, passengers: pd.DataFrame, batch: int = 50) ->
             model_version=model.version,
             inputs={name: part[name].tolist() for name in RAW_INPUTS},
             probabilities=[0.5] * len(part),
-            survived=[False] * len(part),
+            predicted=[False] * len(part),
         )
 
 
@@ -142,12 +162,11 @@ def tick(sensor: dg.SensorDefinition, monitored: Monitored, cursor: str | None =
         resources=resources,
         # Partitioned run requests are resolved against the job's partitions.
         definitions=dg.Definitions(
-            assets=[hourly_traffic.hourly_traffic],
-            jobs=[hourly_traffic.hourly_traffic_job],
-            sensors=[sensor],
+            assets=[HOURLY_TRAFFIC],
+            sensors=[sensor],  # with its job, titanic_hourly_traffic_job
             resources=monitored.resources(),
         )
-        if sensor is hourly_traffic.hourly_traffic_on_landing
+        if sensor is HOURLY_TRAFFIC_ON_LANDING
         else None,
     )
     return sensor.evaluate_tick(context)
@@ -161,16 +180,16 @@ def test_an_hour_of_traffic_is_compacted_and_the_window_starts_at_the_promotion(
     [compacted] = monitored.compact()
     result = monitored.refresh()
 
-    model = registry.promoted_model()
-    hour = metadata(compacted, "hourly_traffic")
+    model = STORE.promoted_model()
+    hour = metadata(compacted, "titanic/hourly_traffic")
     assert hour["dagster/row_count"] == 120
     assert hour["skipped_lines"] == 0 and hour["landing_files"] == 1
     assert f"| {model.version} |" in hour["by_model_version"]
-    report = metadata(result, "drift_report")
+    report = metadata(result, "titanic/drift_report")
     assert report["window_rows"] == 120
     assert report["window_start"] == model.created_at.timestamp()
     assert report["serving_model"] == model.tag
-    assert report["predicted_survival_rate"] == 0.0  # send() predicts "died" for everyone
+    assert report["predicted_positive_rate"] == 0.0  # send() predicts "died" for everyone
     assert "| since promotion |" in report["windows"]
 
 
@@ -178,21 +197,21 @@ def test_a_half_written_landing_file_is_skipped_by_name_and_an_empty_hour_is_val
     monitored, log, shipped_passengers
 ):
     send(log, traffic(shipped_passengers, 30, seed=11))
-    broken = monitored.log_location / f"predictions-{hour_of(time.time())}-x-1.jsonl"
+    broken = monitored.model_log / f"predictions-{hour_of(time.time())}-x-1.jsonl"
     broken.write_text('{"request_id": "cut short", "timest')
 
     [compacted] = monitored.compact()
 
-    hour = metadata(compacted, "hourly_traffic")
+    hour = metadata(compacted, "titanic/hourly_traffic")
     assert hour["dagster/row_count"] == 30
     assert hour["skipped_files"] == {broken.name: 1} and hour["skipped_lines"] == 1
     empty = dg.materialize(
-        [hourly_traffic.hourly_traffic],
+        [HOURLY_TRAFFIC],
         partition_key="2026-01-01-00:00",
         instance=monitored.instance,
         resources=monitored.resources(),
     )
-    assert metadata(empty, "hourly_traffic")["dagster/row_count"] == 0
+    assert metadata(empty, "titanic/hourly_traffic")["dagster/row_count"] == 0
 
 
 def test_few_requests_are_not_enough_traffic_and_do_not_fail_the_check(
@@ -205,7 +224,7 @@ def test_few_requests_are_not_enough_traffic_and_do_not_fail_the_check(
     evaluation = check_evaluation(result)
     assert evaluation.passed
     assert evaluation.description.startswith("not enough traffic: 5 logged rows")
-    assert metadata(result, "drift_report")["enough_traffic"] is False
+    assert metadata(result, "titanic/drift_report")["enough_traffic"] is False
 
 
 def test_in_distribution_traffic_passes_the_check_and_requests_no_retrain(
@@ -216,12 +235,12 @@ def test_in_distribution_traffic_passes_the_check_and_requests_no_retrain(
     result = monitored.refresh()
 
     assert check_evaluation(result).passed
-    report = metadata(result, "drift_report")
+    report = metadata(result, "titanic/drift_report")
     assert report["drift_detected"] is False and report["n_current"] == 300
     assert report["window_rows"] == 300
     assert 0.0 <= report["largest_psi"] < drift.PSI_MAJOR
     assert report["smallest_p_value"] > report["p_value_threshold"]
-    data = tick(retraining.retrain_on_new_evidence, monitored)
+    data = tick(RETRAIN_ON_NEW_EVIDENCE, monitored)
     assert data.run_requests == []
 
 
@@ -240,25 +259,22 @@ def test_drift_without_new_labelled_data_fails_the_check_and_requests_nothing(
     needed = monitored.policy.retrain_min_new_rows
     assert evaluation.metadata["new_outcomes_still_needed"].value == needed
     assert f"no retrain; {needed} more outcomes are needed" in evaluation.description
-    report = metadata(result, "drift_report")
-    assert report["share_drifted"] == pytest.approx(2 / len(drift.MONITORED))
+    report = metadata(result, "titanic/drift_report")
+    assert report["share_drifted"] == pytest.approx(2 / len(TITANIC.monitored))
     assert {"plot_Age", "plot_Embarked", "probability_distribution"} <= set(report)
 
-    skipped = tick(retraining.retrain_on_new_evidence, monitored)
+    skipped = tick(RETRAIN_ON_NEW_EVIDENCE, monitored)
     assert skipped.run_requests == []
     assert f"{needed} more outcomes are needed" in skipped.skip_message
 
 
 def test_the_retrain_job_is_the_chain_from_raw_data_to_the_served_model():
-    from titanic_assets.definitions import defs as load_definitions
-
-    defs = load_definitions()
-
-    job = defs.resolve_job_def(MODEL_TRAINING_JOB)
+    job = defs.resolve_job_def("titanic_model_training")
     keys = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
-    assert {"raw_passengers", "survival_model", "model_evaluation", "serving_model"} <= keys
-    assert not keys & {"hourly_traffic", "drift_report"}
-    assert retraining.retrain_on_new_evidence in defs.sensors
+    chain = {"raw_rows", "trained_model", "model_evaluation", "serving_model"}
+    assert {f"titanic/{name}" for name in chain} <= keys
+    assert not keys & {"titanic/hourly_traffic", "titanic/drift_report"}
+    assert RETRAIN_ON_NEW_EVIDENCE.job_name == job.name
 
 
 def test_the_landing_sensor_requests_the_hours_that_changed_and_only_those(
@@ -266,7 +282,7 @@ def test_the_landing_sensor_requests_the_hours_that_changed_and_only_those(
 ):
     monkeypatch.setattr(monitored, "policy", MonitoringPolicy(drift_refresh_seconds=0))
     send(log, traffic(shipped_passengers, 50, seed=5))
-    sensor = hourly_traffic.hourly_traffic_on_landing
+    sensor = HOURLY_TRAFFIC_ON_LANDING
 
     first = tick(sensor, monitored)
     [request] = first.run_requests
@@ -280,8 +296,8 @@ def test_the_landing_sensor_requests_the_hours_that_changed_and_only_those(
     # An outcome for a prediction of three days ago lands in that hour: it is requested,
     # and no other hour is asked for anew.
     old = hour_of(time.time() - 3 * 86400)
-    late = monitored.log_location / f"outcomes-{now}-{old}-x-1.jsonl"
-    late.write_text('{"timestamp": 1, "ids": ["a"], "survived": [true]}\n')
+    late = monitored.model_log / f"outcomes-{now}-{old}-x-1.jsonl"
+    late.write_text('{"timestamp": 1, "ids": ["a"], "outcome": [true]}\n')
     again = tick(sensor, monitored, cursor=first.cursor).run_requests
     new = [r.partition_key for r in again if r.run_key != request.run_key]
     assert new == [hourly_traffic.partition_key(old)]
@@ -295,7 +311,7 @@ def test_the_landing_sensor_requests_the_hours_that_changed_and_only_those(
 def test_the_windows_sensor_evaluates_once_per_newly_compacted_hours(
     monitored, log, shipped_passengers
 ):
-    sensor = drift_report.monitoring_windows_on_new_hours
+    sensor = MONITORING_WINDOWS_ON_NEW_HOURS
     send(log, traffic(shipped_passengers, 20, seed=12))
     monitored.compact()
 
@@ -314,50 +330,50 @@ def test_drift_with_a_new_labelled_batch_retrains_once_and_never_again_on_the_sa
     batch = shipped_passengers.sample(200, random_state=5).assign(
         PassengerId=lambda t: t["PassengerId"] + 50_000, Age=lambda t: t["Age"] + 15
     )
-    batch.to_csv(monitored.root / "landing" / "batch-new.csv", index=False)
+    landed = monitored.root / "landing" / INSTANCE.landing / "batch-new.csv"  # the model's
+    batch.to_csv(landed, index=False)
     try:
         send(log, drifted(shipped_passengers, 300, seed=8))
         evaluation = check_evaluation(monitored.refresh())
         assert not evaluation.passed
         assert evaluation.metadata["new_labelled_rows_landed"].value == 200
         assert "a retrain on them is due" in evaluation.description
-        first = tick(retraining.retrain_on_new_evidence, monitored)
+        first = tick(RETRAIN_ON_NEW_EVIDENCE, monitored)
         [request] = first.run_requests
         digest = evaluation.metadata["new_evidence_digest"].value
         assert request.run_key == f"retrain-{digest}"
         assert request.tags[retraining.RETRAIN_CHECK_TAG] == "drift"
         # The same evaluation is not acted on twice.
-        again = tick(retraining.retrain_on_new_evidence, monitored, cursor=first.cursor)
+        again = tick(RETRAIN_ON_NEW_EVIDENCE, monitored, cursor=first.cursor)
         assert again.run_requests == []
 
-        from titanic_assets.definitions import defs as load_definitions
-
-        defs = load_definitions()
-        before = registry.promoted_model()
+        before = STORE.promoted_model()
         dg.materialize(
             [*defs.assets, *defs.asset_checks],
-            selection=dg.AssetSelection.all() - dg.AssetSelection.groups("monitoring", "scoring"),
+            # The Titanic model's training job, as the sensor requests it.
+            selection=dg.AssetSelection.key_prefixes(["titanic"])
+            - dg.AssetSelection.groups("monitoring", "scoring"),
             instance=monitored.instance,
             resources=monitored.resources(),
             tags=request.tags,
         )
-        after = registry.get(f"{registry.SERVING_MODEL_NAME}:latest")
-        candidate = registry.get(f"{registry.CANDIDATE_MODEL_NAME}:latest")
+        after = STORE.promoted_model()
+        candidate = registry.get(f"{STORE.candidate}:latest")
         retrained = after if after.tag != before.tag else candidate
         assert retrained.data_version != before.data_version
-        assert set(batch["PassengerId"]) <= retrained.given_passenger_ids()
+        assert set(batch["PassengerId"]) <= retrained.given_ids()
 
         send(log, drifted(shipped_passengers, 300, seed=9))
         evaluation = check_evaluation(monitored.refresh())
         assert not evaluation.passed
         if after.tag != before.tag:  # the retrained model serves: it has seen the batch
             assert evaluation.metadata["new_labelled_rows"].value == 0
-            assert tick(retraining.retrain_on_new_evidence, monitored).run_requests == []
+            assert tick(RETRAIN_ON_NEW_EVIDENCE, monitored).run_requests == []
         else:  # kept as a candidate: the same evidence asks for the same run, which never reruns
-            [repeat] = tick(retraining.retrain_on_new_evidence, monitored).run_requests
+            [repeat] = tick(RETRAIN_ON_NEW_EVIDENCE, monitored).run_requests
             assert repeat.run_key == request.run_key
     finally:
-        (monitored.root / "landing" / "batch-new.csv").unlink()
+        landed.unlink()
 
 
 def test_the_missing_share_of_logged_nulls_is_reported(monitored, log, shipped_passengers):
@@ -367,5 +383,6 @@ def test_the_missing_share_of_logged_nulls_is_reported(monitored, log, shipped_p
     send(log, rows)
     result = monitored.refresh()
 
-    features = {r.feature: r for r in result.asset_value("drift_report").report.features}
+    drift_report = result.asset_value(dg.AssetKey(["titanic", "drift_report"]))
+    features = {r.feature: r for r in drift_report.report.features}
     assert features["Age"].missing_share_current == pytest.approx(rows["Age"].isna().mean())

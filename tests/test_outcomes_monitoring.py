@@ -12,29 +12,52 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from tests.test_monitoring import metadata
-from titanic_assets.core import registry
-from titanic_assets.core.contract import RAW_INPUTS
+from tests.test_monitoring import (
+    HOURLY_TRAFFIC,
+    INSTANCE,
+    RAW_INPUTS,
+    STORE,
+    TITANIC,
+    defs,
+    metadata,
+)
 from titanic_assets.core.log_files import LogPlace, hour_of
-from titanic_assets.core.outcomes import FEEDBACK_PASSENGER_IDS, OutcomeStore
+from titanic_assets.core.outcomes import FEEDBACK_IDS, OutcomeStore
 from titanic_assets.core.prediction_log import PredictionLogWriter
-from titanic_assets.defs.ingestion import labelled_traffic as traffic
-from titanic_assets.defs.monitoring import hourly_traffic
-from titanic_assets.defs.monitoring import model_performance as monitoring
 from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
+from titanic_assets.loop.monitoring import hourly_traffic
+from titanic_assets.loop.monitoring.check_results import PERFORMANCE_CHECK
+
+
+def titanic(asset: str, *checks: str) -> list:
+    """The Titanic model's asset `asset` and its checks named `checks`, from the code
+    location."""
+    key = dg.AssetKey(["titanic", asset])
+    wanted = {dg.AssetCheckKey(key, check) for check in checks}
+    found = [c for c in defs.asset_checks if wanted & set(c.check_keys)]
+    assert len(found) == len(checks), (asset, checks)
+    return [defs.get_assets_def(key), *found]
 
 
 @pytest.fixture
 def log(tmp_path: Path, materialized_graph) -> Path:
-    """Where `run` reads the prediction log and the outcomes."""
-    return tmp_path / "log"
+    """Where `run` reads the prediction log and the outcomes: the model's folder under the
+    log root the resources name."""
+    return tmp_path / "log" / INSTANCE.prediction_log
+
+
+def labels_folder(tmp_path: Path) -> Path:
+    """The model's labels landing area under the labels root the resources name."""
+    folder = tmp_path / "labels" / INSTANCE.landing
+    folder.mkdir(parents=True)
+    return folder
 
 
 def serve(location: Path, passengers: pd.DataFrame, version: str | None = None) -> list[str]:
     """Score passengers with the serving model and log them as the service does (one
     single-passenger request each); returns their ids."""
-    model = registry.promoted_model()
-    writer = PredictionLogWriter(location)
+    model = STORE.promoted_model()
+    writer = PredictionLogWriter(location, TITANIC.inputs)
     ids = []
     for _, row in passengers.iterrows():
         columns = {n: [None if pd.isna(row[n]) else row[n]] for n in RAW_INPUTS}
@@ -53,9 +76,7 @@ def resources(tmp_path: Path) -> dict:
     return {
         "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage")),
         "landing_area": LocalLandingArea(directory=str(tmp_path / "landing")),
-        "labels_landing": LocalLandingArea(
-            directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
-        ),
+        "labels_landing": LocalLandingArea(directory=str(tmp_path / "labels")),
         "prediction_log": PredictionLog(location=str(tmp_path / "log")),
         "monitoring_policy": MonitoringPolicy(),
     }
@@ -64,15 +85,15 @@ def resources(tmp_path: Path) -> dict:
 def compact(tmp_path: Path) -> dict[str, dict]:
     """Compact every hour with landed files, as the landing sensor's runs do; each hour's
     metadata."""
-    hours = sorted({f.hour for f in LogPlace(tmp_path / "log").landing()})
+    hours = sorted({f.hour for f in LogPlace(tmp_path / "log" / INSTANCE.prediction_log).landing()})
     return {
         hour: metadata(
             dg.materialize(
-                [hourly_traffic.hourly_traffic],
+                [HOURLY_TRAFFIC],
                 partition_key=hourly_traffic.partition_key(hour),
                 resources=resources(tmp_path),
             ),
-            "hourly_traffic",
+            "titanic/hourly_traffic",
         )
         for hour in hours
     }
@@ -81,14 +102,14 @@ def compact(tmp_path: Path) -> dict[str, dict]:
 def run(tmp_path: Path) -> dg.ExecuteInProcessResult:
     compact(tmp_path)
     return dg.materialize(
-        [monitoring.model_performance, monitoring.realized_accuracy_not_worse_than_promised],
+        titanic("model_performance", PERFORMANCE_CHECK),
         resources=resources(tmp_path),
     )
 
 
 def performance_check(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     evaluations = result.get_asset_check_evaluations()
-    [check] = [e for e in evaluations if e.check_name == monitoring.PERFORMANCE_CHECK]
+    [check] = [e for e in evaluations if e.check_name == PERFORMANCE_CHECK]
     return check
 
 
@@ -107,13 +128,13 @@ def test_outcomes_are_joined_and_count_for_the_model_that_predicted(
     assert re.search(r"\| older-model +\| +10 \|", hour["by_model_version"])
     # The serving model's performance counts only its own 20 labelled rows.
     result = run(tmp_path)
-    assert metadata(result, "model_performance")["outcomes_received"] == 20
+    assert metadata(result, "titanic/model_performance")["outcomes_received"] == 20
 
 
 def test_a_late_outcome_lands_in_the_hour_of_its_prediction_and_only_that_hour_changes(
     log, tmp_path, shipped_passengers
 ):
-    model = registry.promoted_model()
+    model = STORE.promoted_model()
     then = time.time() - 3 * 86400
     log.mkdir(parents=True)
     passenger = shipped_passengers.iloc[0]
@@ -123,7 +144,7 @@ def test_a_late_outcome_lands_in_the_hour_of_its_prediction_and_only_that_hour_c
     line = {
         "request_id": "three-days-ago", "timestamp": then, "model_version": model.version,
         "endpoint": "predict", "ids": ["three-days-ago"], "inputs": inputs,
-        "probability": [0.9], "survived": [True],
+        "probability": [0.9], "predicted": [True],
     }  # fmt: skip
     (log / f"predictions-{hour_of(then)}-elsewhere-1.jsonl").write_text(
         json.dumps(line, default=float) + "\n"
@@ -147,7 +168,7 @@ def test_true_outcomes_pass_the_check_and_realized_accuracy_is_reported_with_an_
     ids = serve(log, rows)
     OutcomeStore(log).add(list(zip(ids, rows["Survived"].astype(bool), strict=True)))
     result = run(tmp_path)
-    meta = metadata(result, "model_performance")
+    meta = metadata(result, "titanic/model_performance")
     accuracy = meta["realized_accuracy"]
     assert meta["realized_accuracy_low"] < accuracy < meta["realized_accuracy_high"]
     assert meta["realized_accuracy"] > 0.7
@@ -166,7 +187,7 @@ def test_true_outcomes_pass_the_check_and_realized_accuracy_is_reported_with_an_
 def test_a_handful_of_wrong_outcomes_never_fails_the_check(log, tmp_path, shipped_passengers):
     rows = shipped_passengers.sample(6, random_state=3)
     ids = serve(log, rows)
-    model = registry.promoted_model()
+    model = STORE.promoted_model()
     table = pd.DataFrame({n: rows[n] for n in RAW_INPUTS})
     predicted = (
         model.probabilities({n: [None if pd.isna(v) else v for v in table[n]] for n in RAW_INPUTS})
@@ -188,7 +209,7 @@ def test_significantly_worse_accuracy_fails_the_check_with_error_severity(
     check = performance_check(result)
     assert not check.passed
     # The confidence-based estimate is not to be trusted for this traffic: over-confident.
-    meta = metadata(result, "model_performance")
+    meta = metadata(result, "titanic/model_performance")
     assert meta["cbpe_trusted"] is False
     assert meta["cbpe_direction"] == "over-confident"
     assert "not to be trusted for this traffic" in meta["cbpe_verdict"]
@@ -208,10 +229,9 @@ def test_outcomes_landed_in_bulk_count_like_feedback_and_the_stored_one_wins_a_c
     ids = serve(log, rows)
     truth = rows["Survived"].astype(int).tolist()
     OutcomeStore(log).add([(ids[0], bool(truth[0]))])
-    (tmp_path / "labels").mkdir()
     pd.DataFrame(
         {"id": [ids[0], *ids[1:10], "never-predicted"], "Survived": [1 - truth[0], *truth[1:10], 1]}
-    ).to_csv(tmp_path / "labels" / "outcomes.csv", index=False)
+    ).to_csv(labels_folder(tmp_path) / "outcomes.csv", index=False)
 
     [hour] = compact(tmp_path).values()
 
@@ -228,21 +248,21 @@ def test_labelled_predictions_become_training_rows_with_their_provenance(
     rows = shipped_passengers.sample(12, random_state=6)
     ids = serve(log, rows)
     OutcomeStore(log).add(list(zip(ids[:8], rows["Survived"].astype(bool), strict=False)))
-    (tmp_path / "labels").mkdir()
     pd.DataFrame({"id": ids[8:10], "Survived": rows["Survived"].iloc[8:10]}).to_csv(
-        tmp_path / "labels" / "outcomes.csv", index=False
+        labels_folder(tmp_path) / "outcomes.csv", index=False
     )
     compact(tmp_path)
     result = dg.materialize(
-        [traffic.landed_outcomes, traffic.labelled_traffic, traffic.labelled_traffic_contract],
+        [*titanic("landed_outcomes"), *titanic("labelled_traffic", "labelled_traffic_contract")],
         resources=resources(tmp_path),
     )
 
-    table = result.asset_value("labelled_traffic").set_index("prediction_id")
+    table = result.asset_value(dg.AssetKey(["titanic", "labelled_traffic"]))
+    table = table.set_index("prediction_id")
     assert sorted(table.index) == sorted(ids[:10])  # the two without an outcome are not there
-    model = registry.promoted_model()
+    model = STORE.promoted_model()
     assert (table["source"] == f"feedback:{model.tag}").all()
-    assert (table["PassengerId"] >= FEEDBACK_PASSENGER_IDS).all()
+    assert (table["PassengerId"] >= FEEDBACK_IDS).all()
     expected = rows.assign(prediction_id=ids).set_index("prediction_id").loc[table.index]
     assert (table["Survived"] == expected["Survived"]).all()
     assert (table["Name"] == expected["Name"]).all()

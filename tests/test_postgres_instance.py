@@ -18,7 +18,7 @@ import pytest
 
 from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
-from titanic_assets.testing import DAEMON, UNPARTITIONED, free_port, poll, running
+from titanic_assets.testing import DAEMON, free_port, poll, running, unpartitioned
 
 defs = load_definitions()
 
@@ -121,19 +121,13 @@ def graph_run(
     work = tmp_path_factory.mktemp("postgres-graph")
     return dg.materialize(
         [*defs.assets, *defs.asset_checks],
-        selection=UNPARTITIONED,
+        selection=unpartitioned("titanic"),
         instance=instance,
         resources={
             "landing_area": LocalLandingArea(directory=str(work / "landing")),
-            "scoring_inbox": LocalLandingArea(
-                directory=str(work / "inbox"), seed_with_shipped_passengers=False
-            ),
-            "labels_landing": LocalLandingArea(
-                directory=str(work / "labels"), seed_with_shipped_passengers=False
-            ),
-            "exports": LocalLandingArea(
-                directory=str(work / "exports"), seed_with_shipped_passengers=False
-            ),
+            "scoring_inbox": LocalLandingArea(directory=str(work / "inbox")),
+            "labels_landing": LocalLandingArea(directory=str(work / "labels")),
+            "exports": LocalLandingArea(directory=str(work / "exports")),
             "prediction_log": PredictionLog(location=str(work / "prediction_log")),
             "monitoring_policy": MonitoringPolicy(),
             "io_manager": dg.FilesystemIOManager(base_dir=str(work / "storage")),
@@ -181,7 +175,9 @@ def test_run_history_reads_back_through_the_instance(
         key for key in unpartitioned if instance.get_latest_materialization_event(key) is not None
     }
     assert materialized == unpartitioned
-    evaluation = instance.fetch_materializations(dg.AssetKey("model_evaluation"), limit=1)
+    evaluation = instance.fetch_materializations(
+        dg.AssetKey(["titanic", "model_evaluation"]), limit=1
+    )
     assert evaluation.records[0].run_id == graph_run.run_id
 
 

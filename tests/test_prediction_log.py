@@ -9,16 +9,16 @@ from pathlib import Path
 
 import httpx
 
-from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import (
     LogPolicy,
     PredictionLogWriter,
     read_prediction_log,
 )
+from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
 from titanic_assets.testing import poll
 
 PASSENGER = {"Pclass": 3, "Sex": "male", "SibSp": 0, "Parch": 0}
-COLUMNS = {name: [PASSENGER.get(name)] for name in RAW_INPUTS}
+COLUMNS = {f.name: [PASSENGER.get(f.name)] for f in PASSENGER_FIELDS}
 
 
 def write(writer: PredictionLogWriter, request_id: str) -> bool:
@@ -32,7 +32,9 @@ def own_file(location: Path) -> Path:
 
 def test_a_full_disk_drops_the_line_reports_it_and_recovers(tmp_path):
     failures, health = [], []
-    writer = PredictionLogWriter(tmp_path, on_failure=failures.append, on_health=health.append)
+    writer = PredictionLogWriter(
+        tmp_path, PASSENGER_FIELDS, on_failure=failures.append, on_health=health.append
+    )
     own_file(tmp_path).symlink_to("/dev/full")  # every write: ENOSPC, as on a full disk
     assert write(writer, "lost") is False
     assert [f.errno for f in failures] == [28] and health == [False] and not writer.healthy
@@ -40,31 +42,37 @@ def test_a_full_disk_drops_the_line_reports_it_and_recovers(tmp_path):
     own_file(tmp_path).unlink()  # space again
     assert write(writer, "kept") is True
     assert health == [False, True] and writer.healthy
-    assert read_prediction_log(tmp_path)["request_id"].tolist() == ["kept"]
+    assert read_prediction_log(tmp_path, PASSENGER_FIELDS)["request_id"].tolist() == ["kept"]
 
 
 def test_an_unwritable_directory_is_reported_not_raised(tmp_path):
     (tmp_path / "a-file").write_text("")
     failures = []
-    writer = PredictionLogWriter(tmp_path / "a-file" / "log", on_failure=failures.append)
+    writer = PredictionLogWriter(
+        tmp_path / "a-file" / "log", PASSENGER_FIELDS, on_failure=failures.append
+    )
     assert not writer.healthy
     assert write(writer, "lost") is False
     assert len(failures) == 2  # at start-up, and for the request
 
 
 def test_files_roll_over_by_size_and_the_reader_sees_every_part(tmp_path):
-    writer = PredictionLogWriter(tmp_path, LogPolicy(max_file_bytes=1000, keep_days=30))
+    writer = PredictionLogWriter(
+        tmp_path, PASSENGER_FIELDS, LogPolicy(max_file_bytes=1000, keep_days=30)
+    )
     for i in range(30):
         assert write(writer, f"r{i}")
     files = sorted(tmp_path.glob("predictions-*.jsonl"))
     assert len(files) > 3
     assert all(f.stat().st_size < 1000 + 400 for f in files)
-    assert sorted(read_prediction_log(tmp_path)["request_id"]) == sorted(f"r{i}" for i in range(30))
+    assert sorted(read_prediction_log(tmp_path, PASSENGER_FIELDS)["request_id"]) == sorted(
+        f"r{i}" for i in range(30)
+    )
 
 
 def test_a_new_hour_starts_a_new_file_and_nothing_is_deleted(tmp_path):
     (tmp_path / "predictions-2020010100-otherhost-1.jsonl").write_text("")
-    writer = PredictionLogWriter(tmp_path, LogPolicy(keep_days=7))
+    writer = PredictionLogWriter(tmp_path, PASSENGER_FIELDS, LogPolicy(keep_days=7))
     writer._hour = "1999123123"  # as if the process had been writing since an earlier hour
     assert write(writer, "now")
     hours = sorted(p.name.split("-")[1] for p in tmp_path.glob("predictions-*.jsonl"))

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from titanic_assets.defs.monitoring.check_results import WATCHED_CHECKS
+from titanic_assets.loop.monitoring.check_results import watched_checks
 from titanic_assets.testing import ROOT, environment, free_port, poll, running
 
 DEPLOY = ROOT / "deploy" / "prometheus"
@@ -139,7 +139,7 @@ def test_a_failed_monitoring_check_on_the_instance_fires_its_alert(
     )
     assert query(prometheus, f"titanic_{check}_check_passed") == []  # no evaluation yet
 
-    key = WATCHED_CHECKS[check]
+    key = watched_checks("titanic")[check]
     with dg.DagsterInstance.from_config(instance_env["DAGSTER_HOME"]) as instance:
         instance.report_runless_asset_event(
             dg.AssetCheckEvaluation(asset_key=key.asset_key, check_name=key.name, passed=False)

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from titanic_assets.commands import retract_outcomes
-from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.instances import read_instance
 from titanic_assets.core.outcomes import (
     ANONYMOUS,
     OutcomeStore,
@@ -19,17 +19,18 @@ from titanic_assets.core.outcomes import (
     sender_id,
 )
 from titanic_assets.core.prediction_log import PredictionLogWriter
-from titanic_assets.defs.ingestion import labelled_traffic as traffic
 from titanic_assets.defs.resources import LocalLandingArea, MonitoringPolicy, PredictionLog
-from titanic_assets.testing import PASSENGER, compact_log
+from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
+from titanic_assets.domains.titanic.examples import PASSENGER
+from titanic_assets.testing import compact_log
 
 HONEST, FLOODER = sender_id("honest-sender-token-0001"), sender_id("flooding-token-0002")
 
 
 def predicted(log: Path | str, name: str, n: int) -> list[str]:
     """`n` logged predictions of the example passenger, with ids `<name>-<i>`."""
-    writer = PredictionLogWriter(log)
-    columns = {field: [PASSENGER.get(field)] for field in RAW_INPUTS}
+    writer = PredictionLogWriter(log, PASSENGER_FIELDS)
+    columns = {f.name: [PASSENGER.get(f.name)] for f in PASSENGER_FIELDS}
     for i in range(n):
         writer.write(f"{name}-{i}", "predict", "v1", columns, [0.9], [True])
     writer.close()
@@ -42,8 +43,9 @@ def retract(log: Path | str, *args: str) -> int:
 
 @pytest.fixture
 def log(tmp_path: Path) -> Path:
-    """A folder log with 5 outcomes from an honest sender and 8 from a flooder."""
-    location = tmp_path / "log"
+    """A folder log with 5 outcomes from an honest sender and 8 from a flooder: the Titanic
+    model's, under the log root `tmp_path / "log"`."""
+    location = tmp_path / "log" / read_instance("titanic").prediction_log
     store = OutcomeStore(location)
     assert store.add([(i, True) for i in predicted(location, "honest", 5)], HONEST)[1] is None
     assert store.add([(i, False) for i in predicted(location, "flood", 8)], FLOODER)[1] is None
@@ -117,26 +119,33 @@ def test_a_retraction_needs_a_reason_and_a_selector(log, capsys, args, message):
 
 
 def test_retractions_show_in_the_training_rows_metadata_and_their_rows_are_gone(log, tmp_path):
+    from titanic_assets.definitions import defs as load_definitions
+
+    defs = load_definitions()
+    traffic = dg.AssetKey(["titanic", "labelled_traffic"])
+    assets = [
+        defs.get_assets_def(dg.AssetKey(["titanic", "landed_outcomes"])),
+        defs.get_assets_def(traffic),
+    ]
+
     def materialize() -> dg.ExecuteInProcessResult:
         return dg.materialize(
-            [traffic.landed_outcomes, traffic.labelled_traffic],
+            assets,
             resources={
                 "io_manager": dg.FilesystemIOManager(base_dir=str(tmp_path / "storage")),
-                "labels_landing": LocalLandingArea(
-                    directory=str(tmp_path / "labels"), seed_with_shipped_passengers=False
-                ),
-                "prediction_log": PredictionLog(location=str(log)),
+                "labels_landing": LocalLandingArea(directory=str(tmp_path / "labels")),
+                "prediction_log": PredictionLog(location=str(tmp_path / "log")),  # the root
                 "monitoring_policy": MonitoringPolicy(),
             },
         )
 
     compact_log(log)  # as monitoring's hourly runs do
     before = materialize()
-    assert len(before.asset_value("labelled_traffic")) == 13
+    assert len(before.asset_value(traffic)) == 13
     assert retract(log, "--sender", FLOODER, "--reason", "flooded flipped outcomes") == 0
     after = materialize()
 
-    rows = after.asset_value("labelled_traffic")
+    rows = after.asset_value(traffic)
     assert len(rows) == 5 and not rows["prediction_id"].str.startswith("flood").any()
     [event] = after.get_asset_materialization_events()[-1:]
     meta = {k: v.value for k, v in event.materialization.metadata.items()}
@@ -152,8 +161,8 @@ def test_retractions_beside_a_bucket_log(emulator, monkeypatch, capsys):
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "titanic-test")
     bucket = storage.Client(project="titanic-test").create_bucket("titanic-retractions")
     url = "gs://titanic-retractions/log"
-    for n, (sender, survived) in enumerate(((HONEST, True), (FLOODER, False), (FLOODER, False))):
-        line = {"timestamp": 1.7e9 + n, "ids": [f"n{n}"], "survived": [survived], "sender": sender}
+    for n, (sender, outcome) in enumerate(((HONEST, True), (FLOODER, False), (FLOODER, False))):
+        line = {"timestamp": 1.7e9 + n, "ids": [f"n{n}"], "outcome": [outcome], "sender": sender}
         bucket.blob(f"log/outcomes-20260101-host-1-{n:08d}-x.jsonl").upload_from_string(
             json.dumps(line) + "\n"
         )

@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import SWITCH_DEADLINE
-from titanic_assets.core.contract import RAW_INPUTS
 from titanic_assets.core.prediction_log import read_prediction_log
+from titanic_assets.domains.titanic.contract import RAW_INPUTS
+from titanic_assets.domains.titanic.examples import PASSENGER
 from titanic_assets.testing import (
-    PASSENGER,
     ROOT,
     environment,
     poll,
@@ -110,7 +110,7 @@ def test_explain_contributions_add_up_to_the_raw_score(server, model_a, trained)
     assert body["model_version"] == model_a
     assert sum(body["contributions"].values()) + body["bias"] == pytest.approx(body["raw_score"])
     columns = {name: [PASSENGER.get(name)] for name in RAW_INPUTS}
-    matrix = trained.pipeline.design(columns)
+    matrix = trained.pipeline.matrix(columns)
     assert body["raw_score"] == pytest.approx(trained.pipeline.raw_score(matrix)[0])
     predicted = server.post("/predict", PASSENGER).json()["probability"]
     # The served probability is the raw score through the model's calibration.
@@ -157,6 +157,36 @@ def test_openapi_page_documents_every_endpoint_and_the_input_contract(server, mo
         assert fields["Sex"]["enum"] == ["male", "female"]
         assert passenger["additionalProperties"] is False
         assert passenger["example"]["Name"]
+
+
+def test_bentomls_own_client_calls_every_endpoint(server, model_a):
+    """`bentoml.SyncHTTPClient`, which types its calls from the service's /schema.json, calls
+    the prediction APIs; the mounted FastAPI routes (not in /schema.json) through its httpx
+    client. A batch's rows reach the service as sent: a misspelt field is named, not dropped
+    on the way (bento/plumbing.py's client_schema)."""
+    import bentoml
+
+    sparse = {"Pclass": 3, "Sex": "male", "SibSp": 0, "Parch": 0}
+    with bentoml.SyncHTTPClient(server.url, server_ready_timeout=30) as client:
+        single = client.predict(PASSENGER)
+        assert single["model_version"] == model_a
+        batch = client.predict_batch(passengers=[PASSENGER, sparse])
+        expected = [single["probability"], server.post("/predict", sparse).json()["probability"]]
+        assert [p["probability"] for p in batch["predictions"]] == pytest.approx(expected)
+        assert client.explain(PASSENGER)["probability"] == pytest.approx(single["probability"])
+        with pytest.raises(bentoml.exceptions.InvalidArgument, match="extra_forbidden"):
+            client.predict_batch(passengers=[PASSENGER | {"age": 30}])
+
+        assert client.client.get("/model_info").json()["model_version"] == model_a
+        unknown = {"outcomes": [{"id": "no-such-prediction", "survived": True}]}
+        assert client.client.post("/feedback", json=unknown).status_code == 404
+        csv = "PassengerId,Pclass,Sex,SibSp,Parch,Embarked\n1,3,male,0,0,S\n2,4,male,0,0,S\n"
+        scored = client.client.post(
+            "/predict_csv", content=csv, headers={"content-type": "text/csv"}
+        )
+        assert scored.status_code == 200
+        [valid, rejected] = pd.read_csv(io.StringIO(scored.text)).to_dict("records")
+        assert valid["model_version"] == model_a and rejected["reason"] == "Pclass not 1, 2 or 3"
 
 
 # --- invalid input: always a 4xx naming the field and the reason -------------------------
@@ -247,13 +277,15 @@ def test_prediction_log_receives_every_prediction_with_inputs_and_outputs(server
         "/predict_batch", {"passengers": [PASSENGER, PASSENGER | {"Age": None}]}
     ).json()
 
-    log = read_prediction_log(server.log, since=started.to_pydatetime())
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
+
+    log = read_prediction_log(server.log, PASSENGER_FIELDS, since=started.to_pydatetime())
     assert str(log["timestamp"].dtype) == "datetime64[ns, UTC]"
     row = log[log["request_id"] == single["request_id"]].iloc[0]
     assert row["endpoint"] == "predict" and row["model_version"] == model_a
     assert {name: row[name] for name in RAW_INPUTS} == PASSENGER
     assert row["probability"] == pytest.approx(single["probability"], abs=1e-6)
-    assert row["survived"] == single["survived"]
+    assert row["predicted"] == single["survived"]
     rows = log[log["request_id"] == batch["request_id"]]
     assert len(rows) == 2 and rows["endpoint"].eq("predict_batch").all()
     assert rows["Age"].iloc[0] == PASSENGER["Age"] and pd.isna(rows["Age"].iloc[1])
@@ -263,7 +295,8 @@ def test_metrics_expose_predictions_rejections_model_version_and_request_counts(
     server.post("/predict", PASSENGER | {"Age": 500})
     server.post("/predict", PASSENGER | {"Deck": "C"})
     text = server.get("/metrics").text
-    assert 'titanic_predictions_total{endpoint="predict",outcome="survived"}' in text
+    assert 'titanic_predictions_total{endpoint="predict",outcome="positive"}' in text
+    assert 'titanic_predictions_total{endpoint="predict",outcome="negative"}' in text
     assert 'titanic_rejected_inputs_total{endpoint="predict",reason="out_of_range"}' in text
     assert 'titanic_rejected_inputs_total{endpoint="predict",reason="unknown_field"}' in text
     assert f'titanic_serving_model{{version="{model_a}"}} 1.0' in text
@@ -318,7 +351,7 @@ def test_newly_promoted_model_takes_over_in_every_worker_without_failed_or_mixed
 def test_rollback_command_serves_an_earlier_version_again_without_failed_requests(
     server, model_a, trained, tmp_path
 ):
-    """The documented rollback (`dg launch --job rollback_serving_model ...`) puts model A's
+    """The documented rollback (`dg launch --job titanic_rollback_serving_model ...`) puts A's
     files back as the newest serving version; every worker switches, no request fails."""
     current = server.get("/model_info").json()["model_version"]
     assert current != model_a  # the previous test promoted model B
@@ -334,10 +367,11 @@ def test_rollback_command_serves_an_earlier_version_again_without_failed_request
     for client in clients:
         client.start()
     try:
-        config = {"ops": {"restore_serving_model": {"config": {"version": model_a}}}}
+        config = {"ops": {"titanic_restore_serving_model": {"config": {"version": model_a}}}}
         env = environment(tmp_path, {"BENTOML_HOME": str(server.store), "VIRTUAL_ENV": sys.prefix})
         launched = subprocess.run(
-            [str(Path(sys.executable).parent / "dg"), "launch", "--job", "rollback_serving_model",
+            [str(Path(sys.executable).parent / "dg"), "launch", "--job",
+             "titanic_rollback_serving_model",
              "--config-json", json.dumps(config)],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
@@ -513,7 +547,10 @@ def test_a_worker_killed_under_load_is_replaced_and_every_answer_was_logged(serv
             client.join()
 
     assert len(failed) <= len(clients), failed  # at most the requests in flight at the kill
-    logged = set(read_prediction_log(server.log, since=started.to_pydatetime())["request_id"])
+    from titanic_assets.domains.titanic.contract import PASSENGER_FIELDS
+
+    since = started.to_pydatetime()
+    logged = set(read_prediction_log(server.log, PASSENGER_FIELDS, since=since)["request_id"])
     assert set(answered) <= logged
 
 
@@ -521,7 +558,7 @@ HALF_WRITTEN = """
 import pickle, sys
 import bentoml
 from titanic_assets.core import registry
-name, meta = registry.SERVING_MODEL_NAME, {"threshold": 0.5}
+name, meta = registry.ModelStore("titanic_survival").serving, {"threshold": 0.5}
 with bentoml.models.create(name, labels={}, metadata=meta) as m:
     whole = pickle.dumps(list(range(100_000)))
     open(m.path_of(registry.PIPELINE_FILE), "wb").write(whole[: len(whole) // 2])
@@ -595,3 +632,40 @@ def test_predict_csv_refuses_other_media_types_and_oversized_files(server, model
         headers={"content-type": "text/csv"},
     )
     assert huge.status_code == 413
+
+
+def test_request_and_response_models_come_from_the_domain():
+    """bento/schemas.py names no domain: another domain's words and contract give other
+    models, fields and examples (here rows called "applicant", inputs with dashes)."""
+    import dataclasses
+
+    from bento.schemas import build
+    from titanic_assets.core.contract import InputField
+    from titanic_assets.core.domain import Words, load_domain
+
+    inputs = (
+        InputField("capital-gain", "float", "Gains.", required=True, minimum=0, maximum=1e6),
+        InputField("sector", "category", "Where.", allowed=("public", "private")),
+    )
+    domain = dataclasses.replace(
+        load_domain("titanic"),
+        name="synthetic",
+        inputs=inputs,
+        id_column=None,
+        words=Words(
+            row="applicant", rows="applicants", decision="approved", probability="approval"
+        ),
+        example={"capital-gain": 10.0, "sector": "public"},
+    )
+    api = build(domain)
+    assert (api.row.__name__, api.batch.__name__) == ("Applicant", "ApplicantBatch")
+    assert api.batch_row.__name__ == "BatchApplicant"
+    assert api.scored_row.__name__ == "ScoredApplicant"
+    body = api.batch.model_validate({"applicants": [{"capital-gain": 5.0}]})
+    assert body.applicants == [{"capital-gain": 5.0}]
+    with pytest.raises(ValueError, match="extra_forbidden|Extra inputs"):
+        api.batch.model_validate({"applicants": [{"capital-gain": 5.0, "age": 3}]})
+    assert "approved" in api.prediction.model_fields
+    assert "survived" not in api.prediction.model_fields
+    assert api.feedback.model_validate({"id": "a", "approved": True}).approved is True
+    assert api.batch.model_json_schema()["example"] == {"applicants": [domain.example]}

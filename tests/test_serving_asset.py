@@ -12,13 +12,17 @@ import pandas as pd
 import pytest
 
 from titanic_assets.core import registry
-from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.domain import load_domain
+from titanic_assets.core.instances import read_instance
 from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import LocalLandingArea
 from titanic_assets.ml import promotion
-from titanic_assets.ml.modeling import train_survival_model
+from titanic_assets.ml.modeling import train_model
 
 defs = load_definitions()
+TITANIC = load_domain("titanic")
+RAW_INPUTS = TITANIC.input_names
+STORE = registry.ModelStore(read_instance("titanic").serving_model_name)
 
 
 def _similar_models(rng: np.random.Generator, rows: int = 180):
@@ -52,12 +56,12 @@ def test_an_equally_good_model_is_promoted_with_both_on_the_same_rows_and_interv
 def test_too_few_unseen_passengers_keep_the_candidate_a_candidate():
     labels, champion, candidate = _similar_models(np.random.default_rng(2), rows=20)
     decision = promotion.decide_promotion(labels, champion, candidate, 0.5, 0.5)
-    assert not decision.promote and "20 passengers" in decision.reason
+    assert not decision.promote and "20 rows" in decision.reason
 
 
 def test_evaluation_rows_leave_out_what_the_champion_trained_on():
     held_out = pd.DataFrame({"PassengerId": [1, 2, 3, 4], "Survived": [0, 1, 0, 1]})
-    rows = promotion.evaluation_rows(held_out, [2, 4])
+    rows = promotion.evaluation_rows(held_out, [2, 4], "PassengerId")
     assert rows["PassengerId"].tolist() == [1, 3]
 
 
@@ -86,10 +90,10 @@ def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_
     meta = materialized_graph.metadata("serving_model")
     assert meta["promoted"] is True and meta["stage"] == "serving"
     model = bentoml.models.get(meta["bentoml_tag"])
-    trained = materialized_graph.value("survival_model")
+    trained = materialized_graph.value("trained_model")
     evaluation = materialized_graph.value("model_evaluation")
     # The version of the feature table the model was trained on, carried by the model itself.
-    table_version = materialized_graph.metadata("passengers")["data_version"]
+    table_version = materialized_graph.metadata("labelled_rows")["data_version"]
 
     assert model.info.labels["data_version"] == table_version == meta["data_version"]
     assert trained.data_version == table_version
@@ -120,7 +124,7 @@ def test_registered_model_holds_pipeline_threshold_schema_metrics_reference_and_
     # The stored model scores raw passenger columns exactly as the trained one, on the
     # service's numpy path, calibration and group evidence included.
     loaded = registry.load(meta["bentoml_tag"])
-    passengers = materialized_graph.value("passengers").head(50)
+    passengers = materialized_graph.value("labelled_rows").head(50)
     np.testing.assert_allclose(
         loaded.probabilities(passengers[list(RAW_INPUTS)]), trained.predict_proba(passengers)
     )
@@ -135,8 +139,11 @@ def test_the_trusted_margin_narrows_with_the_evidence_to_its_floor():
     assert promotion.margin_for(10) == pytest.approx(margin)  # never wider on less
 
 
+DECLARED = list(TITANIC.slices)
+
+
 def _slices(rows: int) -> np.ndarray:
-    names = list(promotion.SLICES)
+    names = list(TITANIC.slices)
     return np.array([names[i % len(names)] for i in range(rows)], dtype=object)
 
 
@@ -144,14 +151,14 @@ def test_the_trusted_guard_passes_an_equal_challenger_and_names_a_slice_it_turne
     labels, champion, candidate = _similar_models(np.random.default_rng(3), rows=360)
     slices = _slices(360)
 
-    equal = promotion.trusted_guard(labels, champion, candidate, 0.5, 0.5, slices)
+    equal = promotion.trusted_guard(labels, champion, candidate, 0.5, 0.5, slices, DECLARED)
 
     assert equal.passed, equal.reason
     assert equal.comparison["accuracy, male, class 3"]["verdict"] == "non-inferior"
     # A challenger that answers one slice the other way round: fine elsewhere, caught there.
     target = slices == "female, class 3"
     flipped = np.where(target, 1 - champion, candidate)
-    turned = promotion.trusted_guard(labels, champion, flipped, 0.5, 0.5, slices)
+    turned = promotion.trusted_guard(labels, champion, flipped, 0.5, 0.5, slices, DECLARED)
     assert not turned.passed
     assert "accuracy, female, class 3" in turned.reason
     assert turned.comparison["accuracy, female, class 3"]["verdict"] == "worse"
@@ -160,11 +167,13 @@ def test_the_trusted_guard_passes_an_equal_challenger_and_names_a_slice_it_turne
 def test_the_trusted_guard_does_not_judge_small_slices_or_too_few_passengers():
     labels, champion, candidate = _similar_models(np.random.default_rng(4), rows=60)
 
-    guard = promotion.trusted_guard(labels, champion, candidate, 0.5, 0.5, _slices(60))
+    guard = promotion.trusted_guard(labels, champion, candidate, 0.5, 0.5, _slices(60), DECLARED)
     assert guard.passed, guard.reason
     assert guard.comparison["accuracy, female, class 1"]["verdict"] == promotion.TOO_FEW
-    few = promotion.trusted_guard(labels[:20], champion[:20], candidate[:20], 0.5, 0.5, _slices(20))
-    assert not few.passed and "only 20 trusted passengers" in few.reason
+    few = promotion.trusted_guard(
+        labels[:20], champion[:20], candidate[:20], 0.5, 0.5, _slices(20), DECLARED
+    )
+    assert not few.passed and "only 20 trusted rows" in few.reason
 
 
 def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
@@ -172,21 +181,21 @@ def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
 ):
     """A candidate trained on scrambled outcomes is compared with the serving model on the
     same unseen passengers and kept as a candidate, whatever its own evaluation says."""
-    serving_before = registry.promoted_tag()
+    serving_before = STORE.promoted_tag()
     assert serving_before is not None
 
     storage = tmp_path / "storage"
     shutil.copytree(materialized_graph.storage, storage)
-    passengers = materialized_graph.value("passengers")
+    passengers = materialized_graph.value("labelled_rows")
     scrambled = passengers.assign(
         Survived=np.random.default_rng(0).permutation(passengers["Survived"].to_numpy())
     )
-    worse = train_survival_model(scrambled)
-    (storage / "survival_model").write_bytes(pickle.dumps(worse))
+    worse = train_model(TITANIC, scrambled)
+    (storage / "titanic" / "trained_model").write_bytes(pickle.dumps(worse))
 
     result = dg.materialize(
         [*defs.assets],
-        selection=["serving_model"],
+        selection=[dg.AssetKey(["titanic", "serving_model"])],
         instance=materialized_graph.instance,
         resources={
             **defs.resources,
@@ -202,12 +211,12 @@ def test_worse_model_stays_a_candidate_and_the_serving_model_keeps_serving(
     assert meta["comparison_rows"] >= promotion.MIN_ROWS
     assert meta["comparison"]["accuracy"]["difference"]["high"] < 0
     assert meta["serving_model"] == serving_before
-    assert registry.promoted_tag() == serving_before
+    assert STORE.promoted_tag() == serving_before
     candidate = bentoml.models.get(meta["bentoml_tag"])
-    assert candidate.tag.name == registry.CANDIDATE_MODEL_NAME
+    assert candidate.tag.name == STORE.candidate
     assert candidate.info.labels["stage"] == "candidate"
     # Kept, it becomes the challenger: the service shadows with it until outcomes decide.
-    record = registry.challenger_record()
+    record = STORE.challenger_record()
     assert record.candidate == meta["bentoml_tag"] and record.shadowing
     assert record.champion == serving_before
     assert meta["challenger"] == f"{meta['bentoml_tag']} shadows the serving model"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from titanic_assets.core.settings import SettingsError, load_settings, markdown_table
-from titanic_assets.defs.monitoring.evidence import MIN_NEW_ROWS
+from titanic_assets.loop.monitoring.evidence import MIN_NEW_ROWS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +41,7 @@ def test_an_empty_variable_means_the_default(monkeypatch):
         ("TITANIC_GCS_BUCKET", "gs://my-bucket", "not a bucket name"),
         ("TITANIC_PROFILE", "prod", "'local' or 'gcp'"),
         ("TITANIC_LOG_FORMAT", "xml", "'json' or 'text'"),
+        ("TITANIC_MODEL", "Titanic!", "should match pattern"),
     ],
 )
 def test_a_wrong_value_fails_at_start_up_naming_the_variable_and_the_reason(

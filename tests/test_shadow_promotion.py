@@ -26,17 +26,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from titanic_assets.core.contract import RAW_INPUTS
+from titanic_assets.core.domain import load_domain
 from titanic_assets.testing import (
     DAEMON,
     QUICK_LOOP,
     ROOT,
     environment,
     materialize_first_model,
+    model_service,
     poll,
     running,
-    survival_service,
 )
+
+RAW_INPUTS = load_domain("titanic").input_names
 
 DEADLINE = 420  # seconds for two sensor ticks and two runs, on a busy two-core machine
 
@@ -46,12 +48,12 @@ SAVE_CANDIDATE = """
 import shutil, sys
 import bentoml
 from titanic_assets.core import registry
-serving = registry.promoted_model()
+from titanic_assets.core.instances import read_instance
+store = registry.ModelStore(read_instance("titanic").serving_model_name)
+serving = store.promoted_model()
 metadata = {**serving.metadata, "threshold": serving.threshold + float(sys.argv[1])}
 labels = {**serving.labels, "stage": "candidate"}
-with bentoml.models.create(
-    registry.CANDIDATE_MODEL_NAME, labels=labels, metadata=metadata
-) as model:
+with bentoml.models.create(store.candidate, labels=labels, metadata=metadata) as model:
     for name in (registry.PIPELINE_FILE, registry.REFERENCE_FILE, registry.HELD_OUT_FILE,
                  registry.REFERENCE_SUMMARY_FILE, registry.GIVEN_IDS_FILE):
         shutil.copy(f"{serving.path}/{name}", model.path_of(name))
@@ -69,7 +71,8 @@ def save_candidate(env: dict[str, str], threshold_shift: float) -> str:
 
 def name_challenger(env: dict[str, str], version: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "titanic_assets.commands.challenger", "shadow", version,
+        [sys.executable, "-m", "titanic_assets.commands.challenger", "--model", "titanic",
+         "shadow", version,
          "--reason", "test: shadow this candidate"],
         env=env, cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
@@ -115,7 +118,8 @@ def serve_and_answer(
 
 
 def decision_for(instance: dg.DagsterInstance, challenger: str, action: str) -> dict | None:
-    event = instance.get_latest_materialization_event(dg.AssetKey("challenger_evaluation"))
+    key = dg.AssetKey(["titanic", "challenger_evaluation"])
+    event = instance.get_latest_materialization_event(key)
     if event is None:
         return None
     metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
@@ -132,7 +136,7 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_retired(
     materialize_first_model(env)
     instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
     with (
-        survival_service(tmp_path, env) as url,
+        model_service(tmp_path, env) as url,
         running(DAEMON, tmp_path / "daemon.log", env),
     ):
         first = poll(
@@ -176,7 +180,9 @@ def test_a_better_challenger_is_promoted_and_a_worse_one_retired(
         )
         assert now_serving["challenger"] is None
         assert now_serving["threshold"] == pytest.approx(first["threshold"] - 0.08)
-        serving_event = instance.get_latest_materialization_event(dg.AssetKey("serving_model"))
+        serving_event = instance.get_latest_materialization_event(
+            dg.AssetKey(["titanic", "serving_model"])
+        )
         assert serving_event.asset_materialization.metadata["restored_from"].value.endswith(better)
 
         # A challenger with a higher threshold, proven wrong where it disagrees: retired.

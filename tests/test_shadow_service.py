@@ -15,8 +15,11 @@ import pytest
 
 from tests.conftest import SWITCH_DEADLINE
 from titanic_assets.core import registry
-from titanic_assets.core.contract import RAW_INPUTS
-from titanic_assets.testing import PASSENGER, ROOT, poll
+from titanic_assets.domains.titanic.contract import RAW_INPUTS
+from titanic_assets.domains.titanic.examples import PASSENGER
+from titanic_assets.testing import ROOT, poll
+
+STORE = registry.ModelStore("titanic_survival")  # the Titanic model's store names
 
 
 def challenger_command(server, *args: str) -> subprocess.CompletedProcess:
@@ -48,7 +51,7 @@ def test_a_named_challenger_scores_every_passenger_in_the_shadow(
     server, model_a, trained, tmp_path
 ):
     threshold = trained.threshold + 0.1
-    candidate = server.promote(trained, threshold, tmp_path, name=registry.CANDIDATE_MODEL_NAME)
+    candidate = server.promote(trained, threshold, tmp_path, name=STORE.candidate)
     challenger_command(server, "shadow", candidate, "--reason", "test")
     poll("every worker to shadow", lambda: shadows_everywhere(server, candidate), SWITCH_DEADLINE)
     info = server.get("/model_info").json()
@@ -71,7 +74,7 @@ def test_a_named_challenger_scores_every_passenger_in_the_shadow(
     assert shadow["model_version"] == candidate
     expected = trained.predict_proba(pd.DataFrame(passengers, columns=list(RAW_INPUTS)))
     np.testing.assert_allclose(shadow["probability"], expected, atol=1e-6)
-    assert shadow["survived"] == [bool(p >= threshold) for p in shadow["probability"]]
+    assert shadow["predicted"] == [bool(p >= threshold) for p in shadow["probability"]]
     assert line["ids"] == [p["id"] for p in answer["predictions"]]
     assert line["model_version"] == answer["model_version"]
 
@@ -82,7 +85,7 @@ def test_a_challenger_that_fails_to_score_costs_no_request_and_retiring_stops_th
     broken = copy.copy(trained)
     broken.pipeline = copy.copy(trained.pipeline)
     broken.pipeline.classifier = None  # loads, then fails on every passenger
-    candidate = server.promote(broken, 0.5, tmp_path, name=registry.CANDIDATE_MODEL_NAME)
+    candidate = server.promote(broken, 0.5, tmp_path, name=STORE.candidate)
     challenger_command(server, "shadow", candidate, "--reason", "test: a broken candidate")
     poll("every worker to shadow", lambda: shadows_everywhere(server, candidate), SWITCH_DEADLINE)
 
@@ -104,4 +107,4 @@ def test_a_challenger_that_fails_to_score_costs_no_request_and_retiring_stops_th
         "every worker to stop shadowing", lambda: shadows_everywhere(server, None), SWITCH_DEADLINE
     )
     shown = challenger_command(server, "show").stdout
-    assert f"{registry.CANDIDATE_MODEL_NAME}:{candidate}: retired" in shown
+    assert f"{STORE.candidate}:{candidate}: retired" in shown

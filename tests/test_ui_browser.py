@@ -1,7 +1,8 @@
 """The Dagster UI in a real browser: `dagster dev` (webserver and daemon) on a temporary
 instance, driven by Playwright in Debian's headless Chromium. An operator's path: find the
-asset graph, materialize the model_training job, see the run succeed, read the check results and the
-evaluation metrics; then drop a file in the scoring inbox and see the sensor score it.
+asset graph, materialize the titanic_model_training job, see the run succeed, read the check
+results and the evaluation metrics; then drop a file in the Titanic model's scoring inbox and
+see the sensor score it.
 
 Screenshots go to tests/artifacts/; with TITANIC_UPDATE_DOCS_SCREENSHOTS=1 the graph and the
 model_evaluation page are also copied to docs/images/, which the README shows. Playwright
@@ -17,9 +18,12 @@ import httpx
 import pandas as pd
 import pytest
 
-from titanic_assets.defs.resources import SHIPPED_PASSENGERS
-from titanic_assets.defs.training.model_training import MODEL_TRAINING_JOB
+from titanic_assets.core.domain import load_domain
 from titanic_assets.testing import BIN, ROOT, environment, free_port, poll, running
+
+SHIPPED_PASSENGERS = load_domain("titanic").data
+MODEL_TRAINING_JOB = "titanic_model_training"
+BATCH_SCORING_JOB = "titanic_batch_scoring"
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -28,7 +32,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
-ASSETS = ("raw_passengers", "model_evaluation", "serving_model", "batch_predictions")
+ASSETS = ("raw_rows", "model_evaluation", "serving_model", "batch_predictions")
 RUNS = "{ runsOrError { ... on Runs { results { runId status jobName tags { key value } } } } }"
 
 pytestmark = [
@@ -85,7 +89,7 @@ def test_operator_materializes_everything_from_the_ui_and_reads_checks_and_metri
         for asset in ASSETS:
             expect(page.get_by_text(asset, exact=True).first).to_be_visible()
 
-        # The first model: the model_training job's "Materialize all", as the README says (the
+        # The first model: its model_training job's "Materialize all", as the README says (the
         # whole lineage's asks which hours of traffic to include: they are partitions).
         page.goto(f"{url}/locations/titanic_assets.definitions/jobs/{MODEL_TRAINING_JOB}")
         page.get_by_role("button", name="Materialize all").click()
@@ -100,29 +104,30 @@ def test_operator_materializes_everything_from_the_ui_and_reads_checks_and_metri
         page.wait_for_timeout(1_500)  # node statuses load after the graph, for the picture
         page.screenshot(path=ARTIFACTS / "asset_graph.png")
 
-        page.goto(f"{url}/assets/model_evaluation")
+        page.goto(f"{url}/assets/titanic/model_evaluation")
         for metric in ("expected_accuracy", "held_out/accuracy", "reliability", "roc_curve"):
             expect(page.get_by_text(metric, exact=True).first).to_be_visible()
         expect(page.get_by_text("Latest materialization").first).to_be_visible()
         page.wait_for_timeout(1_500)  # the status panel loads after the metadata
         page.screenshot(path=ARTIFACTS / "model_evaluation.png")
 
-        page.goto(f"{url}/assets/model_evaluation?view=checks")
+        page.goto(f"{url}/assets/titanic/model_evaluation?view=checks")
         expect(page.get_by_text("model_quality_gate").first).to_be_visible()
         expect(page.get_by_text("Passed").first).to_be_visible()
         page.screenshot(path=ARTIFACTS / "model_evaluation_checks.png")
 
         # A file dropped in the inbox is noticed by the sensor and scored by the daemon's run.
         unlabelled = pd.read_csv(SHIPPED_PASSENGERS).drop(columns=["Survived"]).head(50)
-        inbox = work / "inbox"
+        inbox = work / "inbox" / "titanic"  # the model's folder in the inbox
+        inbox.mkdir(parents=True, exist_ok=True)
         unlabelled.to_csv(inbox / "arrivals.tmp", index=False)
         (inbox / "arrivals.tmp").rename(inbox / "arrivals.csv")
         scored = inbox / "predictions" / "arrivals.csv"
-        poll("the sensor's batch scoring run", lambda: finished(url, "batch_scoring"), 150)
+        poll("the sensor's batch scoring run", lambda: finished(url, BATCH_SCORING_JOB), 150)
         assert len(pd.read_csv(scored)) == 50
 
-        page.goto(f"{url}/assets/batch_predictions")
-        for entry in ("rows_scored", "rows_rejected", "predicted_survival_rate"):
+        page.goto(f"{url}/assets/titanic/batch_predictions")
+        for entry in ("rows_scored", "rows_rejected", "predicted_positive_rate"):
             expect(page.get_by_text(entry, exact=True).first).to_be_visible()
         page.screenshot(path=ARTIFACTS / "batch_predictions.png")
         browser.close()

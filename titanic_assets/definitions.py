@@ -1,8 +1,9 @@
 """The code location: every definition under defs/, loaded the dg way, one process per run.
 
 `dg dev`, `dagster dev` (workspace.yaml, [tool.dagster]) and `dg check defs` all load this.
-Each domain folder under defs/ holds its own assets, checks, jobs and sensors;
-defs/resources.py picks the storage for the profile in TITANIC_PROFILE.
+Each model is a folder under defs/ with a `defs.yaml` (an instance of the ModelLoop
+component, building that model's assets, checks, jobs and sensors); defs/resources.py picks
+the storage for the profile in TITANIC_PROFILE.
 """
 
 from pathlib import Path

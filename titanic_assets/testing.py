@@ -1,6 +1,7 @@
 """The harness the tests and the benchmarks share: real processes on free loopback ports, each
 in a throwaway environment of its own and stopped with everything it started, waits that
-poll with a deadline, the example passenger, and the monitoring loop's setup.
+poll with a deadline, and the monitoring loop's setup. (Each domain's example rows are its
+own: e.g. titanic_assets/domains/titanic/examples.py.)
 
 It lives in the package, not in tests/, so that benchmarks/ can use it without importing the
 tests. Nothing here depends on pytest: a wait that runs out raises `NeverHappened`, which a
@@ -22,29 +23,12 @@ from typing import TypeVar
 
 import dagster as dg
 import httpx
-import numpy as np
-import pandas as pd
 
 from titanic_assets.core.settings import child_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DAEMON = [str(BIN / "dagster-daemon"), "run", "-m", "titanic_assets.definitions"]
-
-# One passenger every test and benchmark sends: a first-class woman with every field given
-# (bento/service.py keeps its own example for the OpenAPI page).
-PASSENGER = {
-    "Pclass": 1,
-    "Sex": "female",
-    "Age": 38.0,
-    "SibSp": 1,
-    "Parch": 0,
-    "Fare": 71.2833,
-    "Embarked": "C",
-    "Name": "Cumings, Mrs. John Bradley",
-    "Cabin": "C85",
-    "Ticket": "PC 17599",
-}
 
 # The monitoring loop at a pace a test can wait for: a drift report every 200 rows or 5 s,
 # new models picked up within a second.
@@ -53,9 +37,14 @@ QUICK_LOOP = {
     "TITANIC_MODEL_POLL_SECONDS": "1",
 }
 
-# "Materialize all" of the unpartitioned graph: the hours of traffic are partitions, which
-# the landing sensor or a backfill materializes.
-UNPARTITIONED = dg.AssetSelection.all() - dg.AssetSelection.assets("hourly_traffic")
+
+def unpartitioned(model: str = "titanic") -> dg.AssetSelection:
+    """ "Materialize all" of a model's unpartitioned graph: the hours of traffic are
+    partitions, which the landing sensor or a backfill materializes."""
+    return dg.AssetSelection.key_prefixes([model]) - dg.AssetSelection.assets(
+        dg.AssetKey([model, "hourly_traffic"])
+    )
+
 
 T = TypeVar("T")
 
@@ -145,21 +134,26 @@ def environment(work: Path, overrides: Mapping[str, str] | None = None) -> dict[
 
 
 @contextlib.contextmanager
-def survival_services(
-    works: Sequence[Path], overrides: Mapping[str, str] | None = None
+def model_services(
+    works: Sequence[Path],
+    overrides: Mapping[str, str] | None = None,
+    model: str = "titanic",
+    cwd: Path = ROOT,
 ) -> Iterator[list[str]]:
-    """`bentoml serve` as `make serve` runs it, one per working directory, each on a free port
-    in that directory's environment (one worker unless told; its log in work/service.log).
+    """`bentoml serve` as `make serve MODEL=<model>` runs it, one per working directory, each
+    on a free port in that directory's environment (one worker unless told; its log in
+    work/service.log).
     All are started before any is waited for, so their start-ups overlap; yields their URLs
     once each answers /livez, which it does before any model is promoted."""
     with contextlib.ExitStack() as stack:
         urls = []
         for work in works:
             port = free_port()
-            env = environment(work, {"TITANIC_SERVING_WORKERS": "1", **(overrides or {})})
-            command = [str(BIN / "bentoml"), "serve", "bento.service:TitanicSurvival",
+            settings = {"TITANIC_SERVING_WORKERS": "1", "TITANIC_MODEL": model}
+            env = environment(work, {**settings, **(overrides or {})})
+            command = [str(BIN / "bentoml"), "serve", "bento.service:ModelService",
                        "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-            stack.enter_context(running(command, work / "service.log", env))
+            stack.enter_context(running(command, work / "service.log", env, cwd))
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
             poll(f"{url} to answer /livez", lambda url=url: httpx.get(f"{url}/livez").is_success)
@@ -167,9 +161,15 @@ def survival_services(
 
 
 @contextlib.contextmanager
-def survival_service(work: Path, overrides: Mapping[str, str] | None = None) -> Iterator[str]:
-    """One survival service (see survival_services); yields its URL."""
-    with survival_services([work], overrides) as [url]:
+def model_service(
+    work: Path,
+    overrides: Mapping[str, str] | None = None,
+    model: str = "titanic",
+    cwd: Path = ROOT,
+) -> Iterator[str]:
+    """One model's service (see model_services; `cwd`: the project it serves from); yields
+    its URL."""
+    with model_services([work], overrides, model, cwd) as [url]:
         yield url
 
 
@@ -188,38 +188,33 @@ def process_table() -> dict[int, tuple[int, list[str]]]:
     return table
 
 
-def materialize_first_model(env: Mapping[str, str]) -> None:
-    """The whole graph in `env`, as `make materialize` makes it: the first model is served."""
+def materialize_first_model(env: Mapping[str, str], model: str = "titanic") -> None:
+    """A model's whole graph in `env`, as `make materialize` makes it: its first model is
+    served."""
+    selection = f"key:{model}/* and not key:{model}/hourly_traffic"
     subprocess.run(
-        [str(BIN / "dagster"), "asset", "materialize", "--select", "not key:hourly_traffic",
+        [str(BIN / "dagster"), "asset", "materialize", "--select", selection,
          "-m", "titanic_assets.definitions"],
         cwd=ROOT, env=dict(env), check=True, capture_output=True,
     )  # fmt: skip
 
 
-def shifted_population(shipped: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """New third-class men, older and boarding at Queenstown, 80% of whom survive: inputs and
-    outcomes both shifted from what the first model learned (it expects such men to die).
-    New surnames and tickets, so none of them repeats a shipped passenger or shares a
-    travelling group with another."""
-    rng = np.random.default_rng(seed)
-    men = shipped[(shipped["Pclass"] == 3) & (shipped["Sex"] == "male")]
-    rows = men.iloc[rng.integers(0, len(men), n)].reset_index(drop=True)
-    return rows.assign(
-        Age=(rows["Age"] + 15).clip(upper=100),
-        Embarked="Q",
-        Name=[f"Shifted{seed}x{i}, Mr. Passenger" for i in range(n)],
-        Ticket=[f"SHIFT{seed} {i}" for i in range(n)],
-        Survived=(rng.random(n) < 0.8).astype(int),
-    )
+def model_log(work: Path, model: str = "titanic") -> Path:
+    """Where a model's prediction log is under a test's working directory (`environment`)."""
+    from titanic_assets.core.instances import read_instance
+
+    return work / "prediction_log" / read_instance(model).prediction_log
 
 
-def compact_log(location: str | Path) -> list:
-    """Compact every hour of a prediction log, as monitoring's hourly runs do (the landing
-    sensor's, or `make monitor`); what each hour's compaction read and wrote."""
+def compact_log(location: str | Path, model: str = "titanic") -> list:
+    """Compact every hour of a model's prediction log, as monitoring's hourly runs do (the
+    landing sensor's, or `make monitor`); what each hour's compaction read and wrote."""
     from titanic_assets.core.compaction import compact_hour
+    from titanic_assets.core.domain import load_domain
+    from titanic_assets.core.instances import read_instance
     from titanic_assets.core.log_files import LogPlace
 
+    inputs = load_domain(read_instance(model).domain).inputs
     place = LogPlace(location)
     landed = place.landing()
-    return [compact_hour(place, hour, landed) for hour in sorted({f.hour for f in landed})]
+    return [compact_hour(place, hour, landed, inputs) for hour in sorted({f.hour for f in landed})]

@@ -4,7 +4,8 @@ The monitoring checks run in Dagster, not in the service, so Prometheus cannot s
 the service's /metrics. `python -m titanic_assets.commands.instance_metrics --port
 9464`, run beside the daemon with the same DAGSTER_HOME (SQLite locally, Postgres in
 production), answers each scrape with the latest evaluation of each check the retrain
-sensor watches (`drift`: no_input_drift; `performance`: the realized-accuracy check), read
+sensor watches (`drift`: no_input_drift; `performance`: the realized-accuracy check), per
+configured model (label `model`), read
 from the instance:
 
 - `titanic_<check>_check_passed`: 1 when the latest evaluation passed, 0 when it failed;
@@ -21,7 +22,8 @@ from typing import Any
 
 import dagster as dg
 
-from titanic_assets.defs.monitoring.check_results import WATCHED_CHECKS, latest_evaluation
+from titanic_assets.core.instances import instance_names
+from titanic_assets.loop.monitoring.check_results import latest_evaluation, watched_checks
 
 
 class MonitoringChecksCollector:
@@ -33,20 +35,23 @@ class MonitoringChecksCollector:
     def collect(self) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        for name, key in WATCHED_CHECKS.items():
+        for name in ("drift", "performance"):
             passed = GaugeMetricFamily(
                 f"titanic_{name}_check_passed",
                 f"1 when the latest {name} check evaluation passed, 0 when it failed.",
+                labels=["model"],
             )
             recorded = GaugeMetricFamily(
                 f"titanic_{name}_check_timestamp_seconds",
                 f"When the latest {name} check evaluation was recorded (Unix time).",
+                labels=["model"],
             )
-            latest = latest_evaluation(self.instance, key)
-            if latest is not None:
-                record, evaluation = latest
-                passed.add_metric([], 1.0 if evaluation.passed else 0.0)
-                recorded.add_metric([], record.event.timestamp)
+            for model in instance_names():
+                latest = latest_evaluation(self.instance, watched_checks(model)[name])
+                if latest is not None:
+                    record, evaluation = latest
+                    passed.add_metric([model], 1.0 if evaluation.passed else 0.0)
+                    recorded.add_metric([model], record.event.timestamp)
             yield passed
             yield recorded
 

@@ -1,8 +1,9 @@
 """Keep a serving machine's BentoML store up to date with the bucket's serving model archive.
 
 Beside a service on another machine (same BENTOML_HOME): each new archive the pipeline
-exports (core/model_sync.py) is imported into the local store, and the service switches to it
-at its next poll. The bucket and prefix are the gcp profile's settings, or the flags.
+exports for the model (core/model_sync.py) is imported into the local store, and the service
+switches to it at its next poll. The model (TITANIC_MODEL, the one the service beside it
+serves), bucket and prefix are the settings, or the flags.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bucket", default=settings.gcs_bucket)
     parser.add_argument("--io-prefix", default=settings.gcs_io_prefix)
+    parser.add_argument("--model", default=settings.model, help="a titanic_assets/defs/ folder")
     parser.add_argument("--poll-seconds", type=float, default=settings.model_poll_seconds)
     parser.add_argument("--once", action="store_true", help="pull once and exit")
     args = parser.parse_args(argv)
     if not args.bucket:
         parser.error("the bucket is needed: --bucket or TITANIC_GCS_BUCKET")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    source = BucketModelSource(args.bucket, args.io_prefix)
+    source = BucketModelSource(args.bucket, args.io_prefix, args.model)
     while True:
         try:
             tag = source.pull()

@@ -21,6 +21,7 @@ import argparse
 import sys
 from datetime import datetime
 
+from titanic_assets.core.instances import read_instance
 from titanic_assets.core.outcomes import LANDED_SENDER, read_outcomes, read_retractions
 from titanic_assets.core.retractions import Retraction, record_retraction, utc
 from titanic_assets.core.settings import load_settings
@@ -40,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--since", type=_time, help="received at or after (ISO 8601)")
     parser.add_argument("--until", type=_time, help="received at or before (default: now)")
     parser.add_argument("--reason", required=True, help="why, for whoever audits it later")
-    parser.add_argument("--log", help="the prediction log's place (default: the setting)")
+    parser.add_argument("--model", help="a configured model (default: TITANIC_MODEL)")
+    parser.add_argument("--log", help="the prediction log's place (default: the model's)")
     parser.add_argument("--dry-run", action="store_true", help="count only, record nothing")
     args = parser.parse_args(argv)
     if args.sender == LANDED_SENDER:
@@ -48,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
             f"outcomes landed in bulk ({LANDED_SENDER}) are the labels landing area's files: "
             "remove the file there instead"
         )
-    location = args.log or load_settings().prediction_log
+    settings = load_settings()
+    instance = read_instance(args.model or settings.model)
+    location = args.log or instance.log_location(settings.prediction_log)
     try:
         retraction = Retraction.now(args.reason, args.sender, args.since, args.until)
     except ValueError as error:

@@ -12,7 +12,7 @@ in the model's metadata: the service applies it on numpy, with no scikit-learn p
   what the linear WCG model used (0.036, 0.032, 0.041).
 
 `calibration_from_dict` reads either back from the metadata (`as_dict`). Each also maps one
-value with `one`, on Python floats: a /predict's one passenger, for which numpy's cost per
+value with `one`, on Python floats: a /predict's one row, for which numpy's cost per
 call was most of the time (the same libm functions; numpy's own AVX-512 ones, where used,
 may differ in the last bit).
 """

@@ -3,14 +3,15 @@
 For each hour (`YYYYMMDDHH`, core/log_files.py) this reads the predictions landed for it
 and the outcomes come back for them, and writes under the log's `compacted/`:
 
-- `predictions/<hour>.parquet`: one row per passenger scored (core/prediction_log.COLUMNS,
-  and the challenger's version and answers where one shadowed it);
+- `predictions/<hour>.parquet`: one row per row scored (core/prediction_log.log_columns,
+  and the challenger's version and answers where one shadowed it: `challenger_version`,
+  `challenger_probability`, `challenger_predicted`);
 - `labelled/<hour>.parquet`: those with an outcome (plus `outcome`, `received_at`,
   `sender`), the training rows and performance evidence, kept past the retention period;
 - `samples/<hour>.parquet`: per model version a uniform sample of at most SAMPLE_ROWS rows,
   stored in random order, so the first k rows of each hour make a window's drift sample
   without reading the hour again (windows.py);
-- `summaries/<hour>.json`: per model version, rows, predicted survivals, CBPE's sums,
+- `summaries/<hour>.json`: per model version, rows, predicted positives, CBPE's sums,
   labelled and correct; and what was read (files, skipped lines, the landing fingerprint).
 
 Why DuckDB: the JSON lines are columnar per request (a batch is one line of lists), and
@@ -30,16 +31,19 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from titanic_assets.core.contract import FIELDS_BY_NAME, RAW_INPUTS
 from titanic_assets.core.log_files import LandingFile, LogPlace, hour_of
 from titanic_assets.core.outcomes import ANONYMOUS, LANDED_SENDER
 from titanic_assets.core.retractions import load_retractions, retracted_sql
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import duckdb
     import pandas as pd
+
+    from titanic_assets.core.contract import InputField
 
 # Rows per hour and model version kept for the drift tests: as many as a window tests
 # (core/traffic_windows.py), so a window of one busy hour is sampled as fully as any other.
@@ -49,28 +53,42 @@ SAMPLE_ROWS = 20_000
 MEMORY_LIMIT = "512MB"
 
 
-def _sql_type(name: str) -> str:
-    return "DOUBLE" if FIELDS_BY_NAME[name].kind in ("int", "float") else "VARCHAR"
+def _name(name: str) -> str:
+    """An input's name as a SQL identifier (any name a domain gives, quoted)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
-_INPUTS = ", ".join(f"{name} {_sql_type(name)}[]" for name in RAW_INPUTS)
+def _text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_type(field: InputField) -> str:
+    return "DOUBLE" if field.kind in ("int", "float") else "VARCHAR"
+
+
 # The landing lines' fields and types (core/prediction_log.py, core/outcomes.py).
-PREDICTION_LINE = {
-    "request_id": "VARCHAR",
-    "timestamp": "DOUBLE",
-    "model_version": "VARCHAR",
-    "endpoint": "VARCHAR",
-    "ids": "VARCHAR[]",
-    "inputs": f"STRUCT({_INPUTS})",
-    "probability": "DOUBLE[]",
-    "survived": "BOOLEAN[]",
-    # The challenger's answers, when one shadowed the request (absent: NULL).
-    "challenger": "STRUCT(model_version VARCHAR, probability DOUBLE[], survived BOOLEAN[])",
-}
+def prediction_line(inputs: Sequence[InputField]) -> dict[str, str]:
+    """A prediction line's fields and their DuckDB types, for a model reading `inputs`."""
+    typed = ", ".join(f"{_name(f.name)} {_sql_type(f)}[]" for f in inputs)
+    return {
+        "request_id": "VARCHAR",
+        "timestamp": "DOUBLE",
+        "model_version": "VARCHAR",
+        "endpoint": "VARCHAR",
+        "ids": "VARCHAR[]",
+        "inputs": f"STRUCT({typed})",
+        "probability": "DOUBLE[]",
+        "predicted": "BOOLEAN[]",
+        # The challenger's answers, when one shadowed the request (absent: NULL).
+        "challenger": "STRUCT(model_version VARCHAR, probability DOUBLE[], predicted BOOLEAN[])",
+    }
+
+
 OUTCOME_LINE = {
     "timestamp": "DOUBLE",
     "ids": "VARCHAR[]",
-    "survived": "BOOLEAN[]",
+    "outcome": "BOOLEAN[]",
     "sender": "VARCHAR",
 }
 
@@ -134,7 +152,8 @@ def _read_json(
             + ", filename VARCHAR)"
         )
         return {}
-    wanted = "{" + ", ".join(f"{name}: '{kind}'" for name, kind in columns.items()) + "}"
+    typed = ", ".join(f"{name}: {_text(kind)}" for name, kind in columns.items())
+    wanted = "{" + typed + "}"
     con.execute(
         f"CREATE TABLE {table} AS SELECT * FROM read_json({_quoted(paths)}, "
         f"format='newline_delimited', ignore_errors=true, filename=true, columns={wanted})"
@@ -156,12 +175,18 @@ def compact_hour(
     place: LogPlace,
     hour: str,
     landing: list[LandingFile],
+    inputs: Sequence[InputField],
     landed_outcomes: pd.DataFrame | None = None,
+    label: str | None = None,
+    positive: Any = None,
 ) -> CompactedHour:
-    """Compact the landing files of `hour` (and the outcomes `landed` in bulk for its
-    predictions: `id`, `Survived` as text) into the hour's compacted files."""
+    """Compact the landing files of `hour` of a model reading `inputs` (and the outcomes
+    `landed` in bulk for its predictions: `id` and the `label` column, as text, positive
+    where the trimmed text is `str(positive)`) into the hour's compacted files."""
     import duckdb
 
+    if landed_outcomes is not None and label is None:
+        raise ValueError("outcomes landed in bulk need the label column they are read from")
     mine = [f for f in landing if f.hour == hour]
     with place.local_copies(mine) as paths, tempfile.TemporaryDirectory() as scratch:
         by_name = {p.name: p for p in paths}
@@ -170,9 +195,9 @@ def compact_hour(
         ]
         outcomes = [by_name[f.name] for f in mine if f.stream == "outcomes" and f.name in by_name]
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": scratch})
-        skipped = _read_json(con, "lines", predictions, PREDICTION_LINE)
+        skipped = _read_json(con, "lines", predictions, prediction_line(inputs))
         skipped |= _read_json(con, "outcome_lines", outcomes, OUTCOME_LINE)
-        conflicts = _build_tables(con, place, landed_outcomes)
+        conflicts = _build_tables(con, place, inputs, _landed(landed_outcomes, label, positive))
         result = CompactedHour(
             hour=hour,
             files=len(mine),
@@ -185,7 +210,7 @@ def compact_hour(
         for kind, query in (
             ("predictions", "SELECT * FROM predictions"),
             ("labelled", "SELECT * FROM labelled"),
-            ("samples", _sample(hour)),
+            ("samples", _sample(hour, inputs)),
         ):
             out = Path(scratch) / f"{kind}.parquet"
             # Small row groups: a window reads the first rows of each hour's sample only.
@@ -198,12 +223,27 @@ def compact_hour(
     return result
 
 
+def _landed(landed: pd.DataFrame | None, label: str | None, positive: Any) -> pd.DataFrame | None:
+    """Outcomes landed in bulk as `id` (text) and `outcome` (bool: the label, trimmed, is
+    `str(positive)`); None when there are none."""
+    if landed is None or not len(landed):
+        return None
+    import pandas as pd
+
+    text = landed[label].astype(str).str.strip()
+    return pd.DataFrame({"id": landed["id"].astype(str), "outcome": text == str(positive)})
+
+
 def _build_tables(
-    con: duckdb.DuckDBPyConnection, place: LogPlace, landed: pd.DataFrame | None
+    con: duckdb.DuckDBPyConnection,
+    place: LogPlace,
+    inputs: Sequence[InputField],
+    landed: pd.DataFrame | None,
 ) -> list[str]:
-    """predictions, outcomes (one per id) and labelled from the loaded lines; returns the
-    ids whose landed outcome contradicts the stored one."""
-    inputs = ", ".join(f"unnest(inputs.{name}) AS {name}" for name in RAW_INPUTS)
+    """predictions, outcomes (one per id) and labelled from the loaded lines and the
+    outcomes `landed` in bulk (`_landed`); returns the ids whose landed outcome contradicts
+    the stored one."""
+    unnested = ", ".join(f"unnest(inputs.{_name(f.name)}) AS {_name(f.name)}" for f in inputs)
     con.execute(
         f"""
         CREATE TABLE predictions AS
@@ -211,10 +251,10 @@ def _build_tables(
                    CASE WHEN endpoint = 'predict_batch' THEN request_id || '-' || i
                              ELSE request_id END))) AS prediction_id,
                request_id, to_timestamp(timestamp) AS timestamp, model_version, endpoint,
-               {inputs}, unnest(probability) AS probability, unnest(survived) AS survived,
+               {unnested}, unnest(probability) AS probability, unnest(predicted) AS predicted,
                challenger.model_version AS challenger_version,
                unnest(challenger.probability) AS challenger_probability,
-               unnest(challenger.survived) AS challenger_survived
+               unnest(challenger.predicted) AS challenger_predicted
         FROM lines
         """
     )
@@ -222,16 +262,16 @@ def _build_tables(
         f"""
         CREATE TABLE stored AS
         SELECT unnest(ids) AS id, to_timestamp(timestamp) AS received_at,
-               unnest(survived) AS survived, coalesce(sender, '{ANONYMOUS}') AS sender
+               unnest(outcome) AS outcome, coalesce(sender, '{ANONYMOUS}') AS sender
         FROM outcome_lines
         """
     )
-    if landed is not None and len(landed):
-        bulk = landed[["id", "Survived"]].astype(str)  # noqa: F841 (read by DuckDB by name)
+    if landed is not None:
+        bulk = landed  # noqa: F841 (read by DuckDB by name)
         con.execute(
             f"""
             INSERT INTO stored
-            SELECT id, NULL, trim(Survived) = '1', '{LANDED_SENDER}' FROM bulk
+            SELECT id, NULL, outcome, '{LANDED_SENDER}' FROM bulk
             WHERE id IN (SELECT prediction_id FROM predictions)
             """
         )
@@ -242,7 +282,7 @@ def _build_tables(
         for row in con.execute(
             f"""
             SELECT id FROM stored GROUP BY id
-            HAVING count(DISTINCT survived) > 1 AND bool_or(sender = '{LANDED_SENDER}')
+            HAVING count(DISTINCT outcome) > 1 AND bool_or(sender = '{LANDED_SENDER}')
             ORDER BY id
             """
         ).fetchall()
@@ -259,7 +299,7 @@ def _build_tables(
     con.execute(
         """
         CREATE TABLE labelled AS
-        SELECT p.*, o.survived AS outcome, o.received_at, o.sender
+        SELECT p.*, o.outcome, o.received_at, o.sender
         FROM (SELECT * FROM predictions QUALIFY row_number() OVER (
                   PARTITION BY prediction_id ORDER BY timestamp DESC) = 1) AS p
         JOIN outcomes AS o ON o.id = p.prediction_id
@@ -268,46 +308,47 @@ def _build_tables(
     return conflicts
 
 
-def _sample(hour: str) -> str:
+def _sample(hour: str, inputs: Sequence[InputField]) -> str:
     """Per model version, at most SAMPLE_ROWS rows drawn by a hash of their id, with their
     `rank` in that random order: any first k of them are a uniform sample too."""
+    names = ", ".join(_name(f.name) for f in inputs)
     return f"""
-        SELECT '{hour}' AS hour, model_version, timestamp, {", ".join(RAW_INPUTS)}, probability,
+        SELECT '{hour}' AS hour, model_version, timestamp, {names}, probability,
                row_number() OVER (PARTITION BY model_version ORDER BY hash(prediction_id)) AS rank
         FROM predictions QUALIFY rank <= {SAMPLE_ROWS} ORDER BY model_version, rank
     """
 
 
 def _summaries(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:
-    """Per model version: rows, predicted survivals, CBPE's expected correct and its
+    """Per model version: rows, predicted positives, CBPE's expected correct and its
     variance (each row is right with q = the probability of what it predicts), labelled
     rows and correct ones."""
     rows = con.execute(
         """
-        WITH q AS (SELECT model_version, survived,
-                          CASE WHEN survived THEN probability ELSE 1 - probability END AS q
+        WITH q AS (SELECT model_version, predicted,
+                          CASE WHEN predicted THEN probability ELSE 1 - probability END AS q
                    FROM predictions)
-        SELECT model_version, count(*), sum(survived::INT), sum(q), sum(q * (1 - q))
+        SELECT model_version, count(*), sum(predicted::INT), sum(q), sum(q * (1 - q))
         FROM q GROUP BY 1
         """
     ).fetchall()
     labelled = dict(
         (version, (n, correct))
         for version, n, correct in con.execute(
-            "SELECT model_version, count(*), sum((survived = outcome)::INT) "
+            "SELECT model_version, count(*), sum((predicted = outcome)::INT) "
             "FROM labelled GROUP BY 1"
         ).fetchall()
     )
     return {
         str(version): {
             "rows": int(n),
-            "predicted_survived": int(survived or 0),
+            "predicted_positive": int(positive or 0),
             "expected_correct": float(q or 0.0),
             "expected_correct_variance": float(var or 0.0),
             "labelled": int(labelled.get(version, (0, 0))[0]),
             "correct": int(labelled.get(version, (0, 0))[1] or 0),
         }
-        for version, n, survived, q, var in rows
+        for version, n, positive, q, var in rows
     }
 
 

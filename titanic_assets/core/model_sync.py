@@ -1,8 +1,9 @@
 """The serving model from the pipeline's machine to a service on another machine.
 
-The `serving_model_archive` asset holds the serving model as a BentoML archive; in the gcp
-profile its IO manager (GCSPickleIOManager) stores it in the bucket, at
-`<TITANIC_GCS_IO_PREFIX>/serving_model_archive`. On the serving machine,
+Each model's `serving_model_archive` asset (key `<model>/serving_model_archive`) holds its
+serving model as a BentoML archive; in the gcp profile its IO manager (GCSPickleIOManager)
+stores it in the bucket, at `<TITANIC_GCS_IO_PREFIX>/<model>/serving_model_archive`. On the
+serving machine,
 `python -m titanic_assets.commands.model_sync` polls that object and imports each new archive
 into the local BentoML store (BENTOML_HOME), where the service's own store poll switches to it.
 
@@ -19,6 +20,11 @@ from pathlib import Path
 from typing import Any
 
 ARCHIVE_ASSET = "serving_model_archive"
+
+
+def archive_object(io_prefix: str, model: str) -> str:
+    """Where the IO manager stores `model`'s archive: its asset key's path under the prefix."""
+    return f"{io_prefix.strip('/')}/{model}/{ARCHIVE_ASSET}".lstrip("/")
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,12 @@ class BucketModelSource:
     Credentials are application default credentials, or none with STORAGE_EMULATOR_HOST set.
     """
 
-    def __init__(self, bucket: str, io_prefix: str, client: Any = None) -> None:
+    def __init__(self, bucket: str, io_prefix: str, model: str, client: Any = None) -> None:
         from google.cloud import storage
 
         self.client = client or storage.Client()  # project: GOOGLE_CLOUD_PROJECT, else ADC's
         self.bucket = bucket
-        self.object_name = f"{io_prefix.strip('/')}/{ARCHIVE_ASSET}".lstrip("/")
+        self.object_name = archive_object(io_prefix, model)
         self._generation: int | None = None
 
     def pull(self) -> str | None:

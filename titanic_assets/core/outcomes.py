@@ -1,7 +1,8 @@
-"""Outcomes: what really happened to a passenger the service predicted for, sent back later.
+"""Outcomes: the true label of a row the service predicted for, sent back later, as a bool
+(`outcome`: the label is the positive class).
 
-Ids: every logged prediction has one id per passenger (`prediction_log.prediction_ids`): a
-single prediction's id is its request id, the i-th passenger of a batch's is `<request id>-<i>`.
+Ids: every logged prediction has one id per row (`prediction_log.prediction_ids`): a single
+prediction's id is its request id, the i-th row of a batch's is `<request id>-<i>`.
 The request id is the client's `X-Request-ID` header when it sends one, else the service's.
 
 Where: beside the prediction log (core/prediction_log.py), same place, same rules.
@@ -30,8 +31,9 @@ Where: beside the prediction log (core/prediction_log.py), same place, same rule
   bucket; there is no lock across machines, so two replicas accepting different outcomes
   for one id within the same instant both answer 200, and readers keep the first received.
 
-Outcomes also land in bulk, as CSV files of `(id, Survived)` in the labels landing area;
-monitoring joins them to their predictions hour by hour beside the stored ones, which win a
+Outcomes also land in bulk, as CSV files of `id` and the domain's label column in the
+labels landing area (positive where the trimmed text is the positive class); monitoring joins
+them to their predictions hour by hour beside the stored ones, which win a
 contradiction (core/compaction.py).
 
 Senders: each stored line records who sent it, `sender_id` of the bearer token the request
@@ -70,8 +72,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 LOCK_NAME = "outcomes.lock"
-# Labelled traffic trains under PassengerIds from here up: above any real passenger list's.
-FEEDBACK_PASSENGER_IDS = 2**48
+# Labelled traffic trains under row ids from here up: above any shipped data set's.
+FEEDBACK_IDS = 2**48
 # A training row's `source` for labelled traffic: this, then the tag of the model that served it.
 FEEDBACK_SOURCE = "feedback:"
 ANONYMOUS = "anonymous"
@@ -84,12 +86,12 @@ def sender_id(token: str) -> str:
     return "token:" + hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
-def feedback_passenger_id(prediction_id: str) -> int:
-    """The PassengerId a labelled prediction trains under: stable (48 bits of the id's
-    SHA-256 above FEEDBACK_PASSENGER_IDS), so it falls in the same held-out split on every
-    retrain, and never one a landed passenger has."""
+def feedback_row_id(prediction_id: str) -> int:
+    """The row id a labelled prediction trains under: stable (48 bits of the id's SHA-256
+    above FEEDBACK_IDS), so it falls in the same held-out split on every retrain, and never
+    one a landed row has."""
     digest = hashlib.sha256(prediction_id.encode()).digest()
-    return FEEDBACK_PASSENGER_IDS + int.from_bytes(digest[:6], "big")
+    return FEEDBACK_IDS + int.from_bytes(digest[:6], "big")
 
 
 def is_feedback(sources: pd.Series) -> pd.Series:
@@ -232,13 +234,14 @@ class OutcomeStore:
 
     def _refresh_outcomes(self) -> None:
         for record in self._storage.outcome_records():
-            for i, survived in zip(record["ids"], record["survived"], strict=True):
-                self._stored.setdefault(i, survived)  # the first received stands
+            for i, outcome in zip(record["ids"], record["outcome"], strict=True):
+                self._stored.setdefault(i, outcome)  # the first received stands
 
     def add(
         self, outcomes: Sequence[tuple[str, bool]], sender: str = ANONYMOUS
     ) -> tuple[int, Rejection | None]:
-        """Store outcomes `(id, survived)` from `sender`, all or none.
+        """Store outcomes `(id, outcome)` from `sender`, all or none (`outcome`: the label is
+        the positive class).
 
         Returns (how many were new, None), or (0, a Rejection): 404 for ids no logged
         prediction has, 409 for ids that already have (or are sent with) a different
@@ -255,11 +258,11 @@ class OutcomeStore:
                 self._refresh_outcomes()
                 pending: dict[str, bool] = {}
                 conflicts = []
-                for i, survived in outcomes:
+                for i, outcome in outcomes:
                     before = pending.get(i, self._stored.get(i))
-                    if before is not None and before != survived:
+                    if before is not None and before != outcome:
                         conflicts.append(i)
-                    pending[i] = survived
+                    pending[i] = outcome
                 if conflicts:
                     return 0, Rejection(
                         409, "a different outcome is already stored or sent for this id",
@@ -270,14 +273,14 @@ class OutcomeStore:
                     now = time.time()
                     arrived = time.strftime(HOUR_FORMAT, time.gmtime(now))
                     by_hour: dict[str, dict[str, bool]] = {}
-                    for i, survived in new.items():
-                        by_hour.setdefault(self._known[i], {})[i] = survived
+                    for i, outcome in new.items():
+                        by_hour.setdefault(self._known[i], {})[i] = outcome
                     try:  # one line per hour of predictions: each lands in its hour
                         for hour, part in sorted(by_hour.items()):
                             record = {
                                 "timestamp": now,
                                 "ids": list(part),
-                                "survived": list(part.values()),
+                                "outcome": list(part.values()),
                                 "sender": sender,
                             }
                             line = json.dumps(record, separators=(",", ":")) + "\n"
@@ -295,9 +298,9 @@ def _unique(ids: Sequence[str]) -> list[str]:
 
 def read_outcomes(location: str | Path) -> pd.DataFrame:
     """Every stored outcome no retraction covers, one row per id: id, received_at (UTC),
-    survived (bool), sender (`sender_id`, or `anonymous`). From a folder or a bucket
-    prediction log's place; for an id stored twice (two replicas at the same instant, see
-    the module doc) the first received stands.
+    outcome (bool: the label is the positive class), sender (`sender_id`, or `anonymous`).
+    From a folder or a bucket prediction log's place; for an id stored twice (two replicas
+    at the same instant, see the module doc) the first received stands.
 
     The one place retractions (core/retractions.py) are applied: every reader of outcomes
     (training rows, the monitoring join, promotion evidence) comes through here."""
@@ -345,23 +348,23 @@ def _stored_outcomes(location: str | Path) -> pd.DataFrame:
         root = Path(location)
         records = _Tail(root, "outcomes-*.jsonl").new_records() if root.exists() else []
     ids: list[str] = []
-    survived: list[bool] = []
+    outcome: list[bool] = []
     received: list[float] = []
     senders: list[str] = []
     for record in records:
         ids.extend(record["ids"])
-        survived.extend(record["survived"])
+        outcome.extend(record["outcome"])
         received.extend([record["timestamp"]] * len(record["ids"]))
         senders.extend([record.get("sender", ANONYMOUS)] * len(record["ids"]))
     table = pd.DataFrame(
         {
             "id": pd.Series(ids, dtype=object),
             "received_at": received,
-            "survived": survived,
+            "outcome": outcome,
             "sender": pd.Series(senders, dtype=object),
         }
     )
     received_at = table["received_at"].astype("float64")
     table["received_at"] = pd.to_datetime(received_at, unit="s", utc=True)
-    table["survived"] = table["survived"].astype(bool)
+    table["outcome"] = table["outcome"].astype(bool)
     return table.sort_values("received_at", kind="stable", ignore_index=True)

@@ -3,7 +3,7 @@
 Where: the TITANIC_PREDICTION_LOG setting (core/settings.py), a folder or a gs:// prefix; the
 service (writer) and Dagster (reader, through the `prediction_log` resource) are given it.
 
-Format: JSON lines, one line per request, columnar so a 1,000-passenger batch costs one
+Format: JSON lines, one line per request, columnar so a 1,000-row batch costs one
 `json.dumps` (BentoML's `bentoml.monitor` writes one logging record per row through
 python-json-logger, ~100 ms per 1,000 rows here, which would dominate batch scoring). Each
 worker process appends to its own file per UTC hour, `predictions-<YYYYMMDDHH>-<host>-<pid>
@@ -46,30 +46,33 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from titanic_assets.core.contract import RAW_INPUTS
-
 if TYPE_CHECKING:
     import pandas as pd
 
+    from titanic_assets.core.contract import InputField
     from titanic_assets.core.settings import Settings
 
 HOUR_FORMAT = "%Y%m%d%H"  # the hour in a landing file's name (core/log_files.py)
-COLUMNS: tuple[str, ...] = (
-    "prediction_id",
-    "request_id",
-    "timestamp",
-    "model_version",
-    "endpoint",
-    *RAW_INPUTS,
-    "probability",
-    "survived",
-)
+
+
+def log_columns(inputs: Sequence[InputField]) -> tuple[str, ...]:
+    """The columns of `read_prediction_log`'s table for a model reading `inputs`."""
+    return (
+        "prediction_id",
+        "request_id",
+        "timestamp",
+        "model_version",
+        "endpoint",
+        *(f.name for f in inputs),
+        "probability",
+        "predicted",
+    )
 
 
 def prediction_ids(request_id: str, rows: int, endpoint: str) -> list[str]:
-    """The id of each passenger of a request, the key outcomes are sent back with (see
-    core/outcomes.py): a batch's i-th passenger is `<request id>-<i>`, any other request's
-    passenger is the request id itself."""
+    """The id of each row of a request, the key outcomes are sent back with (see
+    core/outcomes.py): a batch's i-th row is `<request id>-<i>`, any other request's row is
+    the request id itself."""
     if endpoint == "predict_batch":
         return [f"{request_id}-{i}" for i in range(rows)]
     return [request_id] * rows
@@ -104,12 +107,13 @@ def is_bucket(place: str | Path) -> bool:
 
 @dataclass(frozen=True)
 class ShadowAnswers:
-    """The challenger's answers for a request's passengers: logged beside the serving
-    model's under the same prediction ids, never returned to the client."""
+    """The challenger's answers for a request's rows: logged beside the serving model's
+    under the same prediction ids, never returned to the client. `predicted`: its decision
+    for each row (the positive class or not)."""
 
     model_version: str
     probabilities: Sequence[float]
-    survived: Sequence[bool]
+    predicted: Sequence[bool]
 
 
 @dataclass(frozen=True)
@@ -135,16 +139,19 @@ class LogPolicy:
 
 class PredictionLogWriter:
     """Appends one JSON line per request to this process's file of the hour (see the module
-    docstring for rotation, retention and what happens when the storage fails)."""
+    docstring for rotation, retention and what happens when the storage fails). `inputs`:
+    the model's raw contract, the input columns each line keeps."""
 
     def __init__(
         self,
         location: str | Path,
+        inputs: Sequence[InputField],
         policy: LogPolicy | None = None,
         on_failure: Callable[[OSError], None] | None = None,
         on_health: Callable[[bool], None] | None = None,
     ) -> None:
         self.location = location
+        self.input_names = tuple(f.name for f in inputs)
         self.policy = policy or LogPolicy()
         self._on_failure = on_failure or (lambda error: None)
         self._on_health = on_health or (lambda healthy: None)
@@ -179,11 +186,12 @@ class PredictionLogWriter:
         model_version: str,
         inputs: Mapping[str, Sequence[Any]],
         probabilities: Sequence[float],
-        survived: Sequence[bool],
+        predicted: Sequence[bool],
         shadow: ShadowAnswers | None = None,
     ) -> bool:
-        """Log one request, with the challenger's answers when it shadowed it; False when
-        the storage failed (the line is dropped)."""
+        """Log one request (`predicted`: the decision for each row, the positive class or
+        not), with the challenger's answers when it shadowed it; False when the storage
+        failed (the line is dropped)."""
         now = time.time()
         record = {
             "request_id": request_id,
@@ -191,15 +199,15 @@ class PredictionLogWriter:
             "model_version": model_version,
             "endpoint": endpoint,
             "ids": prediction_ids(request_id, len(probabilities), endpoint),
-            "inputs": {name: list(inputs[name]) for name in RAW_INPUTS},
+            "inputs": {name: list(inputs[name]) for name in self.input_names},
             "probability": rounded(probabilities),
-            "survived": np.asarray(survived, dtype=bool).tolist(),
+            "predicted": np.asarray(predicted, dtype=bool).tolist(),
         }
         if shadow is not None:
             record["challenger"] = {
                 "model_version": shadow.model_version,
                 "probability": rounded(shadow.probabilities),
-                "survived": np.asarray(shadow.survived, dtype=bool).tolist(),
+                "predicted": np.asarray(shadow.predicted, dtype=bool).tolist(),
             }
         data = _ENCODER.encode(record) + "\n"
         hour = _hour(int(now // 3600))
@@ -278,13 +286,15 @@ def _lines(place: str | Path, since_day: str) -> Iterator[str]:
             yield from handle
 
 
-def read_prediction_log(location: str | Path, since: datetime | None = None) -> pd.DataFrame:
+def read_prediction_log(
+    location: str | Path, inputs: Sequence[InputField], since: datetime | None = None
+) -> pd.DataFrame:
     """Every logged prediction, one row each, oldest first.
 
-    Columns: prediction_id (the id outcomes refer to), request_id, timestamp (UTC),
-    model_version, endpoint, the raw passenger fields (missing as None/NaN), probability,
-    survived. `since` (a tz-aware datetime, or naive meaning UTC) keeps predictions made at
-    or after it. A line cut short by a crash is skipped.
+    Columns (`log_columns`): prediction_id (the id outcomes refer to), request_id, timestamp
+    (UTC), model_version, endpoint, the raw `inputs` (missing as None/NaN; "int" and "float"
+    ones numeric), probability, predicted. `since` (a tz-aware datetime, or naive meaning
+    UTC) keeps predictions made at or after it. A line cut short by a crash is skipped.
     """
     import pandas as pd
 
@@ -294,7 +304,8 @@ def read_prediction_log(location: str | Path, since: datetime | None = None) -> 
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
         since_ts = since.timestamp()
         since_day = since.astimezone(UTC).strftime("%Y%m%d")
-    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    names = log_columns(inputs)
+    columns: dict[str, list[Any]] = {name: [] for name in names}
     for line in _lines(location, since_day):
         try:
             record = json.loads(line)
@@ -308,14 +319,15 @@ def read_prediction_log(location: str | Path, since: datetime | None = None) -> 
         )
         for name in ("request_id", "timestamp", "model_version", "endpoint"):
             columns[name].extend([record[name]] * rows)
-        for name in RAW_INPUTS:  # a field added later is missing in older lines
-            columns[name].extend(record["inputs"].get(name, [None] * rows))
+        for field in inputs:  # a field added later is missing in older lines
+            columns[field.name].extend(record["inputs"].get(field.name, [None] * rows))
         columns["probability"].extend(record["probability"])
-        columns["survived"].extend(record["survived"])
-    table = pd.DataFrame(columns, columns=list(COLUMNS))
+        columns["predicted"].extend(record["predicted"])
+    table = pd.DataFrame(columns, columns=list(names))
     table["timestamp"] = pd.to_datetime(table["timestamp"].astype("float64"), unit="s", utc=True)
     table["probability"] = table["probability"].astype("float64")
-    table["survived"] = table["survived"].astype(bool)
-    for name in ("Pclass", "Age", "SibSp", "Parch", "Fare"):
-        table[name] = pd.to_numeric(table[name], errors="coerce")
+    table["predicted"] = table["predicted"].astype(bool)
+    for field in inputs:
+        if field.kind in ("int", "float"):
+            table[field.name] = pd.to_numeric(table[field.name], errors="coerce")
     return table.sort_values("timestamp", kind="stable", ignore_index=True)

@@ -1,23 +1,24 @@
 """The BentoML model store as the hand-over between the pipeline and the service.
 
-Promotion is the model's name: a promoted model is saved as `titanic_survival:<version>`, a
-model the policy rejected as `titanic_survival_candidate:<version>`. BentoML moves the
-`latest` tag of a name to the version saved last, so `titanic_survival:latest` is always the
-serving model: the service polls it, `bentoml build` packs it, and no pointer file can drift
-out of step with the store. Where the store lives is BentoML's own BENTOML_HOME.
+Promotion is the model's name. Each configured model has its own store names (a
+`ModelStore`, from its instance's `serving_model_name`): a promoted model is saved as
+`<serving>:<version>`, a model the policy rejected as `<serving>_candidate:<version>`.
+BentoML moves the `latest` tag of a name to the version saved last, so `<serving>:latest` is
+always the serving model: the service polls it, `bentoml build` packs it, and no pointer file
+can drift out of step with the store. Where the store lives is BentoML's own BENTOML_HOME.
 
-Each model directory holds everything the service needs (the pickled pipeline, whose first
-step is the feature code) and what monitoring needs: the training rows' raw inputs (the
-reference for input drift), the held-out rows with outcomes (the reference for anything
+Each model directory holds everything the service needs (the pickled model, whose design is
+the feature code; core/models.py) and what monitoring needs: the training rows' raw inputs
+(the reference for input drift), the held-out rows with labels (the reference for anything
 computed from the model's outputs, which on training rows would be over-confident), and
-every PassengerId it was given (so a retrain is requested only for labelled rows it has not
+every row id it was given (so a retrain is requested only for labelled rows it has not
 seen). Threshold, schema, metrics and versions are in the model's metadata and labels.
 
-The challenger, a candidate that shadows the serving model (the service scores every
-passenger with it too and logs its answer, never returned), is recorded the same way: each
-change is a new, file-less version of `titanic_survival_challenger` whose metadata names
-the candidate and says whether it is shadowing, was promoted or retired, and why. Its
-`latest` is the current state, so the history of challengers is `bentoml models list`.
+The challenger, a candidate that shadows the serving model (the service scores every row
+with it too and logs its answer, never returned), is recorded the same way: each change is
+a new, file-less version of `<serving>_challenger` whose metadata names the candidate and
+says whether it is shadowing, was promoted or retired, and why. Its `latest` is the current
+state, so the history of challengers is `bentoml models list`.
 
 Imported by the service, so only the standard library at module level.
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -40,21 +42,21 @@ from titanic_assets.core.calibration import (
     sigmoid,
 )
 
-SERVING_MODEL_NAME = "titanic_survival"
-CANDIDATE_MODEL_NAME = "titanic_survival_candidate"
-CHALLENGER_RECORD_NAME = "titanic_survival_challenger"
 SHADOWING, PROMOTED, RETIRED = "shadowing", "promoted", "retired"
-PIPELINE_FILE = "pipeline.pkl"
+PIPELINE_FILE = "pipeline.pkl"  # the pickled model (core/models.py); the name older stores use
 REFERENCE_FILE = "reference.csv"
 REFERENCE_SUMMARY_FILE = "reference_summary.json"
 HELD_OUT_FILE = "held_out.csv"
-GIVEN_IDS_FILE = "given_passenger_ids.json"
+GIVEN_IDS_FILE = "given_ids.json"
+MODEL_FILES = (
+    PIPELINE_FILE, REFERENCE_FILE, REFERENCE_SUMMARY_FILE, HELD_OUT_FILE, GIVEN_IDS_FILE
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """One passenger's score, taken apart: `bias + sum(contributions) == raw_score` (the
-    log-odds before calibration); `probability` is the calibrated, served one."""
+    """One row's score, taken apart: `bias + sum(contributions) == raw_score` (the log-odds
+    of the positive class before calibration); `probability` is the calibrated, served one."""
 
     contributions: dict[str, float]
     bias: float
@@ -67,14 +69,15 @@ class Explanation:
 class RegisteredModel:
     """One model in the store, as the pipeline, monitoring and the service all see it.
 
-    Reading it costs a metadata lookup; the pickled pipeline is loaded on first use and then
+    Reading it costs a metadata lookup; the pickled model is loaded on first use and then
     kept, so a sensor can ask which model serves without unpickling it, and the service
-    swaps a fully loaded one in whole (see `load`).
+    swaps a fully loaded one in whole (see `load`). The pickled object is core/models.py's
+    (`matrix`, `raw_score`, `contributions`, `feature_names`, `family`, `booster`).
     """
 
     tag: str  # name:version
     version: str
-    path: str  # its directory in the store (pipeline, drift reference)
+    path: str  # its directory in the store (model, drift reference)
     created_at: datetime  # UTC; for the serving name, when it was promoted
     threshold: float
     metadata: dict[str, Any]
@@ -86,31 +89,29 @@ class RegisteredModel:
 
     @cached_property
     def pipeline(self) -> Any:
+        """The pickled model: its design (features from raw inputs) and its classifier."""
         with open(os.path.join(self.path, PIPELINE_FILE), "rb") as handle:
-            return pickle.load(handle)
-
-    @property
-    def _legacy(self) -> bool:
-        """A model saved before core/models.py: a scikit-learn Pipeline around LightGBM."""
-        return hasattr(self.pipeline, "named_steps")
+            model = pickle.load(handle)
+        if not hasattr(model, "matrix"):
+            raise TypeError(
+                f"model {self.tag} was saved before models had a design (a scikit-learn "
+                "Pipeline): materialize the training assets again to replace it"
+            )
+        return model
 
     @property
     def family(self) -> str:
-        return "lightgbm" if self._legacy else self.pipeline.family
+        return self.pipeline.family
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         """The names of `feature_matrix`'s columns (what /explain reports)."""
-        from titanic_assets.core.features import FEATURES
-
-        return FEATURES if self._legacy else tuple(self.pipeline.feature_names)
+        return tuple(self.pipeline.feature_names)
 
     @property
     def booster(self) -> Any:
-        """The LightGBM booster, for a LightGBM model; a linear model has none (AttributeError
+        """The LightGBM booster, for a LightGBM model; another family has none (AttributeError
         saying so): use `explain` and `probabilities`, which work for every family."""
-        if self._legacy:
-            return self.pipeline.named_steps["classifier"].booster_
         if self.pipeline.family == "lightgbm":
             return self.pipeline.booster
         raise AttributeError(
@@ -123,51 +124,36 @@ class RegisteredModel:
         """The map from the model's raw probability to the served one (identity if absent)."""
         return calibration_from_dict(self.metadata.get("calibration"))
 
-    @cached_property
-    def _evidence(self) -> Any:
-        return getattr(self.pipeline.named_steps["features"], "evidence_", None)
-
-    def feature_matrix(self, columns: Any, passenger_ids: Any = None) -> Any:
-        """The model's input for raw passenger columns (a dict of lists or a DataFrame): the
-        shared feature code, with the group evidence the model carries. `passenger_ids`
-        (labelled passengers' ids, None for the rest) leave each one's own outcome out of
-        their evidence. Called directly, not through a scikit-learn step: scikit-learn's
-        output wrapper was ~7% of a loaded worker's CPU (py-spy)."""
-        if not self._legacy:
-            return self.pipeline.design(columns, passenger_ids)
-        from titanic_assets.core.features import feature_matrix
-
-        return feature_matrix(columns, self._evidence)
+    def feature_matrix(self, columns: Any, ids: Any = None) -> Any:
+        """The model's input for raw input columns (a dict of lists or a DataFrame): the
+        domain's design, with what it learnt from labelled rows. `ids` (labelled rows' ids,
+        None for the rest) leave each row's own label out of what it is scored with."""
+        return self.pipeline.matrix(columns, ids)
 
     def raw_scores(self, matrix: Any) -> Any:
-        """The log-odds of survival before calibration, for a `feature_matrix`."""
-        if self._legacy:
-            return self.booster.predict(matrix, raw_score=True, num_threads=1)
+        """The log-odds of the positive class before calibration, for a `feature_matrix`."""
         return self.pipeline.raw_score(matrix)
 
-    def probabilities(self, columns: Any, passenger_ids: Any = None) -> Any:
-        """Calibrated survival probabilities for raw passenger columns: the features, the
-        model's raw score (one thread), then the calibration; one passenger's on Python
-        floats (numpy's cost per call was most of a /predict's calibration)."""
+    def probabilities(self, columns: Any, ids: Any = None) -> Any:
+        """Calibrated probabilities of the positive class for raw input columns: the
+        features, the model's raw score (one thread), then the calibration; one row's on
+        Python floats (numpy's cost per call was most of a /predict's calibration)."""
         import numpy as np
 
-        raw = self.raw_scores(self.feature_matrix(columns, passenger_ids))
+        raw = self.raw_scores(self.feature_matrix(columns, ids))
         if len(raw) == 1:
             return np.array([self.calibration.one(sigmoid(float(raw[0])))])
         return self.calibration(1.0 / (1.0 + np.exp(-raw)))
 
-    def explain(self, columns: Any, passenger_ids: Any = None) -> list[Explanation]:
-        """Per passenger: each feature's exact additive contribution to the raw score
-        (log-odds), the bias, the raw score they sum to, the feature values, and the
-        calibrated probability, as /predict serves it. Exact for every family: LightGBM's
-        SHAP values (pred_contrib), coefficient x value for a linear model."""
+    def explain(self, columns: Any, ids: Any = None) -> list[Explanation]:
+        """Per row: each feature's exact additive contribution to the raw score (log-odds),
+        the bias, the raw score they sum to, the feature values, and the calibrated
+        probability, as /predict serves it (the model's `contributions`: LightGBM's SHAP
+        values, pred_contrib)."""
         import numpy as np
 
-        matrix = self.feature_matrix(columns, passenger_ids)
-        if self._legacy:
-            contributions = self.booster.predict(matrix, pred_contrib=True, num_threads=1)
-        else:
-            contributions = self.pipeline.contributions(matrix)
+        matrix = self.feature_matrix(columns, ids)
+        contributions = self.pipeline.contributions(matrix)
         raw = contributions.sum(axis=1)
         probabilities = self.calibration(1.0 / (1.0 + np.exp(-raw)))
         names = self.feature_names
@@ -194,22 +180,32 @@ class RegisteredModel:
         return pd.read_csv(os.path.join(self.path, REFERENCE_FILE))
 
     def held_out(self) -> Any:
-        """PassengerId, raw inputs and Survived of its held-out rows (a DataFrame; empty for
-        a model saved without them): passengers it was scored on, never trained on."""
+        """Ids, raw inputs and labels of its held-out rows (a DataFrame; empty for a model
+        saved without them): rows it was scored on, never trained on."""
         import pandas as pd
 
         path = os.path.join(self.path, HELD_OUT_FILE)
         return pd.read_csv(path) if os.path.exists(path) else pd.DataFrame()
 
-    def given_passenger_ids(self) -> set[int]:
-        """Every PassengerId in the table it was trained from: training and held-out rows,
-        and duplicates the cleaning removed (a model saved without the list: its training
-        rows)."""
+    def given_ids(self, id_column: str | None = None) -> set[Any]:
+        """Every row id in the table it was trained from: training and held-out rows, and
+        duplicates the cleaning removed. A model saved without that list (before this
+        file's name): the ids in `id_column` of its reference and held-out rows, when given."""
         path = os.path.join(self.path, GIVEN_IDS_FILE)
-        if not os.path.exists(path):
-            return set(self.reference()["PassengerId"].tolist())
-        with open(path) as handle:
-            return set(json.load(handle))
+        if os.path.exists(path):
+            with open(path) as handle:
+                return set(json.load(handle))
+        if id_column is None:
+            return set()
+        return {
+            i for table in (self.reference(), self.held_out()) if id_column in table
+            for i in table[id_column].tolist()
+        }  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value JSON writes."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def get(tag: str) -> RegisteredModel | None:
@@ -232,27 +228,8 @@ def get(tag: str) -> RegisteredModel | None:
     )
 
 
-def promoted_model() -> RegisteredModel | None:
-    """The serving model (`titanic_survival:latest`), None when nothing was promoted yet."""
-    return get(f"{SERVING_MODEL_NAME}:latest")
-
-
-def promoted_tag() -> str | None:
-    """The serving model's full tag (name:version), None when nothing was promoted yet."""
-    model = promoted_model()
-    return model.tag if model else None
-
-
-def serving_history() -> list[str]:
-    """Every serving version's full tag, newest first (what was promoted, in order)."""
-    import bentoml
-
-    models = bentoml.models.list(SERVING_MODEL_NAME)
-    return [str(m.tag) for m in sorted(models, key=lambda m: m.info.creation_time, reverse=True)]
-
-
 def load(tag: str) -> RegisteredModel:
-    """A stored model with its pipeline loaded, ready to score."""
+    """A stored model with its pickled model loaded, ready to score."""
     model = get(tag)
     if model is None:
         import bentoml
@@ -270,10 +247,11 @@ def save(
     metadata: dict[str, Any],
     labels: dict[str, str],
     held_out: Any = None,
-    given_passenger_ids: Any = None,
+    given_ids: Iterable[Any] | None = None,
 ) -> str:
-    """Save a model under `name` (serving or candidate); returns its full tag. `held_out`
-    (a DataFrame) and `given_passenger_ids` are what monitoring reads (see module doc)."""
+    """Save a model (core/models.py's object) under `name` (a store's serving or candidate
+    name); returns its full tag. `held_out` (a DataFrame) and `given_ids` are what
+    monitoring reads (see module doc)."""
     import bentoml
 
     with bentoml.models.create(name, labels=labels, metadata=metadata) as model:
@@ -285,35 +263,9 @@ def save(
         )
         if held_out is not None:
             held_out.to_csv(model.path_of(HELD_OUT_FILE), index=False)
-        if given_passenger_ids is not None:
-            Path(model.path_of(GIVEN_IDS_FILE)).write_text(
-                json.dumps(sorted(int(i) for i in given_passenger_ids))
-            )
-    return str(model.tag)
-
-
-def restore(version: str, reason: str) -> str:
-    """Serve an earlier model (serving or candidate) again: its files saved as the newest
-    `titanic_survival` version, labelled with where they came from. Returns the new tag."""
-    import shutil
-
-    import bentoml
-
-    source = get(f"{SERVING_MODEL_NAME}:{version}") or get(f"{CANDIDATE_MODEL_NAME}:{version}")
-    if source is None:
-        raise LookupError(
-            f"No model version {version!r} in the store (names {SERVING_MODEL_NAME}, "
-            f"{CANDIDATE_MODEL_NAME}); `bentoml models list` shows the versions there are."
-        )
-    promotion = {"promoted": True, "reason": f"rollback to {source.tag}: {reason}"}
-    metadata = {**source.metadata, "promotion": promotion, "restored_from": source.tag}
-    labels = {**source.labels, "stage": "serving", "restored_from": source.tag}
-    with bentoml.models.create(SERVING_MODEL_NAME, labels=labels, metadata=metadata) as model:
-        for name in (
-            PIPELINE_FILE, REFERENCE_FILE, REFERENCE_SUMMARY_FILE, HELD_OUT_FILE, GIVEN_IDS_FILE
-        ):  # fmt: skip
-            if os.path.exists(os.path.join(source.path, name)):
-                shutil.copy(os.path.join(source.path, name), model.path_of(name))
+        if given_ids is not None:
+            ids = sorted({_plain(i) for i in given_ids}, key=lambda i: (isinstance(i, str), i))
+            Path(model.path_of(GIVEN_IDS_FILE)).write_text(json.dumps(ids))
     return str(model.tag)
 
 
@@ -336,48 +288,100 @@ class ChallengerRecord:
         return self.status == SHADOWING
 
 
-def challenger_record() -> ChallengerRecord | None:
-    """The latest challenger record, None when there has never been a challenger."""
-    record = get(f"{CHALLENGER_RECORD_NAME}:latest")
-    if record is None:
-        return None
-    return ChallengerRecord(
-        candidate=record.metadata["candidate"],
-        status=record.metadata["status"],
-        reason=record.metadata["reason"],
-        since=record.created_at,
-        champion=record.metadata.get("champion", "none"),
-    )
+@dataclass(frozen=True)
+class ModelStore:
+    """One configured model's names in the store: `serving` (its instance's
+    `serving_model_name`), `<serving>_candidate` and `<serving>_challenger`."""
 
+    serving: str
 
-def shadowing_tag() -> str | None:
-    """The full tag of the candidate that shadows now, None when none does."""
-    record = challenger_record()
-    return record.candidate if record is not None and record.shadowing else None
+    @property
+    def candidate(self) -> str:
+        return f"{self.serving}_candidate"
 
+    @property
+    def challenger(self) -> str:
+        return f"{self.serving}_challenger"
 
-def record_challenger(candidate: str, status: str, reason: str) -> ChallengerRecord:
-    """Record that `candidate` (a full tag or a candidate version) now shadows, or was
-    promoted or retired, and why; returns the record."""
-    import bentoml
+    def promoted_model(self) -> RegisteredModel | None:
+        """The serving model (`<serving>:latest`), None when nothing was promoted yet."""
+        return get(f"{self.serving}:latest")
 
-    if status not in (SHADOWING, PROMOTED, RETIRED):
-        raise ValueError(f"status must be {SHADOWING}, {PROMOTED} or {RETIRED}, not {status!r}")
-    tag = candidate if ":" in candidate else f"{CANDIDATE_MODEL_NAME}:{candidate}"
-    if status == SHADOWING and get(tag) is None:
-        raise LookupError(
-            f"No model {tag!r} in the store: `bentoml models list {CANDIDATE_MODEL_NAME}` "
-            "lists the candidates"
+    def promoted_tag(self) -> str | None:
+        """The serving model's full tag (name:version), None when nothing was promoted yet."""
+        model = self.promoted_model()
+        return model.tag if model else None
+
+    def serving_history(self) -> list[str]:
+        """Every serving version's full tag, newest first (what was promoted, in order)."""
+        import bentoml
+
+        models = bentoml.models.list(self.serving)
+        newest_first = sorted(models, key=lambda m: m.info.creation_time, reverse=True)
+        return [str(m.tag) for m in newest_first]
+
+    def restore(self, version: str, reason: str) -> str:
+        """Serve an earlier model (serving or candidate) again: its files saved as the
+        newest serving version, labelled with where they came from. Returns the new tag."""
+        import shutil
+
+        import bentoml
+
+        source = get(f"{self.serving}:{version}") or get(f"{self.candidate}:{version}")
+        if source is None:
+            raise LookupError(
+                f"No model version {version!r} in the store (names {self.serving}, "
+                f"{self.candidate}); `bentoml models list` shows the versions there are."
+            )
+        promotion = {"promoted": True, "reason": f"rollback to {source.tag}: {reason}"}
+        metadata = {**source.metadata, "promotion": promotion, "restored_from": source.tag}
+        labels = {**source.labels, "stage": "serving", "restored_from": source.tag}
+        with bentoml.models.create(self.serving, labels=labels, metadata=metadata) as model:
+            for name in MODEL_FILES:
+                if os.path.exists(os.path.join(source.path, name)):
+                    shutil.copy(os.path.join(source.path, name), model.path_of(name))
+        return str(model.tag)
+
+    def challenger_record(self) -> ChallengerRecord | None:
+        """The latest challenger record, None when there has never been a challenger."""
+        record = get(f"{self.challenger}:latest")
+        if record is None:
+            return None
+        return ChallengerRecord(
+            candidate=record.metadata["candidate"],
+            status=record.metadata["status"],
+            reason=record.metadata["reason"],
+            since=record.created_at,
+            champion=record.metadata.get("champion", "none"),
         )
-    metadata = {
-        "candidate": tag,
-        "status": status,
-        "reason": reason,
-        "champion": promoted_tag() or "none",
-        "threshold": 0.0,  # every store entry has one (see `get`); a record scores nothing
-    }
-    with bentoml.models.create(CHALLENGER_RECORD_NAME, labels={"stage": status}, metadata=metadata):
-        pass
-    record = challenger_record()
-    assert record is not None
-    return record
+
+    def shadowing_tag(self) -> str | None:
+        """The full tag of the candidate that shadows now, None when none does."""
+        record = self.challenger_record()
+        return record.candidate if record is not None and record.shadowing else None
+
+    def record_challenger(self, candidate: str, status: str, reason: str) -> ChallengerRecord:
+        """Record that `candidate` (a full tag or a candidate version) now shadows, or was
+        promoted or retired, and why; returns the record."""
+        import bentoml
+
+        if status not in (SHADOWING, PROMOTED, RETIRED):
+            raise ValueError(f"status must be {SHADOWING}, {PROMOTED} or {RETIRED}, not {status!r}")
+        tag = candidate if ":" in candidate else f"{self.candidate}:{candidate}"
+        if status == SHADOWING and get(tag) is None:
+            raise LookupError(
+                f"No model {tag!r} in the store: `bentoml models list {self.candidate}` "
+                "lists the candidates"
+            )
+        metadata = {
+            "candidate": tag,
+            "status": status,
+            "reason": reason,
+            "champion": self.promoted_tag() or "none",
+            "threshold": 0.0,  # every store entry has one (see `get`); a record scores nothing
+        }
+        with bentoml.models.create(self.challenger, labels={"stage": status}, metadata=metadata):
+            pass
+        record = self.challenger_record()
+        assert record is not None
+        return record

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         env_prefix=PREFIX, frozen=True, extra="ignore", env_ignore_empty=True
     )
 
+    model: str = _setting(
+        "titanic",
+        "the model the service serves and the commands act on: a folder of "
+        "`titanic_assets/defs/` (`make serve MODEL=...`)",
+        pattern=r"^[a-z][a-z0-9_]{0,40}$",
+    )
     home: Path = _setting(
         PACKAGE_ROOT, "the root of every relative location below", shown="the repository root"
     )
@@ -72,7 +78,10 @@ class Settings(BaseSettings):
     landing_dir: Location = _setting("data/landing", "labelled CSV batches (local)")
     inbox_dir: Location = _setting("data/inbox", "batch scoring inbox (local)")
     exports_dir: Location = _setting("data/exports", "downloadable exports (local)")
-    labels_dir: Location = _setting("data/labels", "outcomes in bulk, `id,Survived` CSV files")
+    labels_dir: Location = _setting(
+        "data/labels",
+        "outcomes in bulk, `id,<label>` CSV files (the label column of the model's data)",
+    )
     prediction_log: Location = _setting(
         "data/prediction_log",
         "the service's prediction log: a folder, or `gs://bucket/prefix` (shipped in batches)",
@@ -99,7 +108,7 @@ class Settings(BaseSettings):
     serving_workers: int = _setting(2, "the service's worker processes", ge=1)
     log_format: Literal["json", "text"] = _setting("json", "the service's log lines")
     retrain_min_new_rows: int = _setting(
-        150, "unseen labelled passengers a failed check needs to request a retrain", ge=1
+        150, "unseen labelled rows a failed check needs to request a retrain", ge=1
     )
     drift_refresh_seconds: float = _setting(
         60, "the least time between two monitoring refreshes of new traffic (seconds)", ge=0

@@ -1,7 +1,7 @@
 """One row's raw score from a LightGBM booster through LightGBM's single-row C API.
 
 Why: `booster.predict` costs ~100 µs a call whatever its size: the Python wrapper and the
-C API build a predictor for every call. A /predict scores one passenger with the serving
+C API build a predictor for every call. A /predict scores one row with the serving
 model and again with the challenger, so that was most of a prediction's time. LightGBM's
 own "fast" single-row functions (`LGBM_BoosterPredictForMatSingleRowFastInit` once, then
 `LGBM_BoosterPredictForMatSingleRowFast` per row, in its public c_api.h) keep that

@@ -41,7 +41,7 @@ class TrafficWindow:
     end: datetime
     hours: dict[str, CompactedHour]  # the compacted hours in the span
     rows: int
-    predicted_survived: int
+    predicted_positive: int
     expected_correct: float  # CBPE: the sum over rows of the probability of what was predicted
     expected_correct_variance: float
     labelled: int
@@ -62,7 +62,7 @@ def traffic_window(
     totals = dict.fromkeys(
         (
             "rows",
-            "predicted_survived",
+            "predicted_positive",
             "expected_correct",
             "expected_correct_variance",
             "labelled",
@@ -72,7 +72,8 @@ def traffic_window(
     )
     for summary in hours.values():
         for key, value in summary.versions.get(model_version, {}).items():
-            totals[key] += value
+            if key in totals:  # a summary key an older compaction wrote is left out
+                totals[key] += value
     return TrafficWindow(
         name=name,
         model_version=model_version,
@@ -80,7 +81,7 @@ def traffic_window(
         end=end,
         hours=hours,
         rows=int(totals["rows"]),
-        predicted_survived=int(totals["predicted_survived"]),
+        predicted_positive=int(totals["predicted_positive"]),
         expected_correct=totals["expected_correct"],
         expected_correct_variance=totals["expected_correct_variance"],
         labelled=int(totals["labelled"]),

@@ -1,6 +1,4 @@
-"""The Dagster definitions, one folder per domain: each holds its assets, checks, jobs and
-sensors. `dg.load_from_defs_folder` finds them all; `resources.py` picks the storage.
-
-Heavy libraries (pandas, scikit-learn, LightGBM, Pandera, matplotlib) are imported inside
-the asset bodies, not at module level, so the code location loads quickly.
+"""The code location's definitions: one folder per model, each a `defs.yaml` instance of the
+ModelLoop component (titanic_assets/components.py) naming its domain, and `resources.py`,
+the storage every model's loop shares, picked by the profile.
 """

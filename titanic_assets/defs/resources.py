@@ -1,10 +1,12 @@
-"""The resources every domain uses, and which storage backs them in each profile.
+"""The resources every model's loop uses, and which storage backs them in each profile.
 
-A landing area is where files arrive (the labelled passenger batches, the unlabelled ones to
-score, outcomes in bulk) and where files for people are written back (under subfolders,
-which `csv_files` skips). It is a resource, so which storage holds it (a local folder, a
-bucket prefix) is configuration, never a branch inside an asset. The prediction log and the
-monitoring policy are resources too. The settings (core/settings.py, read once when the code
+A landing area is where files arrive (the labelled batches, the unlabelled ones to score,
+outcomes in bulk) and where files for people are written back (under subfolders, which
+`csv_files` skips). It is a resource, so which storage holds it (a local folder, a bucket
+prefix) is configuration, never a branch inside an asset. The prediction log and the
+monitoring policy are resources too. Each is the root every model shares: a model's own
+part is `under(<its folder>)` (titanic_assets/loop `Loop.landing`, `Loop.log`), so one set
+of resources serves every configured model. The settings (core/settings.py, read once when the code
 location loads) pick the profile's storage, from RESOURCES_BY_PROFILE at the end of this
 module; asset code never looks at the environment.
 """
@@ -22,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import dagster as dg
 
+from titanic_assets.core.instances import join_location
 from titanic_assets.core.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -29,14 +32,17 @@ if TYPE_CHECKING:
 
     from titanic_assets.core.log_files import LogPlace
 
-SHIPPED_PASSENGERS = Path(__file__).parents[1] / "data" / "titanic.csv"
-
 
 class LandingArea(dg.ConfigurableResource):
-    """A place where labelled passenger batches arrive as CSV files.
+    """A place where labelled batches arrive as CSV files.
 
     Every CSV file in it is part of the raw data: new batches land beside the original file.
     """
+
+    @abstractmethod
+    def under(self, folder: str, seed: Path | None = None) -> LandingArea:
+        """The area's subfolder (or sub-prefix) `folder`, one model's part of it; a local
+        one that does not exist yet starts with a copy of `seed` (the domain's data)."""
 
     @abstractmethod
     def csv_files(self) -> list[str]:
@@ -46,7 +52,7 @@ class LandingArea(dg.ConfigurableResource):
     def open(self, name: str) -> IO[bytes]:
         """One landing-area file, opened for reading."""
 
-    def read_passengers(self) -> pd.DataFrame:
+    def read_rows(self) -> pd.DataFrame:
         """All batches as one table, with the file each row came from in `source`.
 
         The columns each file really had are kept in `attrs["columns_by_file"]`: a batch that
@@ -58,7 +64,7 @@ class LandingArea(dg.ConfigurableResource):
         return table
 
     def read_tables(self, **read_csv: Any) -> pd.DataFrame | None:
-        """Every CSV file as one table (`source` and `attrs` as in `read_passengers`), None
+        """Every CSV file as one table (`source` and `attrs` as in `read_rows`), None
         when there is none; `read_csv` goes to pandas.read_csv (e.g. dtype)."""
         import pandas as pd
 
@@ -93,19 +99,24 @@ class LandingArea(dg.ConfigurableResource):
 
 
 class LocalLandingArea(LandingArea):
-    """A landing area in a local folder; a missing folder is created, seeded with the
-    shipped Titanic CSV when `seed_with_shipped_passengers` (the labelled landing area)."""
+    """A landing area in a local folder; a missing folder is created, with a copy of the
+    `seed` file when one is given (a model's labelled landing area starts with its data)."""
 
     directory: str
-    seed_with_shipped_passengers: bool = True
+    seed: str | None = None
+
+    def under(self, folder: str, seed: Path | None = None) -> LocalLandingArea:
+        return LocalLandingArea(
+            directory=str(Path(self.directory) / folder), seed=str(seed) if seed else None
+        )
 
     @property
     def _path(self) -> Path:
         path = Path(self.directory).expanduser()
         if not path.exists():
             path.mkdir(parents=True)
-            if self.seed_with_shipped_passengers:
-                shutil.copy(SHIPPED_PASSENGERS, path / SHIPPED_PASSENGERS.name)
+            if self.seed is not None:
+                shutil.copy(self.seed, path / Path(self.seed).name)
         return path
 
     @property
@@ -147,6 +158,12 @@ class GCSLandingArea(LandingArea):
     gcs: dg.ConfigurableResource
     bucket: str
     prefix: str = "landing"
+
+    def under(self, folder: str, seed: Path | None = None) -> GCSLandingArea:
+        """(A bucket is never seeded: its data is uploaded by whoever runs it.)"""
+        return GCSLandingArea(
+            gcs=self.gcs, bucket=self.bucket, prefix=f"{self.prefix.strip('/')}/{folder}"
+        )
 
     @property
     def location(self) -> str:
@@ -197,6 +214,12 @@ class PredictionLog(dg.ConfigurableResource):
     location: str
     keep_days: int = 30
 
+    def under(self, folder: str) -> PredictionLog:
+        """One model's log: `folder` under this root (a folder or a gs:// prefix)."""
+        return PredictionLog(
+            location=join_location(self.location, folder), keep_days=self.keep_days
+        )
+
     @property
     def place(self) -> LogPlace:
         from titanic_assets.core.log_files import LogPlace
@@ -235,7 +258,7 @@ class PredictionLog(dg.ConfigurableResource):
 
 class MonitoringPolicy(dg.ConfigurableResource):
     """When monitoring acts: how often new traffic is compacted and evaluated again, how
-    many unseen labelled passengers a failed check needs before it requests a retrain, and
+    many unseen labelled rows a failed check needs before it requests a retrain, and
     how long a challenger may shadow before it is retired, not shown better."""
 
     drift_refresh_seconds: float = 60.0
@@ -265,17 +288,11 @@ def local_resources(settings: Settings) -> dict:
     return {
         **shared_resources(settings),
         "landing_area": LocalLandingArea(directory=settings.landing_dir),
-        "scoring_inbox": LocalLandingArea(
-            directory=settings.inbox_dir, seed_with_shipped_passengers=False
-        ),
-        # Outcomes in bulk: CSV files of (id, Survived) for logged predictions.
-        "labels_landing": LocalLandingArea(
-            directory=settings.labels_dir, seed_with_shipped_passengers=False
-        ),
+        "scoring_inbox": LocalLandingArea(directory=settings.inbox_dir),
+        # Outcomes in bulk: CSV files of (id, <label>) for logged predictions.
+        "labels_landing": LocalLandingArea(directory=settings.labels_dir),
         # Files for people to download (e.g. the traffic window as CSV).
-        "exports": LocalLandingArea(
-            directory=settings.exports_dir, seed_with_shipped_passengers=False
-        ),
+        "exports": LocalLandingArea(directory=settings.exports_dir),
         "io_manager": dg.FilesystemIOManager(),
     }
 

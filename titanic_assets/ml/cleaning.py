@@ -1,32 +1,31 @@
-"""Cleaning the raw passenger table: pure functions, no Dagster."""
+"""Cleaning a raw labelled table: pure functions, no Dagster.
+
+The engine's part is the same for every domain: the raw contract's coercion gives each
+column its type, text is stripped (empty text is missing), and rows that repeat another row
+in everything but their id and source are removed. The domain then fills the gaps its
+model cannot use (`Domain.fill_gaps`), saying what it imputed and for which rows.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from titanic_assets.ml.schemas import RawPassengers
+from titanic_assets.core.domain import Imputation
 
-STRING_COLUMNS = ("Name", "Sex", "Ticket", "Cabin", "Embarked", "source")
-# Two rows describing the same passenger differ at most in these columns.
-BOOKKEEPING_COLUMNS = ("PassengerId", "source")
+if TYPE_CHECKING:
+    from titanic_assets.core.domain import Domain
 
-
-@dataclass(frozen=True)
-class Imputation:
-    """One imputed column: how, with what value(s), and which passengers it touched."""
-
-    column: str
-    method: str
-    passenger_ids: list[int] = field(default_factory=list)
+BOOKKEEPING_COLUMNS = ("source",)
 
 
 @dataclass(frozen=True)
 class CleaningReport:
-    duplicates_removed: list[int]
+    duplicates_removed: list[int]  # ids
     imputations: list[Imputation]
-    missing_kept: dict[str, int]
+    missing_kept: dict[str, int]  # inputs left missing: the model handles them
 
 
 def _strip(column: pd.Series) -> pd.Series:
@@ -35,52 +34,44 @@ def _strip(column: pd.Series) -> pd.Series:
     return stripped.mask(stripped == "")
 
 
-def clean_passengers(raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
-    """Typed, de-duplicated passengers with the gaps the model cannot use filled.
+def clean_rows(domain: Domain, raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
+    """Typed, de-duplicated rows with the gaps the domain's model cannot use filled."""
+    from titanic_assets.ml.schemas import raw_contract
 
-    Missing ports get the most frequent port, and missing fares the median fare of the
-    passenger's class. Missing ages are left missing: LightGBM routes them itself, and
-    the service receives passengers of unknown age too.
-    """
     # The raw contract's coercion gives every column its type (it passed, or we'd not be here).
-    table = RawPassengers.validate(raw)
-    for name in STRING_COLUMNS:
+    table = raw_contract(domain).validate(raw)
+    text = [f.name for f in domain.inputs if f.kind in ("text", "category")]
+    for name in [*text, "source"]:
         table[name] = _strip(table[name])
-
-    passenger_columns = [c for c in table.columns if c not in BOOKKEEPING_COLUMNS]
-    duplicated = table.duplicated(subset=passenger_columns, keep="first")
-    duplicates_removed = table.loc[duplicated, "PassengerId"].tolist()
+    key = domain.key
+    content = [c for c in table.columns if c not in (key, *BOOKKEEPING_COLUMNS)]
+    duplicated = table.duplicated(subset=content, keep="first")
+    duplicates_removed = table.loc[duplicated, key].tolist()
     table = table.loc[~duplicated].reset_index(drop=True)
+    table, imputations = domain.fill_gaps(table)
+    missing = {
+        f.name: int(table[f.name].isna().sum())
+        for f in domain.inputs
+        if f.kind in ("int", "float") and table[f.name].isna().any()
+    }
+    return table, CleaningReport(duplicates_removed, imputations, missing)
 
-    imputations = []
-    missing_port = table["Embarked"].isna()
-    if missing_port.any():
-        port = table["Embarked"].mode().iloc[0]
-        imputations.append(
-            Imputation(
-                "Embarked",
-                f"most frequent port ({port})",
-                table.loc[missing_port, "PassengerId"].tolist(),
-            )
-        )
-        table.loc[missing_port, "Embarked"] = port
 
-    missing_fare = table["Fare"].isna()
-    if missing_fare.any():
-        class_median = table.groupby("Pclass")["Fare"].transform("median")
-        medians = table.groupby("Pclass")["Fare"].median().round(2).to_dict()
-        imputations.append(
-            Imputation(
-                "Fare",
-                f"median fare of the passenger's class {medians}",
-                table.loc[missing_fare, "PassengerId"].tolist(),
-            )
-        )
-        table.loc[missing_fare, "Fare"] = class_median[missing_fare]
+def with_row_ids(domain: Domain, table: pd.DataFrame) -> pd.DataFrame:
+    """The landed table with ids for a domain that has none: a hash of each row's file and
+    line, so a row keeps its id (and its held-out split) when other files land, and no id
+    reaches the range of labelled traffic's (core/outcomes.FEEDBACK_IDS)."""
+    import hashlib
 
-    report = CleaningReport(
-        duplicates_removed=duplicates_removed,
-        imputations=imputations,
-        missing_kept={"Age": int(table["Age"].isna().sum())},
-    )
-    return table, report
+    if domain.id_column is not None:
+        return table
+    lines = table.groupby("source").cumcount()
+    ids = [
+        1 + int(hashlib.sha256(f"{source}:{line}".encode()).hexdigest()[:11], 16)
+        for source, line in zip(table["source"], lines, strict=True)
+    ]
+    numbered = table.assign(**{domain.key: ids})
+    by_file = table.attrs.get("columns_by_file")  # the contract checks each file's own
+    if by_file is not None:
+        numbered.attrs["columns_by_file"] = {f: [*c, domain.key] for f, c in by_file.items()}
+    return numbered

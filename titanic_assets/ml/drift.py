@@ -1,41 +1,39 @@
 """Drift statistics of the model's raw inputs: pure functions, no Dagster.
 
 The serving model's training rows are the reference; a window of logged traffic is the
-current sample. Each monitored feature gets one univariate test from alibi-detect's
-TabularDrift (Kolmogorov-Smirnov for numbers, chi-squared for categories) with a
-Bonferroni correction over the features, and a Population Stability Index as the size of
-the change.
+current sample. Each input the domain monitors (Domain.monitored) gets one univariate test
+from alibi-detect's TabularDrift (Kolmogorov-Smirnov for numbers, chi-squared for
+categories) with a Bonferroni correction over them, and a Population Stability Index as the
+size of the change.
 
 Choices, and why:
-- SibSp and Parch are counts with a natural order, so they are numeric (KS). As
-  categories their rare values (5 siblings, 6 parents/children) would put tiny expected
-  counts into a chi-squared test and raise false alarms on small windows.
-- Pclass, Sex and Embarked are categorical. Name and Cabin are free text: they are tested
-  through what the model reads from them, the title and the deck (features.extract_title,
-  features.extract_deck).
+- The domain says which inputs are numbers and which categories. Counts with a natural
+  order are best numeric (KS): as categories their rare values would put tiny expected
+  counts into a chi-squared test and raise false alarms on small windows. Free text is
+  tested through what the model reads from it (e.g. a name's title).
 - Missing values are a value, not an error. A missing category is its own category
   ("missing"). A missing number sorts below every number (-inf) in the KS test, so a
   change in how often a field is missing is drift just like a change in its values, and
   both shares are reported.
 - Rare categories are pooled for the chi-squared test (fewer than MIN_EXPECTED expected
   rows in the smaller sample), as are categories the reference never had: without this,
-  one passenger from deck T in a window of 50 is "drift" (3 false alarms in 20 windows
+  one row of a rare category (deck T) in a window of 50 is "drift" (3 false alarms in 20 windows
   of 50 rows in a first benchmark run). The PSI and the plots keep every category.
-- Bonferroni, not FDR: the features are correlated (class, fare, deck), a real shift
-  moves several of them, and one per-feature threshold (0.05 / 9) is easy to read.
+- Bonferroni, not FDR: the inputs are correlated, a real shift moves several of them, and
+  one per-input threshold (0.05 / their number) is easy to read.
 - Below MIN_ROWS logged rows no test is run: the report says "not enough traffic" and is
   not a failure (see MIN_ROWS for how this number was chosen).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from titanic_assets.core.features import extract_deck, extract_title
+from titanic_assets.core.domain import MonitoredInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,48 +61,9 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value)) or not str(value).strip()
 
 
-def _class_label(value: Any) -> str | None:
-    """'1', '2', '3' whether the class arrives as 3, 3.0 or ' 3 '."""
-    if _is_blank(value):
-        return None
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return str(int(number)) if number.is_integer() else text
-
-
-def _lower(value: Any) -> str | None:
-    return None if _is_blank(value) else str(value).strip().lower()
-
-
-def _upper(value: Any) -> str | None:
-    return None if _is_blank(value) else str(value).strip().upper()
-
-
-@dataclass(frozen=True)
-class MonitoredFeature:
-    """One tested feature: which raw column it comes from and how it is read."""
-
-    name: str
-    column: str
-    numeric: bool
-    label: Callable[[Any], str | None] | None = None  # categorical: raw value -> category
-
-
-# In the order of features.RAW_INPUTS; Name and Cabin are read as title and deck.
-MONITORED: tuple[MonitoredFeature, ...] = (
-    MonitoredFeature("Pclass", "Pclass", numeric=False, label=_class_label),
-    MonitoredFeature("Sex", "Sex", numeric=False, label=_lower),
-    MonitoredFeature("Age", "Age", numeric=True),
-    MonitoredFeature("SibSp", "SibSp", numeric=True),
-    MonitoredFeature("Parch", "Parch", numeric=True),
-    MonitoredFeature("Fare", "Fare", numeric=True),
-    MonitoredFeature("Embarked", "Embarked", numeric=False, label=_upper),
-    MonitoredFeature("Title", "Name", numeric=False, label=extract_title),
-    MonitoredFeature("Deck", "Cabin", numeric=False, label=extract_deck),
-)
+def _as_category(value: Any) -> str | None:
+    """A raw value as its category when the domain gives no reading: the stripped text."""
+    return None if _is_blank(value) else str(value).strip()
 
 
 def psi_reading(psi: float) -> str:
@@ -203,8 +162,8 @@ class DriftReport:
         ]
 
 
-def _check_columns(table: pd.DataFrame, role: str) -> None:
-    missing = sorted({f.column for f in MONITORED} - set(table.columns))
+def _check_columns(monitored: Sequence[MonitoredInput], table: pd.DataFrame, role: str) -> None:
+    missing = sorted({f.column for f in monitored} - set(table.columns))
     if missing:
         raise ValueError(f"the {role} rows lack the model input column(s) {missing}")
 
@@ -226,12 +185,13 @@ def _numbers(table: pd.DataFrame, column: str, role: str) -> np.ndarray:
     return values.to_numpy(np.float64)
 
 
-def _labels(table: pd.DataFrame, feature: MonitoredFeature) -> np.ndarray:
+def _labels(table: pd.DataFrame, feature: MonitoredInput) -> np.ndarray:
     """Category label per row; MISSING for missing values (labels computed once per value)."""
     import pandas as pd
 
     codes, uniques = pd.factorize(table[feature.column])
-    labels = [feature.label(value) or MISSING for value in uniques] + [MISSING]
+    category = feature.category or _as_category
+    labels = [category(value) or MISSING for value in uniques] + [MISSING]
     return np.asarray(labels, dtype=object)[codes]  # code -1 (missing) takes the last one
 
 
@@ -299,7 +259,7 @@ class _Prepared:
 
 
 def _read(
-    feature: MonitoredFeature, reference: pd.DataFrame, current: pd.DataFrame
+    feature: MonitoredInput, reference: pd.DataFrame, current: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """One feature of both samples: floats with NaN, or category labels with MISSING."""
     if feature.numeric:
@@ -310,10 +270,12 @@ def _read(
     return _labels(reference, feature), _labels(current, feature)
 
 
-def _prepare(reference: pd.DataFrame, current: pd.DataFrame) -> _Prepared:
+def _prepare(
+    monitored: Sequence[MonitoredInput], reference: pd.DataFrame, current: pd.DataFrame
+) -> _Prepared:
     columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     test_reference, test_current = [], []
-    for feature in MONITORED:
+    for feature in monitored:
         ref, cur = _read(feature, reference, current)
         if feature.numeric:
             # Missing sorts below every number, so the KS test sees changes in missingness.
@@ -338,6 +300,7 @@ def _missing_share(values: np.ndarray) -> float:
 
 
 def drift_report(
+    monitored: Sequence[MonitoredInput],
     reference: pd.DataFrame,
     current: pd.DataFrame,
     min_rows: int = MIN_ROWS,
@@ -349,25 +312,27 @@ def drift_report(
     are ignored. Raises ValueError when a column is absent, the reference is empty, or a
     numeric column holds something that is not a number.
     """
-    _check_columns(reference, "reference")
-    _check_columns(current, "current")
+    _check_columns(monitored, reference, "reference")
+    _check_columns(monitored, current, "current")
     if len(reference) == 0:
         raise ValueError("the reference has no rows: there is nothing to compare traffic with")
-    prepared = _prepare(reference, current)  # bad values are an error even in a short window
+    prepared = _prepare(
+        monitored, reference, current
+    )  # bad values are an error even in a short window
     if len(current) < min_rows:
         return DriftReport(
             n_reference=len(reference),
             n_current=len(current),
             min_rows=min_rows,
             p_value=p_value,
-            threshold=p_value / len(MONITORED),
+            threshold=p_value / len(monitored),
             correction=CORRECTION,
             features=(),
         )
 
     from alibi_detect.cd import TabularDrift  # ~7 s and ~300 MB: only when a test runs
 
-    categorical = [i for i, f in enumerate(MONITORED) if not f.numeric]
+    categorical = [i for i, f in enumerate(monitored) if not f.numeric]
     detector = TabularDrift(
         prepared.reference,
         p_val=p_value,
@@ -378,7 +343,7 @@ def drift_report(
     threshold = float(result["threshold"])
 
     features = []
-    for i, feature in enumerate(MONITORED):
+    for i, feature in enumerate(monitored):
         ref, cur = prepared.columns[feature.name]
         psi = _numeric_psi(ref, cur) if feature.numeric else _categorical_psi(ref, cur)
         p = float(result["p_val"][i])
@@ -406,6 +371,7 @@ def drift_report(
 
 
 def drift_plots(
+    monitored: Sequence[MonitoredInput],
     reference: pd.DataFrame,
     current: pd.DataFrame,
     report: DriftReport,
@@ -418,7 +384,7 @@ def drift_plots(
     if not wanted:
         return {}
     images = {}
-    for feature in MONITORED:
+    for feature in monitored:
         if feature.name not in wanted:
             continue
         ref, cur = _read(feature, reference, current)

@@ -4,8 +4,8 @@ Realized: accuracy with a Wilson interval; ROC-AUC and Brier score with percenti
 intervals (no closed form that holds on small, unbalanced samples); a calibration table.
 
 Estimated (before outcomes arrive): confidence-based performance estimation, the idea of
-NannyML's CBPE. If the probabilities are calibrated, a passenger predicted to survive with
-probability p is right with probability p, one predicted to die with probability 1 - p, so
+NannyML's CBPE. If the probabilities are calibrated, a row predicted positive with
+probability p is right with probability p, one predicted negative with probability 1 - p, so
 expected accuracy is the mean of those. It is written here rather than taken from `nannyml`
 because nannyml pins lightgbm < 4.6 (this project runs a newer one) and the accuracy estimate
 is these few lines; it is only as good as the calibration of the probabilities.
@@ -114,7 +114,7 @@ def estimated_accuracy_from_sums(
 
 
 def calibration_table(labels: np.ndarray, probabilities: np.ndarray, bins: int = 5) -> list[dict]:
-    """Observed survival rate per predicted-probability bin (a calibration table)."""
+    """Observed positive rate per predicted-probability bin (a calibration table)."""
     edges = np.linspace(0, 1, bins + 1)
     index = bin_index(probabilities, bins)
     rows = []

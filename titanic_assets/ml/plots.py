@@ -68,8 +68,8 @@ def confusion_matrix(confusion: list[list[int]]) -> str:
         for (row, col), count in np.ndenumerate(matrix):
             colour = "white" if count > matrix.max() / 2 else "black"
             axes.text(col, row, str(count), ha="center", va="center", color=colour)
-        axes.set_xticks([0, 1], ["died", "survived"])
-        axes.set_yticks([0, 1], ["died", "survived"])
+        axes.set_xticks([0, 1], ["negative", "positive"])
+        axes.set_yticks([0, 1], ["negative", "positive"])
         axes.set_xlabel("Predicted")
         axes.set_ylabel("Actual")
 
@@ -132,10 +132,10 @@ def categorical_drift(feature: str, reference: np.ndarray, current: np.ndarray) 
 
 
 def reliability_plot(
-    labels: np.ndarray, probabilities: np.ndarray, passengers: str, bins: int = 10
+    labels: np.ndarray, probabilities: np.ndarray, rows: str, bins: int = 10
 ) -> str:
-    """Observed survival rate against the mean predicted probability, per probability bin
-    (marker size: the bin's rows); a calibrated model lies on the diagonal. `passengers`
+    """Observed positive rate against the mean predicted probability, per probability bin
+    (marker size: the bin's rows); a calibrated model lies on the diagonal. `rows`
     names whose outcomes these are, for the title."""
     from titanic_assets.ml.statistics import bin_index
 
@@ -149,12 +149,12 @@ def reliability_plot(
         axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
         axes.plot(predicted, observed, color="tab:blue")
         axes.scatter(predicted, observed, s=[10 + 3 * c for c in counts], color="tab:blue")
-        axes.set_xlabel("Predicted probability of survival")
-        axes.set_ylabel("Observed survival rate")
+        axes.set_xlabel("Predicted probability of the positive class")
+        axes.set_ylabel("Observed positive rate")
         axes.set_xlim(0, 1)
         axes.set_ylim(0, 1)
 
-    return _image(f"Reliability ({passengers})", draw)
+    return _image(f"Reliability ({rows})", draw)
 
 
 def shadow_accuracies(outcomes: np.ndarray, champion: np.ndarray, challenger: np.ndarray) -> str:
@@ -163,7 +163,7 @@ def shadow_accuracies(outcomes: np.ndarray, champion: np.ndarray, challenger: np
     def draw(axes: Axes) -> None:
         axes.plot(outcomes, champion, label="serving model")
         axes.plot(outcomes, challenger, label="challenger")
-        axes.set_xlabel("outcomes of shadowed passengers")
+        axes.set_xlabel("outcomes of shadowed rows")
         axes.set_ylabel("accuracy so far")
         axes.legend(loc="lower right")
 
@@ -179,7 +179,7 @@ def shadow_bounds(
         axes.fill_between(outcomes, lower, upper, alpha=0.3, label="confidence sequence")
         axes.plot(outcomes, difference, label="challenger - serving")
         axes.axhline(0.0, color="black", linewidth=0.8)
-        axes.set_xlabel("outcomes of shadowed passengers")
+        axes.set_xlabel("outcomes of shadowed rows")
         axes.set_ylabel("accuracy difference")
         axes.legend(loc="lower right")
 

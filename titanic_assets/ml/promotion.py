@@ -1,43 +1,43 @@
 """When a newly trained model replaces the one being served: the promotion policy.
 
 Champion (the serving model) and challenger (the candidate) are scored on the same
-passengers, ones neither was trained on: the candidate's held-out split minus every
-passenger the champion trained on. Their difference is estimated by a paired bootstrap over
-passengers. The candidate is promoted when it is non-inferior on each metric of
+rows, ones neither was trained on: the candidate's held-out split minus every
+row the champion trained on. Their difference is estimated by a paired bootstrap over
+rows. The candidate is promoted when it is non-inferior on each metric of
 PROMOTION_METRICS: the one-sided 95% lower bound of (candidate - champion) is above
--MARGIN. And when at least MIN_ROWS of those passengers are labelled traffic (passengers the
+-MARGIN. And when at least MIN_ROWS of those rows are labelled traffic (rows the
 service scored whose outcome came back: the population it answers now, which a retrain on
 new evidence exists to serve), the candidate must also be better there: the one-sided 95%
 lower bound of its accuracy gain on them above 0. ROC-AUC is not asked of the traffic alone:
 within a narrow shifted population (few of one outcome) its interval spans most of [0, 1].
 Chosen so that noise decides nothing:
 
-- On ~160 held-out passengers two equally good retrains disagree on about 4% of them, so
-  their accuracies differ by a few passengers either way; a 0.06 margin lets such a retrain
+- On ~160 held-out rows two equally good retrains disagree on about 4% of them, so
+  their accuracies differ by a few rows either way; a 0.06 margin lets such a retrain
   through and keeps a model 0.10 worse out (benchmarks/promotion.py measures both rates).
-- Fewer than MIN_ROWS shared unseen passengers is no evidence: the candidate is kept and
+- Fewer than MIN_ROWS shared unseen rows is no evidence: the candidate is kept and
   the champion keeps serving.
 
 A candidate kept here shadows the serving model on live traffic (defs/monitoring/shadow.py)
 until its outcomes decide (ml/sequential.py). Before the shadow evidence may promote it, it
-must pass `trusted_guard`: non-inferior on the trusted held-out passengers (landed, never
+must pass `trusted_guard`: non-inferior on the trusted held-out rows (landed, never
 labelled traffic, whose outcomes come from clients and could be flooded), kept apart, not
-pooled with the traffic; and on each slice declared in advance (SLICES, sex x class) that
-has at least MIN_SLICE_ROWS of them. The margins (benchmarks/promotion.py `--only margin`,
-the current LightGBM, 100 seeds):
+pooled with the traffic; and on each slice the domain declared in advance (Domain.slices,
+e.g. sex x class) that has at least MIN_SLICE_ROWS of them. The margins (benchmarks/
+promotion.py `--only margin`, on the Titanic domain's LightGBM, 100 seeds):
 
-- `margin_for(n)`: MARGIN_AT_ROWS[1] at MARGIN_AT_ROWS[0] trusted passengers, narrowing as
-  1/sqrt(n), never below MIN_MARGIN. On the 157 trusted held-out passengers an equally good
+- `margin_for(n)`: MARGIN_AT_ROWS[1] at MARGIN_AT_ROWS[0] trusted rows, narrowing as
+  1/sqrt(n), never below MIN_MARGIN. On the 157 trusted held-out rows an equally good
   retrain's one-sided 95% accuracy lower bound has a median of -0.025, a 5th percentile of
-  -0.051 (8 passengers) and falls below -0.05 in 10% of retrains, to -0.06 or below in 2%
+  -0.051 (8 rows) and falls below -0.05 in 10% of retrains, to -0.06 or below in 2%
   (ROC-AUC's 5th percentile: -0.032). So 0.06 keeps about 2% of good retrains out on the
   whole, while 0.05 would keep 10% out and 0.04 17%. A candidate about 4 points worse (12% of
   its training outcomes flipped) is kept out 85% of the time. Unlike the fixed 0.06 above,
-  this margin narrows as passengers accumulate, so a worse candidate is kept out more surely,
+  this margin narrows as rows accumulate, so a worse candidate is kept out more surely,
   not less, with more evidence (the 1/sqrt(n) rate is assumed, not measured: the shipped data
-  has only 157 trusted passengers).
-- SLICE_MARGIN on slices of at least MIN_SLICE_ROWS: on the shipped data only female class 3
-  (28), male class 1 (30) and male class 3 (57) reach it; one passenger is 2-4 points of
+  has only 157 trusted rows).
+- SLICE_MARGIN on slices of at least MIN_SLICE_ROWS: on the shipped Titanic data only three
+  of its six slices reach it (28, 30 and 57 rows); one row is 2-4 points of
   such a slice, and an equally good retrain's slice lower bound reaches -0.25 (7 of 28) in 5%
   of retrains. At 0.30 the slice guard keeps no good retrain out beyond the 2% the whole-set
   margin does, and still catches large losses (a targeted flood turns a slice around), not a
@@ -48,6 +48,7 @@ The first model is promoted when nothing serves. Pure functions, no Dagster and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,19 +69,16 @@ LEVEL = 0.90  # two-sided 90%: its lower end is the one-sided 95% lower bound
 MARGIN_AT_ROWS = (157, 0.06)
 MIN_MARGIN = 0.02
 SLICE_MARGIN = 0.30
-SLICES: dict[str, tuple[str, int]] = {
-    f"{sex}, class {pclass}": (sex, pclass) for sex in ("female", "male") for pclass in (1, 2, 3)
-}
 MIN_SLICE_ROWS = 25
 TOO_FEW = "too few to judge"
 
 POLICY = (
-    f"Promote when, on passengers neither model was trained on, the candidate is non-inferior "
+    f"Promote when, on rows neither model was trained on, the candidate is non-inferior "
     f"to the serving model on {', '.join(PROMOTION_METRICS)}: the one-sided 95% lower bound "
-    f"of (candidate - serving), by a paired bootstrap over passengers, is above -{MARGIN}. "
+    f"of (candidate - serving), by a paired bootstrap over rows, is above -{MARGIN}. "
     f"When at least {MIN_ROWS} of them are labelled traffic, the candidate must also be "
     f"more accurate on those: the one-sided 95% lower bound of its accuracy gain above 0. "
-    f"Fewer than {MIN_ROWS} such passengers: kept as a candidate."
+    f"Fewer than {MIN_ROWS} such rows: kept as a candidate."
 )
 
 
@@ -90,15 +88,18 @@ class PromotionDecision:
 
     promote: bool
     reason: str
-    rows: int  # passengers both models were scored on
+    rows: int  # rows both models were scored on
     comparison: dict[str, dict[str, Any]]
 
 
-def evaluation_rows(candidate_held_out: pd.DataFrame, champion_training_ids: Any) -> pd.DataFrame:
-    """The passengers to compare on: the candidate's held-out rows the champion did not
-    train on."""
+def evaluation_rows(
+    candidate_held_out: pd.DataFrame, champion_training_ids: Any, id_column: str
+) -> pd.DataFrame:
+    """The rows to compare on: the candidate's held-out rows (ids in `id_column`) the
+    champion did not train on."""
     seen = set(champion_training_ids)
-    return candidate_held_out[~candidate_held_out["PassengerId"].isin(seen)].reset_index(drop=True)
+    unseen = ~candidate_held_out[id_column].isin(seen)
+    return candidate_held_out[unseen].reset_index(drop=True)
 
 
 def labelled_traffic(rows: pd.DataFrame) -> np.ndarray:
@@ -106,13 +107,16 @@ def labelled_traffic(rows: pd.DataFrame) -> np.ndarray:
     return is_feedback(rows["source"]).to_numpy()
 
 
-def first_model() -> PromotionDecision:
-    return PromotionDecision(
-        promote=True,
-        reason="no model is being served yet: the first model is promoted",
-        rows=0,
-        comparison={},
-    )
+def first_model(replacing: str | None = None) -> PromotionDecision:
+    """Nothing comparable serves: promoted. `replacing`: a serving model saved before models
+    were per-domain, which this code cannot score (core/instances.LEGACY)."""
+    reason = "no model is being served yet: the first model is promoted"
+    if replacing is not None:
+        reason = (
+            f"the serving model {replacing} was saved by the single-model layout and cannot "
+            "be scored now: promoted as the first model of this layout"
+        )
+    return PromotionDecision(promote=True, reason=reason, rows=0, comparison={})
 
 
 def decide_promotion(
@@ -125,7 +129,7 @@ def decide_promotion(
     margin: float = MARGIN,
     seed: int = 0,
 ) -> PromotionDecision:
-    """Compare two models' probabilities for the same passengers (`labels` their outcomes;
+    """Compare two models' probabilities for the same rows (`labels` their outcomes;
     `traffic` marks the rows that are labelled traffic)."""
     labels = np.asarray(labels)
     outputs = {
@@ -137,7 +141,7 @@ def decide_promotion(
         return PromotionDecision(
             promote=False,
             reason=(
-                f"kept as a candidate: only {len(labels)} passengers neither model was trained "
+                f"kept as a candidate: only {len(labels)} rows neither model was trained "
                 f"on (at least {MIN_ROWS}, with both outcomes, are needed to compare them)"
             ),
             rows=len(labels),
@@ -184,17 +188,17 @@ def decide_promotion(
         }
         if not better:
             worse.append(
-                f"on the {int(traffic.sum())} labelled traffic passengers not more accurate: "
+                f"on the {int(traffic.sum())} labelled traffic rows not more accurate: "
                 f"{gain.estimate:+.3f} (95% lower bound {gain.low:+.3f} <= 0)"
             )
     if worse:
         reason = (
-            f"kept as a candidate: on {len(labels)} passengers neither model trained on, "
+            f"kept as a candidate: on {len(labels)} rows neither model trained on, "
             f"it may be worse than the serving model by more than the margin, or not better "
             f"on the traffic it would serve: {'; '.join(worse)}"
         )
     else:
-        reason = f"promoted: on {len(labels)} passengers neither model trained on, " + ", ".join(
+        reason = f"promoted: on {len(labels)} rows neither model trained on, " + ", ".join(
             f"{n} {c['difference']['estimate']:+.3f} (95% lower bound "
             f"{c['difference']['low']:+.3f} > {0.0 - c['margin']:+.2f})"
             for n, c in comparison.items()
@@ -205,23 +209,27 @@ def decide_promotion(
 
 
 def margin_for(trusted_rows: int) -> float:
-    """The non-inferiority margin on this many trusted passengers (module docstring)."""
+    """The non-inferiority margin on this many trusted rows (module docstring)."""
     rows, margin = MARGIN_AT_ROWS
     narrowed = margin * np.sqrt(rows / max(trusted_rows, 1))
     return float(np.clip(narrowed, MIN_MARGIN, margin))
 
 
-def slice_names(rows: pd.DataFrame) -> np.ndarray:
-    """Each row's declared slice (a key of SLICES), or "" for a row in none."""
+def slice_names(slices: dict[str, dict[str, Any]], rows: pd.DataFrame) -> np.ndarray:
+    """Each row's declared slice (a key of `slices`: name -> {input: value}, Domain.slices),
+    or "" for a row in none."""
     names = np.full(len(rows), "", dtype=object)
-    for name, (sex, pclass) in SLICES.items():
-        names[((rows["Sex"] == sex) & (rows["Pclass"] == pclass)).to_numpy()] = name
+    for name, values in slices.items():
+        inside = np.ones(len(rows), dtype=bool)
+        for column, value in values.items():
+            inside &= (rows[column] == value).to_numpy()
+        names[inside] = name
     return names
 
 
 @dataclass(frozen=True)
 class GuardResult:
-    """Whether a challenger is non-inferior on the trusted passengers, and the evidence."""
+    """Whether a challenger is non-inferior on the trusted rows, and the evidence."""
 
     passed: bool
     reason: str
@@ -237,18 +245,20 @@ def trusted_guard(
     champion_threshold: float,
     candidate_threshold: float,
     slices: np.ndarray,
+    declared: Sequence[str],
     seed: int = 0,
 ) -> GuardResult:
-    """Both models' probabilities for the trusted held-out passengers neither trained on
-    (`slices`: each one's slice name, see `slice_names`). Passes when the candidate's
-    accuracy and ROC-AUC are within `margin_for(n)` (one-sided 95% lower bound of the
-    paired difference) and its accuracy on every judged slice within SLICE_MARGIN."""
+    """Both models' probabilities for the trusted held-out rows neither trained on
+    (`slices`: each one's slice name, see `slice_names`; `declared`: every slice's name).
+    Passes when the candidate's accuracy and ROC-AUC are within `margin_for(n)` (one-sided
+    95% lower bound of the paired difference) and its accuracy on every judged slice within
+    SLICE_MARGIN."""
     labels = np.asarray(labels)
     n = len(labels)
     margin = margin_for(n)
     if n < MIN_ROWS or labels.min() == labels.max():
         return GuardResult(
-            False, f"only {n} trusted passengers neither model trained on ({MIN_ROWS} needed)",
+            False, f"only {n} trusted rows neither model trained on ({MIN_ROWS} needed)",
             n, margin,
         )  # fmt: skip
     predicted = (champion >= champion_threshold, candidate >= candidate_threshold)
@@ -257,7 +267,7 @@ def trusted_guard(
         "roc_auc": (statistics.roc_auc, labels, champion, candidate, margin),
     }
     comparison: dict[str, dict[str, Any]] = {}
-    for name in SLICES:
+    for name in declared:
         rows = np.asarray(slices) == name
         if rows.sum() < MIN_SLICE_ROWS:
             comparison[f"accuracy, {name}"] = {"rows": int(rows.sum()), "verdict": TOO_FEW}
@@ -281,10 +291,10 @@ def trusted_guard(
         if not ok:
             worse.append(f"{name} {d.estimate:+.3f} (95% lower bound {d.low:+.3f} <= -{allowed:g})")
     if worse:
-        reason = f"worse on the {n} trusted held-out passengers: {'; '.join(worse)}"
+        reason = f"worse on the {n} trusted held-out rows: {'; '.join(worse)}"
     else:
         reason = (
-            f"non-inferior on the {n} trusted held-out passengers (margin {margin:.3f}) and "
+            f"non-inferior on the {n} trusted held-out rows (margin {margin:.3f}) and "
             f"on every slice judged (margin {SLICE_MARGIN})"
         )
     return GuardResult(not worse, reason, n, margin, comparison)

@@ -1,124 +1,125 @@
-"""Data contracts for every table in the graph, as Pandera DataFrameModels.
+"""Data contracts for every table in the graph, as Pandera schemas built from the domain.
 
-The passenger fields take their types and limits from the one input contract
-(core/contract.py); the label, ids and bookkeeping columns are the pipeline's own. They run
-as blocking Dagster asset checks (defs/contract_checks.py): a table that breaks its contract stops
-everything downstream of it.
+Each input takes its type and limits from the domain's one input contract (its
+`InputField`s); the id, the label and the bookkeeping columns are the pipeline's own. They
+run as blocking Dagster asset checks (defs/contract_checks.py): a table that breaks its
+contract stops everything downstream of it. Built per domain at run time (a schema object,
+not a class): the engine knows a domain only by what it declares.
 """
 
+from __future__ import annotations
+
+from functools import cache
 from typing import Any
 
 import pandera.pandas as pa
-from pandera.typing import Series
 
-from titanic_assets.core import contract
-from titanic_assets.core.features import CATEGORICAL_FEATURES, DECKS, PORTS, SEXES, TITLES
+from titanic_assets.core.contract import InputField
+from titanic_assets.core.domain import Domain
+
+DTYPES = {"int": "int64", "float": "float64", "category": "str", "text": "str"}
 
 
-def field(spec: contract.InputField, nullable: bool | None = None, **checks: Any) -> Any:
-    """The Pandera field for a contract field: its limits, its allowed values, its nullability
-    (optional fields may be missing unless `nullable` says otherwise)."""
+def column(spec: InputField, nullable: bool | None = None) -> pa.Column:
+    """The Pandera column for a contract field: its type, limits, allowed values and
+    nullability (optional fields may be missing unless `nullable` says otherwise)."""
+    checks = []
     if spec.allowed is not None:
-        checks["isin"] = list(spec.allowed)
+        checks.append(pa.Check.isin(list(spec.allowed)))
     if spec.minimum is not None:
-        checks["ge"] = spec.minimum
+        checks.append(pa.Check.ge(spec.minimum))
     if spec.maximum is not None:
-        checks["le"] = spec.maximum
+        checks.append(pa.Check.le(spec.maximum))
     if spec.max_length is not None:
-        checks["str_length"] = {"max_value": spec.max_length}
-    return pa.Field(
-        nullable=not spec.required if nullable is None else nullable,
-        description=spec.description,
-        **checks,
+        checks.append(pa.Check.str_length(max_value=spec.max_length))
+    nullable = not spec.required if nullable is None else nullable
+    dtype = "Int64" if spec.kind == "int" and nullable else DTYPES[spec.kind]
+    return pa.Column(dtype, checks, nullable=nullable, description=spec.description)
+
+
+def _label(domain: Domain, as_text: bool = False) -> pa.Column:
+    values = [str(c) for c in domain.classes] if as_text else list(domain.classes)
+    dtype = "str" if as_text or isinstance(domain.classes[0], str) else "int64"
+    return pa.Column(dtype, pa.Check.isin(values), description=f"The label, one of {values}.")
+
+
+def _columns(domain: Domain, filled: tuple[str, ...] = ()) -> dict[str, pa.Column]:
+    return {
+        domain.key: pa.Column("int64", pa.Check.ge(1), unique=True),
+        domain.label: _label(domain),
+        **{f.name: column(f, nullable=False if f.name in filled else None) for f in domain.inputs},
+        "source": pa.Column(
+            "str", description="The landing-area file the row came from, or `feedback:<tag>`."
+        ),
+    }
+
+
+@cache
+def raw_contract(domain: Domain) -> pa.DataFrameSchema:
+    """The labelled rows as they land, from any batch file or from the service's labelled
+    traffic. Coerced: a wrong type is a failure case per offending row, not one error."""
+    return pa.DataFrameSchema(
+        _columns(domain), name=f"{domain.name}: raw rows", coerce=True, strict=True
     )
 
 
-class RawPassengers(pa.DataFrameModel):
-    """The labelled passengers as they land, one row per passenger, from any batch file, or
-    from the service's labelled traffic (`source` says which file, or which model served it)."""
-
-    PassengerId: Series[int] = pa.Field(unique=True, ge=1)
-    Survived: Series[int] = pa.Field(isin=[0, 1])
-    Pclass: Series[int] = field(contract.PCLASS)
-    Name: Series[str] = field(contract.NAME)
-    Sex: Series[str] = field(contract.SEX)
-    Age: Series[float] = field(contract.AGE)
-    SibSp: Series[int] = field(contract.SIBSP)
-    Parch: Series[int] = field(contract.PARCH)
-    Ticket: Series[str] = pa.Field(nullable=True)
-    Fare: Series[float] = field(contract.FARE)
-    Cabin: Series[str] = field(contract.CABIN)
-    Embarked: Series[str] = field(contract.EMBARKED)
-    source: Series[str] = pa.Field(
-        description="The landing-area file the row came from, or `feedback:<model tag>`."
+@cache
+def clean_contract(domain: Domain) -> pa.DataFrameSchema:
+    """Cleaned and typed: no duplicate rows, the domain's gaps filled (Domain.filled)."""
+    return pa.DataFrameSchema(
+        _columns(domain, domain.filled), name=f"{domain.name}: rows", strict=True
     )
 
-    class Config:
-        # Coercion turns a wrong type into a failure case per offending row, not one error.
-        coerce = True
-        strict = True
+
+@cache
+def labelled_traffic_contract(domain: Domain) -> pa.DataFrameSchema:
+    """Rows the service scored whose outcome came back, as training rows: the inputs it was
+    sent (already held to the input contract), the label, which model answered."""
+    columns = {
+        **_columns(domain),
+        "prediction_id": pa.Column("str", unique=True),
+        "model_version": pa.Column("str"),
+    }
+    return pa.DataFrameSchema(
+        columns, name=f"{domain.name}: labelled traffic", coerce=True, strict=True
+    )
 
 
-class Passengers(RawPassengers):
-    """Cleaned and typed: no duplicate passengers, port and fare imputed, age may be missing."""
-
-    Fare: Series[float] = field(contract.FARE, nullable=False)
-    Embarked: Series[str] = field(contract.EMBARKED, nullable=False)
-
-    class Config:
-        coerce = False
-        strict = True
-
-
-class LandedOutcomes(pa.DataFrameModel):
-    """Outcomes dropped in bulk in the labels landing area: a prediction id and what happened.
+@cache
+def landed_outcomes_contract(domain: Domain) -> pa.DataFrameSchema:
+    """Outcomes dropped in bulk in the labels landing area: a prediction id and its label.
     Read as text, so that a bad value fails on its own row, not the whole column's type."""
-
-    id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
-    Survived: Series[str] = pa.Field(isin=["0", "1"])
-    source: Series[str] = pa.Field(description="The labels file the row came from.")
-
-    class Config:
-        coerce = True
-        strict = True
-
-
-class LabelledTraffic(RawPassengers):
-    """Passengers the service scored whose outcome came back, as training rows: the inputs it
-    was sent (already held to the input contract), the outcome, which model answered."""
-
-    prediction_id: Series[str] = pa.Field(unique=True)
-    model_version: Series[str]
-
-    class Config:
-        coerce = True
-        strict = True
+    return pa.DataFrameSchema(
+        {
+            "id": pa.Column("str", pa.Check.str_length(min_value=1), nullable=False),
+            domain.label: _label(domain, as_text=True),
+            "source": pa.Column("str", description="The labels file the row came from."),
+        },
+        name=f"{domain.name}: landed outcomes",
+        coerce=True,
+        strict=True,
+    )
 
 
-class PassengerFeatureTable(pa.DataFrameModel):
-    """The model's training input: engineered features (features.FEATURES) and the label."""
-
-    PassengerId: Series[int] = pa.Field(unique=True, ge=1)
-    Survived: Series[int] = pa.Field(isin=[0, 1])
-    pclass: Series[float] = pa.Field(isin=[1.0, 2.0, 3.0])
-    sex: Series[float] = pa.Field(isin=[float(i) for i in range(len(SEXES))])
-    age: Series[float] = pa.Field(ge=0, le=contract.AGE.maximum, nullable=True)
-    sibsp: Series[float] = pa.Field(ge=0)
-    parch: Series[float] = pa.Field(ge=0)
-    fare: Series[float] = pa.Field(ge=0)
-    embarked: Series[float] = pa.Field(isin=[float(i) for i in range(len(PORTS))])
-    title: Series[float] = pa.Field(isin=[float(i) for i in range(len(TITLES))])
-    family_size: Series[float] = pa.Field(ge=1)
-    is_alone: Series[float] = pa.Field(isin=[0.0, 1.0])
-    deck: Series[float] = pa.Field(isin=[float(i) for i in range(len(DECKS))], nullable=True)
-    has_cabin: Series[float] = pa.Field(isin=[0.0, 1.0])
-    fare_per_person: Series[float] = pa.Field(ge=0)
-    group_known: Series[float] = pa.Field(ge=0)
-    group_survival: Series[float] = pa.Field(ge=0, le=1, nullable=True)
-
-    class Config:
-        strict = True
-        ordered = True
+@cache
+def feature_contract(domain: Domain) -> Any:
+    """The model's training input: the domain's own contract of its features, or numbers
+    (missing allowed) in the design's order, beside the id and the label."""
+    if domain.feature_contract is not None:
+        return domain.feature_contract()
+    feature_names = domain.design().feature_names
+    return pa.DataFrameSchema(
+        {
+            domain.key: pa.Column("int64", pa.Check.ge(1), unique=True),
+            domain.label: _label(domain),
+            **{name: pa.Column("float64", nullable=True) for name in feature_names},
+        },
+        name=f"{domain.name}: feature table",
+        strict=True,
+        ordered=True,
+    )
 
 
-assert set(CATEGORICAL_FEATURES) <= set(PassengerFeatureTable.to_schema().columns)
+def contract_name(contract: Any) -> str:
+    """A contract's name for messages: a schema's name, or a DataFrameModel's class name."""
+    return getattr(contract, "name", None) or contract.__name__

@@ -1,6 +1,6 @@
 """Shadow evaluation one outcome at a time: when a challenger has shown itself better.
 
-Champion and challenger both predict every passenger; as each outcome comes back we get
+Champion and challenger both predict every row; as each outcome comes back we get
 d = (challenger right) - (champion right), one of -1, 0, +1. Monitoring looks at the evidence
 after every outcome, for as long as it likes, so a fixed-n test would promote far more often
 than its alpha says. The bounds here are a confidence sequence: they hold at every n at once.

@@ -6,7 +6,7 @@ pair two models' predictions on the same rows or bring a dependency for one func
 
 - `repeated_cv_interval`: a repeated k-fold estimate's 95% interval with the Nadeau-Bengio
   correction (folds overlap, so the naive standard error is far too small).
-- `paired_bootstrap`: two models (or a model and a baseline) scored on the same passengers,
+- `paired_bootstrap`: two models (or a model and a baseline) scored on the same rows,
   resampled together, so the interval is on their difference, not on each alone.
 - `expected_calibration_error`: equal-width bins, weighted by their share of rows.
 """
@@ -89,7 +89,7 @@ def bootstrap(
     seed: int = 0,
     level: float = 0.95,
 ) -> Interval:
-    """metric(labels, outputs) with a percentile bootstrap interval over passengers."""
+    """metric(labels, outputs) with a percentile bootstrap interval over rows."""
     samples = np.array(
         [metric(labels[r], outputs[r]) for r in _resampled_rows(labels, resamples, seed)]
     )
@@ -105,7 +105,7 @@ def paired_bootstrap(
     seed: int = 0,
     level: float = 0.95,
 ) -> Interval:
-    """metric(labels, second) - metric(labels, first), resampling passengers with both
+    """metric(labels, second) - metric(labels, first), resampling rows with both
     models' outputs together; the interval holds `level` of the resampled differences."""
     samples = np.array(
         [

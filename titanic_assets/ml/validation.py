@@ -1,29 +1,30 @@
 """Validation that anticipates shift: fold schemes, importance weights, weighted metrics,
 and the interval a model may claim. Pure functions, no Dagster.
 
-Repeated random k-fold estimates accuracy on passengers *like the training ones, whose
-families are partly known*. Traffic need not be like that; each scheme below asks what
-happens under one plausible difference:
+Repeated random k-fold estimates accuracy on rows *like the training ones* (for a domain
+whose rows come in groups that share fate, with their groups partly known). Traffic need not
+be like that; each scheme below asks what happens under one plausible difference:
 
-- `random_folds`: 5 x 5 repeated stratified k-fold (the previous and only estimate).
-- `group_folds`: 5 x 5 StratifiedGroupKFold over travelling groups (core/wcg): no validation
-  passenger has a group-mate in training, so no group evidence: new families.
-- `leave_one_out_by(X, "Embarked")`: train on two ports, validate on the third (rows with no
-  port always train): a population the model has not seen. It reproduced the figure the
-  previous model measured on 418 unseen passengers (0.78 where random CV claimed 0.84).
-- `leave_one_out_by(X, "Pclass")`: likewise by class; shown, not claimed (every request has
-  a class the model was trained on, so this asks for an extrapolation traffic cannot need).
+- `random_folds`: 5 x 5 repeated stratified k-fold.
+- `group_folds`: 5 x 5 StratifiedGroupKFold over the domain's groups (Domain.groups, e.g.
+  families travelling together): no validation row has a group-mate in training. A domain
+  without groups has every row its own group.
+- `leave_one_out_by(X, column)`: one fold per value of an input the domain names
+  (Domain.leave_one_out): train on the others, validate on it, a population the model has
+  not seen. Claimed when the domain says so (Domain.shift_claimed, e.g. a port of embarkation
+  which reproduced what unseen rows measured), else shown.
 - either k-fold scheme re-weighted to recent traffic (`traffic_weights`): validation rows
   weighted by p(traffic | x) / p(training | x) from a classifier on the raw inputs.
 
-`summarize` gives accuracy (and its lift over the sex-only rule) with a 95% interval
-(Nadeau-Bengio over repeated folds; a bootstrap over travelling groups for the one-pass
+`summarize` gives accuracy (and its lift over the domain's baseline rule) with a 95%
+interval (Nadeau-Bengio over repeated folds; a bootstrap over groups for the one-pass
 schemes), ROC-AUC with its interval, and the expected calibration error, all weighted when
 weights are given. `claim` turns the schemes into the interval the model states.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold
 
+from titanic_assets.core.contract import InputField
 from titanic_assets.ml import statistics
 from titanic_assets.ml.statistics import Interval
 
@@ -39,7 +41,7 @@ FOLDS = 5
 REPEATS = 5
 GROUP_RESAMPLES = 1000
 # The schemes a claim's interval spans: what traffic may plausibly look like.
-SHIFT_SCHEMES = ("group 5x5", "group 5x5, traffic-weighted", "leave-one-port-out")
+SHIFT_SCHEMES = ("group 5x5", "group 5x5, traffic-weighted")  # and the domain's claimed
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def random_folds(y: np.ndarray, seed: int = SEED) -> list[Fold]:
 
 
 def group_folds(y: np.ndarray, groups: np.ndarray, seed: int = SEED) -> list[Fold]:
-    """Folds that never split a travelling group between training and validation."""
+    """Folds that never split a group between training and validation."""
     folds = []
     for repeat in range(REPEATS):
         splitter = StratifiedGroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed + repeat)
@@ -80,41 +82,42 @@ def leave_one_out_by(X: pd.DataFrame, column: str) -> list[Fold]:
     ]
 
 
-def _domain_design(X: pd.DataFrame) -> np.ndarray:
-    """Raw inputs as numbers for the training-vs-traffic classifier."""
-    port = X["Embarked"].fillna("S").astype(str).str.upper()
-    pclass = pd.to_numeric(X["Pclass"], errors="coerce")
-    age = pd.to_numeric(X["Age"], errors="coerce")
-    fare = pd.to_numeric(X["Fare"], errors="coerce")
-    columns = {
-        "C": port.eq("C"),
-        "Q": port.eq("Q"),
-        "female": X["Sex"].astype(str).str.strip().str.lower().eq("female"),
-        "class_2": pclass.eq(2),
-        "class_3": pclass.eq(3),
-        "age_missing": age.isna(),
-        "age": age.fillna(28) / 10,
-        "log_fare": np.log1p(fare.fillna(14.45)),
-        "family": (
-            pd.to_numeric(X["SibSp"], errors="coerce") + pd.to_numeric(X["Parch"], errors="coerce")
-        ).fillna(0),
-    }
-    return np.column_stack([np.asarray(v, dtype=np.float64) for v in columns.values()])
+def input_design(X: pd.DataFrame, inputs: Sequence[InputField]) -> np.ndarray:
+    """Raw inputs as numbers for the training-vs-traffic classifier: a number as itself
+    (missing: the column's median, and a missing indicator), a category one-hot over its
+    allowed values (the first left out); free text is not used."""
+    columns = []
+    for spec in inputs:
+        values = X[spec.name]
+        if spec.allowed is not None:
+            text = values.astype(str).str.strip().str.lower()
+            allowed = [str(v).lower() for v in spec.allowed]
+            if spec.kind == "int":
+                numbers = pd.to_numeric(values, errors="coerce")
+                text = numbers.map(lambda v: str(int(v)) if v == v else "")
+            columns += [text.eq(v) for v in allowed[1:]]
+        elif spec.kind in ("int", "float"):
+            numbers = pd.to_numeric(values, errors="coerce")
+            columns += [numbers.isna(), numbers.fillna(numbers.median()).fillna(0.0)]
+    return np.column_stack([np.asarray(c, dtype=np.float64) for c in columns])
 
 
-def traffic_weights(X: pd.DataFrame, traffic: pd.DataFrame, clip: float = 10.0) -> np.ndarray:
+def traffic_weights(
+    X: pd.DataFrame, traffic: pd.DataFrame, inputs: Sequence[InputField], clip: float = 10.0
+) -> np.ndarray:
     """Importance weights of the labelled rows for the traffic's mix: a logistic classifier
     tells labelled rows from traffic rows on the raw inputs, and w = p/(1-p) x n_labelled /
     n_traffic, clipped to [1/clip, clip], mean 1."""
     from sklearn.linear_model import LogisticRegression
 
-    design = np.vstack([_domain_design(X), _domain_design(traffic)])
+    both = pd.concat([X, traffic], ignore_index=True)
+    design = input_design(both, inputs)
     target = np.r_[np.zeros(len(X)), np.ones(len(traffic))]
     mean, scale = design.mean(0), design.std(0) + 1e-9
     classifier = LogisticRegression(solver="liblinear", intercept_scaling=10.0).fit(
         (design - mean) / scale, target
     )
-    p = classifier.predict_proba((_domain_design(X) - mean) / scale)[:, 1]
+    p = classifier.predict_proba((design[: len(X)] - mean) / scale)[:, 1]
     weights = np.clip(p / (1 - p) * len(X) / len(traffic), 1 / clip, clip)
     return weights / weights.mean()
 
@@ -157,7 +160,7 @@ class OutOfFold:
 class SchemeResult:
     accuracy: Interval
     roc_auc: Interval
-    lift_over_sex_only: Interval
+    lift_over_baseline: Interval
     calibration_error: float
     folds: int
     rows: int  # validated rows per repeat
@@ -167,7 +170,7 @@ class SchemeResult:
         return {
             "accuracy": self.accuracy.as_dict(),
             "roc_auc": self.roc_auc.as_dict(),
-            "lift_over_sex_only": self.lift_over_sex_only.as_dict(),
+            "lift_over_baseline": self.lift_over_baseline.as_dict(),
             "calibration_error": self.calibration_error,
             "folds": self.folds,
             "rows": self.rows,
@@ -179,7 +182,7 @@ class SchemeResult:
 
 
 def _group_resamples(groups: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Row multiplicities (resamples x rows) of a bootstrap over travelling groups: each
+    """Row multiplicities (resamples x rows) of a bootstrap over groups: each
     resample draws groups with replacement and keeps each drawn group whole."""
     _, inverse = np.unique(groups, return_inverse=True)
     count = inverse.max() + 1
@@ -219,7 +222,7 @@ def _accuracy(labels, decisions, weights) -> float:
 def summarize(
     oof: OutOfFold,
     labels: np.ndarray,
-    sex_only: np.ndarray,
+    baseline: np.ndarray,
     groups: np.ndarray,
     weights: np.ndarray | None = None,
 ) -> SchemeResult:
@@ -234,7 +237,7 @@ def summarize(
             t = fold.test
             decided = oof.decisions[fold.repeat][t]
             acc.append(_accuracy(labels[t], decided, w[t]))
-            lift.append(acc[-1] - _accuracy(labels[t], sex_only[t], w[t]))
+            lift.append(acc[-1] - _accuracy(labels[t], baseline[t], w[t]))
             auc.append(float(_aucs(w[None, t], labels[t], oof.probabilities[fold.repeat][t])[0]))
         accuracy = statistics.repeated_cv_interval(np.array(acc), share)
         lift_interval = statistics.repeated_cv_interval(np.array(lift), share)
@@ -243,13 +246,13 @@ def summarize(
         t = np.concatenate([fold.test for fold in oof.folds])
         y, g, wt = labels[t], groups[t], w[t]
         p, decided = oof.probabilities[0][t], oof.decisions[0][t]
-        sex = sex_only[t].astype(float)
+        rule = baseline[t].astype(float)
         resampled = _group_resamples(g) * wt
         accuracies = _accuracies(resampled, y, decided)
         accuracy = Interval(_accuracy(y, decided, wt), *_percentiles(accuracies))
         lift_interval = Interval(
-            accuracy.estimate - _accuracy(y, sex, wt),
-            *_percentiles(accuracies - _accuracies(resampled, y, sex)),
+            accuracy.estimate - _accuracy(y, rule, wt),
+            *_percentiles(accuracies - _accuracies(resampled, y, rule)),
         )
         roc_auc = Interval(
             float(_aucs(wt[None, :], y, p)[0]), *_percentiles(_aucs(resampled, y, p))
@@ -263,7 +266,7 @@ def summarize(
     return SchemeResult(
         accuracy=accuracy,
         roc_auc=roc_auc,
-        lift_over_sex_only=lift_interval,
+        lift_over_baseline=lift_interval,
         calibration_error=float(np.mean(errors)),
         folds=len(oof.folds),
         rows=validated,
@@ -272,7 +275,7 @@ def summarize(
 
 
 # A re-weighted scheme worth fewer unweighted rows than this is not claimed: traffic
-# concentrated on a few kinds of passenger leaves weights on a handful of labelled rows,
+# concentrated on a few kinds of row leaves weights on a handful of labelled rows,
 # and their weighted accuracy and ROC-AUC (one class may carry almost no weight) say how
 # alike those rows are, not how the model does.
 MIN_EFFECTIVE_ROWS = 100
@@ -286,14 +289,14 @@ class Claim:
     lowest lower bound of those schemes to random cross-validation's upper bound. Traffic
     lies somewhere between "the same population, families partly known" (random folds)
     and "new families, or a port not seen" (shift schemes); the data cannot say where, so
-    the claim spans both. `roc_auc` and `lift_over_sex_only` likewise (worst scheme).
+    the claim spans both. `roc_auc` and `lift_over_baseline` likewise (worst scheme).
     `set_aside`: shift schemes not claimed and why (a traffic-weighted scheme whose
     effective rows are fewer than MIN_EFFECTIVE_ROWS): the claim then falls back to the
     unweighted shift schemes, and says it does not speak for that traffic's mix."""
 
     accuracy: Interval
     roc_auc: Interval
-    lift_over_sex_only: Interval
+    lift_over_baseline: Interval
     headline_scheme: str
     schemes: tuple[str, ...]
     set_aside: dict[str, str] = field(default_factory=dict)
@@ -302,7 +305,7 @@ class Claim:
         return {
             "accuracy": self.accuracy.as_dict(),
             "roc_auc": self.roc_auc.as_dict(),
-            "lift_over_sex_only": self.lift_over_sex_only.as_dict(),
+            "lift_over_baseline": self.lift_over_baseline.as_dict(),
             "headline_scheme": self.headline_scheme,
             "schemes": list(self.schemes),
             "set_aside": dict(self.set_aside),
@@ -317,21 +320,27 @@ def _claimable(name: str, result: SchemeResult) -> str | None:
     if result.effective_rows < MIN_EFFECTIVE_ROWS:
         return (
             f"{result.effective_rows:.0f} effective rows < {MIN_EFFECTIVE_ROWS}: the traffic "
-            "is concentrated on passengers few labelled rows resemble; not claimed for it"
+            "is concentrated on rows few labelled rows resemble; not claimed for it"
         )
-    figures = (result.accuracy, result.roc_auc, result.lift_over_sex_only)
+    figures = (result.accuracy, result.roc_auc, result.lift_over_baseline)
     if any(np.isnan([v.estimate, v.low, v.high]).any() for v in figures):
         return "undefined on these rows (one outcome carries no weight)"
     return None
 
 
-def claim(results: dict[str, SchemeResult], random_scheme: str = "random 5x5") -> Claim:
+def claim(
+    results: dict[str, SchemeResult],
+    claimed: Sequence[str] = (),
+    random_scheme: str = "random 5x5",
+) -> Claim:
+    """The claim from the shift schemes (SHIFT_SCHEMES and the domain's `claimed` ones)."""
+    schemes = (*SHIFT_SCHEMES, *claimed)
     set_aside = {
         name: reason
-        for name in SHIFT_SCHEMES
+        for name in schemes
         if name in results and (reason := _claimable(name, results[name])) is not None
     }
-    shift = [name for name in SHIFT_SCHEMES if name in results and name not in set_aside]
+    shift = [name for name in schemes if name in results and name not in set_aside]
     worst = min(shift, key=lambda name: results[name].accuracy.estimate)
     random = results[random_scheme]
 
@@ -346,7 +355,7 @@ def claim(results: dict[str, SchemeResult], random_scheme: str = "random 5x5") -
     return Claim(
         accuracy=span("accuracy"),
         roc_auc=span("roc_auc"),
-        lift_over_sex_only=span("lift_over_sex_only"),
+        lift_over_baseline=span("lift_over_baseline"),
         headline_scheme=worst,
         schemes=tuple(shift),
         set_aside=set_aside,
@@ -354,7 +363,7 @@ def claim(results: dict[str, SchemeResult], random_scheme: str = "random 5x5") -
 
 
 def batch_interval(claimed: Interval, n: int) -> Interval:
-    """Where a batch of n passengers' measured accuracy should fall under the claim: on
+    """Where a batch of n rows' measured accuracy should fall under the claim: on
     each side, the claim's own reach and the batch's binomial noise (1.96 standard errors)
     added in quadrature."""
     p = claimed.estimate
@@ -389,14 +398,14 @@ def run_folds(
     """Fit `fit(X_train, y_train)` per fold and score the fold's validation rows, whose
     group evidence then comes from the fold's training rows only. With `feedback`, each
     random half of the validation rows is scored with the other half's outcomes added to
-    the evidence (no refit): serving-time evidence from every labelled passenger, never a
-    passenger's own outcome.
+    the evidence (no refit): serving-time evidence from every labelled row, never a
+    row's own outcome.
 
     Calibration never sees the fold's labels. `calibrate(raw, labels)` (a map raw ->
     calibrated) is fitted, in repeated k-fold schemes, on the raw out-of-fold probabilities
     of the *other* folds of the same repeat (cross-fitted: nesting inner folds in each of
     25 folds gave the same figures at six times the fits, 12 s for LightGBM's 5 x 5); in
-    one-pass schemes (a port or a class left out), whose folds' models differ too much to
+    one-pass schemes (a value of an input left out), whose folds' models differ too much to
     share one map, on inner 5-fold out-of-fold probabilities of the fold's training rows.
     A model with `decide` (a rule) decides by it, else p >= threshold."""
     y = np.asarray(y, dtype=int)
