@@ -3,9 +3,9 @@
 A tiny synthetic domain (rain from weather readings: its own CSV, contract, features, words,
 slices; string labels; no id column) is written into a temporary folder outside the
 package, and an instance for it added to a copy of the project with `dg scaffold defs`.
-With no engine change, the copy's code location loads both models side by side, the new model's graph
-materializes headless as `make materialize MODEL=rain` runs it, and its service answers in
-its own words, rejecting bad input with the field and the reason.
+With no engine change, the copy's code location loads both models side by side, the new
+model's graph materializes headless as `make materialize MODEL=rain` runs it, and its
+service answers in its own words, rejecting bad input with the field and the reason.
 """
 
 import io
