@@ -146,6 +146,45 @@ print(registry.save(**pickle.load(open(sys.argv[1], "rb"))))
 """
 
 
+def save_model(
+    store: Path, trained, threshold: float, payload: Path, name: str = SERVING_NAME
+) -> str:
+    """Save a trained model as `<name>:<new version>` in the model store at `store`, as the
+    serving_model asset does (in a process of its own: BentoML reads BENTOML_HOME once);
+    returns its tag."""
+    reference = pd.DataFrame({column: [] for column in RAW_INPUTS})
+    payload.write_bytes(
+        pickle.dumps(
+            {
+                "name": name,
+                "pipeline": trained.pipeline,
+                "reference": reference,
+                "reference_summary": {"rows": 0, "columns": {}},
+                "metadata": {
+                    "threshold": threshold,
+                    "calibration": trained.calibration.as_dict(),
+                    "metrics": {"held_out": {"roc_auc": 0.87, "accuracy": 0.83}},
+                    "train_rows": 712,
+                    "trained_at": "2026-01-01T00:00:00+00:00",
+                    "data_version": "test-data",
+                    "code_version": "test-code",
+                    "domain": "titanic",
+                },
+                "labels": {"data_version": "test-data", "code_version": "test-code"},
+            }
+        )
+    )
+    saved = subprocess.run(
+        [sys.executable, "-c", PROMOTE, str(payload)],
+        env={**os.environ, "BENTOML_HOME": str(store)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return saved.stdout.strip()
+
+
 @dataclass
 class Server:
     url: str
@@ -167,37 +206,10 @@ class Server:
     def promote(self, trained, threshold: float, tmp: Path, name: str = SERVING_NAME) -> str:
         """Save a trained model as `<name>:<new version>` in the service's store (the serving
         name promotes it; the candidate name keeps it a candidate)."""
-        payload = tmp / f"model-{len(self.versions)}.pkl"
-        reference = pd.DataFrame({name: [] for name in RAW_INPUTS})
-        payload.write_bytes(
-            pickle.dumps(
-                {
-                    "name": name,
-                    "pipeline": trained.pipeline,
-                    "reference": reference,
-                    "reference_summary": {"rows": 0, "columns": {}},
-                    "metadata": {
-                        "threshold": threshold,
-                        "calibration": trained.calibration.as_dict(),
-                        "metrics": {"held_out": {"roc_auc": 0.87, "accuracy": 0.83}},
-                        "train_rows": 712,
-                        "trained_at": "2026-01-01T00:00:00+00:00",
-                        "data_version": "test-data",
-                        "code_version": "test-code",
-                    },
-                    "labels": {"data_version": "test-data", "code_version": "test-code"},
-                }
-            )
+        tag = save_model(
+            self.store, trained, threshold, tmp / f"model-{len(self.versions)}.pkl", name
         )
-        saved = subprocess.run(
-            [sys.executable, "-c", PROMOTE, str(payload)],
-            env={**os.environ, "BENTOML_HOME": str(self.store)},
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        version = saved.stdout.strip().rsplit(":", 1)[1]
+        version = tag.rsplit(":", 1)[1]
         if name == SERVING_NAME:
             self.versions[version] = threshold
         return version

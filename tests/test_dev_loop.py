@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import save_model
 from titanic_assets.commands.dev import TOKEN_FILE, feedback_tokens
 from titanic_assets.core.settings import Settings
 from titanic_assets.domains.titanic.examples import PASSENGER
@@ -19,7 +20,6 @@ from titanic_assets.testing import (
     ROOT,
     environment,
     free_port,
-    materialize_first_model,
     poll,
     process_table,
 )
@@ -30,11 +30,13 @@ SENDERS = ("first-dev-sender-token-0123456789", "second-dev-sender-token-9876543
 
 
 @pytest.fixture(scope="module")
-def first_model(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """An environment whose store has a served Titanic model (`make materialize`, once for
-    the module), so the services make predictions that outcomes can be sent for."""
-    env = environment(tmp_path_factory.mktemp("dev"))
-    materialize_first_model(env)
+def first_model(tmp_path_factory: pytest.TempPathFactory, trained) -> dict[str, str]:
+    """An environment whose store has a served Titanic model (the session's, saved as the
+    serving_model asset saves it), so the services make predictions that outcomes can be
+    sent for."""
+    work = tmp_path_factory.mktemp("dev")
+    env = environment(work)
+    save_model(Path(env["BENTOML_HOME"]), trained, trained.threshold, work / "model.pkl")
     return env
 
 

@@ -118,3 +118,26 @@ def test_outside_the_domains_no_code_names_a_titanic_column_or_passengers() -> N
         if not path.is_relative_to(domains) and DOMAIN_WORDS.search(path.read_text())
     )
     assert naming == [], f"naming Titanic outside titanic_assets/domains/: {naming}"
+
+
+def test_a_model_on_the_input_design_survives_the_io_manager_s_pickle() -> None:
+    """A domain that reads its inputs as they are (core/designs.InputDesign) trains a model
+    Dagster's IO manager can store: pickled and loaded, it scores as before."""
+    import dataclasses
+    import pickle
+
+    import numpy as np
+    import pandas as pd
+
+    from titanic_assets.core.designs import InputDesign
+    from titanic_assets.core.domain import load_domain
+    from titanic_assets.ml import fitting
+
+    titanic = load_domain("titanic")
+    plain = dataclasses.replace(titanic, design=lambda: InputDesign(titanic.inputs))
+    rows = pd.read_csv(titanic.data).head(300)
+    model = fitting.lightgbm(plain)(rows[list(titanic.input_names)], rows[titanic.label])
+    again = pickle.loads(pickle.dumps(model))
+    columns = rows[list(titanic.input_names)]
+    np.testing.assert_array_equal(again.predict_proba(columns), model.predict_proba(columns))
+    assert again.feature_names == ("Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")

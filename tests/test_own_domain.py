@@ -2,10 +2,10 @@
 
 A tiny synthetic domain (rain from weather readings: its own CSV, contract, features, words,
 slices; string labels; no id column) is written into a temporary folder outside the
-package, and an instance for it into a copy of the project's defs folder. With no engine
-change, the copy's code location loads both models side by side, the new model's graph
-materializes headless as `make materialize MODEL=rain` runs it, and its service answers in
-its own words, rejecting bad input with the field and the reason.
+package, and an instance for it added to a copy of the project with `dg scaffold defs`.
+With no engine change, the copy's code location loads both models side by side, the new
+model's graph materializes headless as `make materialize MODEL=rain` runs it, and its
+service answers in its own words, rejecting bad input with the field and the reason.
 """
 
 import io
@@ -87,11 +87,6 @@ DOMAIN = Domain(
 )
 '''
 
-DEFS_YAML = """\
-type: titanic_assets.components.ModelLoop
-attributes:
-  domain: rain_domain
-"""
 READING = {"temperature": 9.0, "humidity": 93.0, "season": "winter", "station": "Hill"}
 
 
@@ -135,10 +130,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
     (domains / "rain_domain").mkdir()
     (domains / "rain_domain" / "__init__.py").write_text(textwrap.dedent(DOMAIN_MODULE))
     readings().to_csv(domains / "rain_domain" / "readings.csv", index=False)
-    (root / "titanic_assets" / "defs" / "rain").mkdir()
-    (root / "titanic_assets" / "defs" / "rain" / "defs.yaml").write_text(DEFS_YAML)
     work = tmp_path_factory.mktemp("work")
     env = environment(work, {"PYTHONPATH": f"{root}:{domains}"})
+    # The documented way to add an instance: a defs.yaml naming the domain.
+    subprocess.run(
+        [str(BIN / "dg"), "scaffold", "defs", "titanic_assets.components.ModelLoop", "rain",
+         "--domain", "rain_domain"],
+        cwd=root, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    assert "domain: rain_domain" in (root / "titanic_assets/defs/rain/defs.yaml").read_text()
     return root, env
 
 

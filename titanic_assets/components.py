@@ -5,8 +5,8 @@ under `titanic_assets/defs/` whose `defs.yaml` names its domain and its own sett
     attributes:
       domain: titanic
 
-`dg scaffold defs titanic_assets.components.ModelLoop <name>` makes a new one (fill in the
-domain). Every instance builds the same stages (titanic_assets/loop/) for its model, keyed
+`dg scaffold defs titanic_assets.components.ModelLoop <name> --domain <domain>` makes a new
+one. Every instance builds the same stages (titanic_assets/loop/) for its model, keyed
 under its name; the resources are the code location's (defs/resources.py), shared by all.
 A domain that does not exist, or lacks a part, fails `dg check defs` at its `defs.yaml` line
 with one message naming the instance and what is missing.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 import dagster as dg
+from pydantic import BaseModel, Field
 
 from titanic_assets.core.domain import DomainError, load_domain
 from titanic_assets.core.instances import InstanceError, ModelInstance, ModelSettings
@@ -40,6 +41,22 @@ def _instance_name(context: dg.ResolutionContext) -> str:
     return Path(tree.position.filename).parent.name if tree is not None else "?"
 
 
+class ModelLoopParams(BaseModel):
+    domain: str = Field(description="The domain package under titanic_assets/domains/.")
+
+
+class ModelLoopScaffolder(dg.Scaffolder[ModelLoopParams]):
+    """`dg scaffold defs ... <name> --domain <domain>`: a defs.yaml naming the domain."""
+
+    @classmethod
+    def get_scaffold_params(cls) -> type[ModelLoopParams]:
+        return ModelLoopParams
+
+    def scaffold(self, request: dg.ScaffoldRequest[ModelLoopParams]) -> None:
+        dg.scaffold_component(request, {"domain": request.params.domain})
+
+
+@dg.scaffold_with(ModelLoopScaffolder)
 class ModelLoop(dg.Component, dg.Model, dg.Resolvable):
     """One model's loop: ingestion, preparation, training, serving, monitoring and batch
     scoring, with their checks, jobs and sensors, for the domain this instance names."""
