@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from titanic_assets.core.domain import DomainError, load_domain
 from titanic_assets.testing import BIN, ROOT, environment
 
 # The issue's grep: `grep -rliE "<this>" titanic_assets bento --include=*.py`.
@@ -64,35 +65,14 @@ DOMAIN = Domain(
 """
 
 
-@pytest.mark.parametrize(
-    ("domain", "module", "cause"),
-    [
-        (
-            "nowhere",
-            None,
-            "model 'broken': domain 'nowhere' does not exist "
-            "(no module titanic_assets.domains.nowhere or nowhere)",
-        ),
-        (
-            "unlabelled",
-            WITHOUT_A_LABEL,
-            "model 'broken': domain 'unlabelled' lacks 'label': its Domain(...) must give them",
-        ),
-    ],
-    ids=["no-such-domain", "domain-without-a-label"],
-)
-def test_a_bad_domain_fails_dg_check_defs_naming_the_instance_and_what_is_missing(
-    tmp_path: Path, domain: str, module: str | None, cause: str
+def test_a_domain_that_does_not_exist_fails_dg_check_defs_naming_the_instance(
+    tmp_path: Path,
 ) -> None:
     project = copy_of_the_project(tmp_path / "project")
-    if module is not None:
-        package = project / "titanic_assets" / "domains" / domain
-        package.mkdir()
-        (package / "__init__.py").write_text(module)
     instance = project / "titanic_assets" / "defs" / "broken"
     instance.mkdir()
     (instance / "defs.yaml").write_text(
-        f"type: titanic_assets.components.ModelLoop\nattributes:\n  domain: {domain}\n"
+        "type: titanic_assets.components.ModelLoop\nattributes:\n  domain: nowhere\n"
     )
 
     checked = dg_check_defs(project, tmp_path / "work")
@@ -102,10 +82,28 @@ def test_a_bad_domain_fails_dg_check_defs_naming_the_instance_and_what_is_missin
     # Dagster shows the instance in its component tree and the line of its defs.yaml; the
     # cause is one line naming the instance, the domain and what is missing.
     assert "broken/defs.yaml:3 - attributes.domain" in output, output
+    cause = (
+        "model 'broken': domain 'nowhere' does not exist "
+        "(no module titanic_assets.domains.nowhere or nowhere)"
+    )
     assert f"ValueError: {cause}" in output, output
     # Not a traceback from deep in the engine: the loop was never built.
     assert "titanic_assets/loop/" not in output, output
     assert "titanic_assets/core/domain.py" not in output, output
+
+
+def test_a_domain_without_a_part_is_named_with_the_part(tmp_path: Path, monkeypatch) -> None:
+    """The same resolver turns this DomainError into the message at the defs.yaml line
+    (above): here the domain's own words, without a second `dg check defs` run."""
+    package = tmp_path / "unlabelled"
+    package.mkdir()
+    (package / "__init__.py").write_text(WITHOUT_A_LABEL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(DomainError) as raised:
+        load_domain("unlabelled")
+    assert str(raised.value) == (
+        "domain 'unlabelled' lacks 'label': its Domain(...) must give them"
+    )
 
 
 def test_outside_the_domains_no_code_names_a_titanic_column_or_passengers() -> None:

@@ -84,13 +84,14 @@ DOMAIN = Domain(
     ),
     slices={season: {"season": season} for season in SEASONS},
     leave_one_out={"leave-one-season-out": "season"},
+    hyperparameters={"n_estimators": 60},  # few trees: a test's model, trained in seconds
 )
 '''
 
 READING = {"temperature": 9.0, "humidity": 93.0, "season": "winter", "station": "Hill"}
 
 
-def readings(n: int = 600, seed: int = 7) -> pd.DataFrame:
+def readings(n: int = 500, seed: int = 7) -> pd.DataFrame:
     """Weather readings whose rain follows humidity, warmth and season, with a few missing
     humidities: learnable (ROC-AUC about 0.9), not trivial."""
     rng = np.random.default_rng(seed)
@@ -156,12 +157,8 @@ def rain_model(project) -> tuple[Path, dict[str, str]]:
 
 
 def test_the_new_model_loads_beside_titanic_and_materializes_headless(rain_model) -> None:
+    """(Materializing it loaded the copy's whole code location: both models' definitions.)"""
     root, env = rain_model
-    listed = subprocess.run(
-        [str(BIN / "dagster"), "asset", "list", "-m", "titanic_assets.definitions"],
-        cwd=root, env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    assert "rain/serving_model" in listed and "titanic/serving_model" in listed
     models = subprocess.run(
         [str(BIN / "bentoml"), "models", "list"],
         cwd=root, env=env, capture_output=True, text=True, check=True,
