@@ -190,7 +190,7 @@ class Stored:
         return self.model.booster
 
     def matrix(self, columns, exclude=None):
-        return self.model.design(columns, exclude)
+        return self.model.matrix(columns, exclude)
 
     def raw_score(self, matrix):
         return self.model.raw_score(matrix)

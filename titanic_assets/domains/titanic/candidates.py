@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from titanic_assets.core.models import BoostedModel
+from titanic_assets.core.models import BoostedModel, sigmoid
 from titanic_assets.domains.titanic.features import (
     CATEGORICAL_FEATURES,
     FEATURES,
@@ -52,10 +52,6 @@ LINEAR_C = 1.0
 GROUP_COLUMNS = slice(8, None)  # LINEAR_FEATURES' evidence columns
 
 
-def sigmoid(score: Any) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(score, dtype=np.float64)))
-
-
 class LinearSurvival:
     """Logistic regression on sex, class, title and women-and-children-group evidence."""
 
@@ -69,7 +65,7 @@ class LinearSurvival:
         self.intercept = float(intercept)
         self.evidence = evidence
 
-    def design(
+    def matrix(
         self, columns: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
     ) -> np.ndarray:
         return linear_design(columns, self.evidence, exclude)
@@ -82,7 +78,7 @@ class LinearSurvival:
         return np.hstack([matrix * self.coefficients, bias])
 
     def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
-        return sigmoid(self.raw_score(self.design(columns, exclude)))
+        return sigmoid(self.raw_score(self.matrix(columns, exclude)))
 
     def set_evidence(
         self, columns: Any, outcomes: Sequence[int], ids: Sequence[Hashable] | None = None
@@ -97,39 +93,10 @@ class LinearSurvival:
         }
 
 
-class _Boosted:
-    """What both LightGBM models do with their booster (`booster`, `design` are theirs):
-    raw scores and exact contributions on one thread, probabilities through the sigmoid."""
-
-    family = "lightgbm"
-
-    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
-        if len(matrix) == 1:  # ~6 µs instead of predict's ~100 (core/single_row.py)
-            return np.array([self._single_row().score(matrix[0])])
-        return self.booster.predict(matrix, raw_score=True, num_threads=1)
-
-    def _single_row(self) -> Any:
-        scorer = self.__dict__.get("_scorer")
-        if scorer is None:
-            from titanic_assets.core.single_row import SingleRowScorer
-
-            scorer = self.__dict__["_scorer"] = SingleRowScorer(self.booster)
-        return scorer
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickled without the single-row scorer (a C handle; made again when needed)."""
-        return {k: v for k, v in self.__dict__.items() if k != "_scorer"}
-
-    def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.predict(matrix, pred_contrib=True, num_threads=1)
-
-    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
-        return sigmoid(self.raw_score(self.design(columns, exclude)))
-
-
-class BoostedSurvival(_Boosted):
-    """The LightGBM pipeline (core/features.PassengerFeatures -> LGBMClassifier), with its
-    all-member group evidence keyed by passenger id."""
+class BoostedSurvival(BoostedModel):
+    """The LightGBM pipeline (PassengerFeatures -> LGBMClassifier), with its all-member group
+    evidence keyed by passenger id: the engine's model (scores, contributions, the
+    single-row path) on a scikit-learn pipeline's own feature step."""
 
     feature_names = FEATURES
 
@@ -139,14 +106,14 @@ class BoostedSurvival(_Boosted):
         self.positions: dict[Hashable, int] = {i: i for i in range(len(evidence.outcomes))}
 
     @property
-    def booster(self) -> Any:
-        return self.pipeline.named_steps["classifier"].booster_
+    def classifier(self) -> Any:
+        return self.pipeline.named_steps["classifier"]
 
     @property
     def evidence(self) -> GroupEvidence:
         return self.pipeline.named_steps["features"].evidence_
 
-    def design(
+    def matrix(
         self, columns: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
     ) -> np.ndarray:
         matrix = feature_matrix(columns, self.evidence)
@@ -168,7 +135,7 @@ class BoostedSurvival(_Boosted):
         return self
 
     def describe(self) -> dict[str, Any]:
-        return dict(self.pipeline.named_steps["classifier"].get_params())
+        return dict(self.classifier.get_params())
 
 
 class PassengerFeatures(TransformerMixin, BaseEstimator):
