@@ -44,6 +44,11 @@ class LandingArea(dg.ConfigurableResource):
         """The area's subfolder (or sub-prefix) `folder`, one model's part of it; a local
         one that does not exist yet starts with a copy of `seed` (the domain's data)."""
 
+    def layout_notice(self) -> str | None:
+        """One line for data still in the single-model layout (files at the root, not in a
+        model's folder), saying what to move; None when there is none."""
+        return None
+
     @abstractmethod
     def csv_files(self) -> list[str]:
         """Names of the CSV files in the landing area, sorted."""
@@ -109,6 +114,11 @@ class LocalLandingArea(LandingArea):
         return LocalLandingArea(
             directory=str(Path(self.directory) / folder), seed=str(seed) if seed else None
         )
+
+    def layout_notice(self) -> str | None:
+        from titanic_assets.core.instances import legacy_notice
+
+        return legacy_notice(landing_root=self.directory)
 
     @property
     def _path(self) -> Path:

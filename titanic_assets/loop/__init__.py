@@ -54,9 +54,6 @@ class Loop:
         """A job's or sensor's name for this model (they share one namespace)."""
         return f"{self.instance.name}_{thing}"
 
-    def check_key(self, asset: str, check: str) -> dg.AssetCheckKey:
-        return dg.AssetCheckKey(self.key(asset), check)
-
     @cached_property
     def store(self) -> ModelStore:
         """This model's names in the BentoML model store."""

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from titanic_assets.defs.resources import LandingArea, LocalLandingArea
+from titanic_assets.defs.resources import LandingArea
 from titanic_assets.loop import Loop
 from titanic_assets.loop.contract_checks import contract_check
 from titanic_assets.loop.metadata import table_metadata
@@ -18,15 +18,13 @@ def build(loop: Loop) -> list:
         New batches land beside the original file; `source` keeps where each row came from.
         The data version is a hash of the content, so retrains can tell new data from old.
         """
-        from titanic_assets.core.instances import legacy_notice
         from titanic_assets.ml.cleaning import with_row_ids
         from titanic_assets.ml.modeling import table_version
         from titanic_assets.ml.schemas import raw_contract
 
-        if isinstance(landing_area, LocalLandingArea):
-            notice = legacy_notice(landing_root=landing_area.directory)
-            if notice:
-                context.log.warning(notice)
+        notice = landing_area.layout_notice()
+        if notice:
+            context.log.warning(notice)
         landing = loop.landing(landing_area, seeded=True)
         table = with_row_ids(loop.domain, landing.read_rows())
         version = table_version(table)
