@@ -5,8 +5,9 @@ served model's `ModelStore`) or the challenger (the candidate its latest challen
 names; core/registry.py). The
 worker's watcher refreshes both every TITANIC_MODEL_POLL_SECONDS. A swap is one reference
 assignment, so a request reads the old model or the new one, whole. A tag that fails to
-load (a half-written or corrupt store entry) is reported once and not tried again; the model
-in use keeps its place. A worker that starts while the newest serving entry is unloadable
+load (a corrupt store entry, or one still being copied in) keeps the model in use in its
+place, is reported once, and is tried again only when its files change (the copy went on):
+a worker that polled mid-copy must not give up on the model it was about to serve. A worker that starts while the newest serving entry is unloadable
 (a restart after a bad promotion) serves the newest earlier one that loads, not nothing.
 """
 
@@ -45,7 +46,7 @@ class ModelSlot:
         self._gauge = gauge
         self._release = release_when_unnamed
         self._earlier = earlier  # tags to fall back on, newest first, when holding nothing
-        self._unloadable: set[str] = set()
+        self._unloadable: dict[str, tuple] = {}  # failed tag -> its entry's files then
 
     def refresh(self) -> bool:
         """Swap in the model the store names now, if it differs; True when swapped."""
@@ -56,13 +57,13 @@ class ModelSlot:
                 if current is None or not self._release:
                     return False
                 loaded = None
-            elif tag in self._unloadable or (current is not None and current.tag == tag):
+            elif self._failed_as_is(tag) or (current is not None and current.tag == tag):
                 return False
             else:
                 loaded = registry.load(tag)
         except Exception:
             if tag is not None:
-                self._unloadable.add(tag)
+                self._failed(tag)
             logger.exception("Could not load %s (%s); keeping the current one", tag, self.role)
             if current is not None or self._earlier is None:
                 return False
@@ -84,14 +85,22 @@ class ModelSlot:
         except Exception:
             return None
         for tag in tags:
-            if tag in self._unloadable:
+            if self._failed_as_is(tag):
                 continue
             try:
                 return registry.load(tag)
             except Exception:
-                self._unloadable.add(tag)
+                self._failed(tag)
                 logger.exception("Could not load %s (%s) either", tag, self.role)
         return None
+
+
+    def _failed(self, tag: str) -> None:
+        self._unloadable[tag] = registry.entry_state(tag)
+
+    def _failed_as_is(self, tag: str) -> bool:
+        """The tag failed to load and its entry has not changed since."""
+        return tag in self._unloadable and self._unloadable[tag] == registry.entry_state(tag)
 
 
 def serving_slot(store: registry.ModelStore) -> ModelSlot:

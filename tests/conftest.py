@@ -215,9 +215,12 @@ class Server:
         return version
 
     def serves_everywhere(self, version: str, probes: int = 20) -> bool:
-        """`probes` consecutive answers (spread over the workers) all came from `version`."""
+        """`probes` consecutive answers all came from `version`, each on a connection of its
+        own, so that every worker answers some (one kept-alive connection stays on one)."""
         for _ in range(probes):
-            response = self.post("/predict", PASSENGER)
+            response = httpx.post(
+                self.url + "/predict", json=PASSENGER, headers=self.client.headers, timeout=30
+            )
             if response.status_code != 200 or response.json()["model_version"] != version:
                 return False
         return True

@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +24,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import SWITCH_DEADLINE
+from tests.conftest import SWITCH_DEADLINE, save_model
+from titanic_assets.core import registry
 from titanic_assets.core.prediction_log import read_prediction_log
 from titanic_assets.domains.titanic.contract import RAW_INPUTS
 from titanic_assets.domains.titanic.examples import PASSENGER
@@ -597,6 +599,27 @@ def test_a_half_written_model_in_the_store_leaves_the_current_one_serving(server
     with httpx.Client(timeout=30) as fresh:  # new connections, so both workers answer
         infos = [fresh.get(server.url + "/model_info") for _ in range(20)]
     assert {(r.status_code, r.json()["model_version"]) for r in infos} == {(200, serving)}
+
+
+def test_a_model_still_being_copied_into_the_store_is_served_once_whole(
+    server, model_a, trained, tmp_path
+):
+    """A worker that polls while a promotion is being copied in fails to load it: it keeps
+    serving, and serves the new model once the copy is whole (it did not give up on it)."""
+    serving = server.get("/model_info").json()["model_version"]
+    staging = tmp_path / "staging"
+    tag = save_model(staging, trained, 0.43, tmp_path / "model.pkl")
+    name, version = tag.split(":")
+    entry, target = staging / "models" / name / version, server.store / "models" / name / version
+    shutil.copytree(entry, target, ignore=shutil.ignore_patterns(registry.PIPELINE_FILE))
+    whole = (entry / registry.PIPELINE_FILE).read_bytes()
+    (target / registry.PIPELINE_FILE).write_bytes(whole[: len(whole) // 2])
+    (server.store / "models" / name / "latest").write_text(version)
+    deadline = time.monotonic() + 4  # four poll intervals: every worker tried to load it
+    while time.monotonic() < deadline:
+        assert server.serves_everywhere(serving, probes=2)
+    (target / registry.PIPELINE_FILE).write_bytes(whole)  # the copy goes on
+    poll("every worker to serve the whole model", lambda: server.serves_everywhere(version), 30)
 
 
 def test_predict_csv_scores_a_passenger_file_with_the_batch_rules(

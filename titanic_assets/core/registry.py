@@ -239,6 +239,28 @@ def load(tag: str) -> RegisteredModel:
     return model
 
 
+def entry_state(tag: str) -> tuple[tuple[str, int, int], ...]:
+    """What a store entry's files are now (name, size, modification time); empty when the
+    entry is absent. A loader that failed on an entry tries again once this changes: an entry
+    still being copied into the store fails to load, then changes."""
+    import bentoml
+
+    try:
+        path = Path(bentoml.models.get(tag).path)
+    except Exception:  # absent, or not even its model.yaml written yet
+        return ()
+    files = sorted(f for f in path.rglob("*") if f.is_file())
+    return tuple((str(f.relative_to(path)), *_size_and_time(f)) for f in files)
+
+
+def _size_and_time(file: Path) -> tuple[int, int]:
+    try:
+        stat = file.stat()
+    except OSError:  # removed since listed
+        return (-1, -1)
+    return (stat.st_size, stat.st_mtime_ns)
+
+
 def save(
     name: str,
     pipeline: Any,
