@@ -135,6 +135,11 @@ class Domain:
     # ones: read as missing wherever a file is read (the landing area, batch scoring,
     # /predict_csv), so the contract sees a gap, not an invalid value.
     missing_values: tuple[str, ...] = ()
+    # The quality gate's ROC-AUC floors (loop/training/model_evaluation.py) where this
+    # domain's ceiling is below the engine's (tuned on Titanic): random folds' 95% lower
+    # bound, and group folds' estimate. None: the engine's MIN_ROC_AUC, MIN_NEW_GROUP_ROC_AUC.
+    min_roc_auc: float | None = None
+    min_new_group_roc_auc: float | None = None
 
     @property
     def positive(self) -> Any:
