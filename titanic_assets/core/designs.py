@@ -19,13 +19,11 @@ import numpy as np
 from titanic_assets.core.contract import InputField
 
 
-def _code(index: dict[str, float]) -> Any:
-    def code(value: Any) -> float:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return math.nan
-        return index.get(str(value).strip().lower(), math.nan)
-
-    return code
+def _code(index: dict[str, float], value: Any) -> float:
+    """A category's position among its allowed values (NaN: missing or unknown)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    return index.get(str(value).strip().lower(), math.nan)
 
 
 class InputDesign:
@@ -37,8 +35,9 @@ class InputDesign:
         self.categorical: tuple[str, ...] = tuple(
             f.name for f in used if f.kind == "category" and f.allowed is not None
         )
+        # Plain dicts, not closures: the fitted model (and its design) is pickled.
         self._codes = {
-            f.name: _code({str(v).lower(): float(i) for i, v in enumerate(f.allowed)})
+            f.name: {str(v).lower(): float(i) for i, v in enumerate(f.allowed)}
             for f in used
             if f.name in self.categorical
         }
@@ -54,9 +53,9 @@ class InputDesign:
         stacked = []
         for name in self.feature_names:
             values = columns[name]
-            code = self._codes.get(name)
-            if code is None:  # numpy reads None as NaN
+            index = self._codes.get(name)
+            if index is None:  # numpy reads None as NaN
                 stacked.append(np.asarray(values, dtype=np.float64))
             else:
-                stacked.append([code(v) for v in values])
+                stacked.append([_code(index, v) for v in values])
         return np.ascontiguousarray(np.array(stacked, dtype=np.float64).reshape(len(stacked), -1).T)
