@@ -34,6 +34,7 @@ def score_csv(body: bytes, model: registry.RegisteredModel, domain: Domain) -> b
         inputs=domain.inputs,
         id_column=domain.id_column,
         decision=domain.words.decision,
+        missing_values=domain.missing_values,
     )
     scored = pd.read_csv(io.BytesIO(predictions.getvalue()), dtype=str)
     rejected = pd.read_csv(io.BytesIO(rejects.getvalue()), dtype=str)

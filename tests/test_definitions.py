@@ -1,6 +1,6 @@
-"""The code location loads, as CI would notice a broken import or a dangling asset key; the
-Titanic model is one instance of the loop, keyed under titanic/, its jobs and sensors named
-for it."""
+"""The code location loads, as CI would notice a broken import or a dangling asset key; each
+model (Titanic, Adult income, German credit) is one instance of the loop, keyed under its
+name, its jobs and sensors named for it."""
 
 import dagster as dg
 
@@ -10,18 +10,19 @@ defs = load_definitions()
 
 GRAPH = ["raw_rows", "labelled_rows", "feature_table", "trained_model", "model_evaluation"]
 MONITORING = ["serving_model", "hourly_traffic", "drift_report", "model_performance"]
+MODELS = ["titanic", "adult_income", "german_credit"]
 JOBS = [
-    "titanic_model_training",
-    "titanic_rollback_serving_model",
-    "titanic_hourly_traffic_job",
-    "titanic_monitoring_windows",
-    "titanic_batch_scoring",
+    "model_training",
+    "rollback_serving_model",
+    "hourly_traffic_job",
+    "monitoring_windows",
+    "batch_scoring",
 ]
 SENSORS = [
-    "titanic_hourly_traffic_on_landing",
-    "titanic_monitoring_windows_on_new_hours",
-    "titanic_retrain_on_new_evidence",
-    "titanic_batch_scoring_on_new_files",
+    "hourly_traffic_on_landing",
+    "monitoring_windows_on_new_hours",
+    "retrain_on_new_evidence",
+    "batch_scoring_on_new_files",
 ]
 
 
@@ -29,20 +30,23 @@ def test_definitions_load_and_validate() -> None:
     dg.Definitions.validate_loadable(defs)
     repository = defs.get_repository_def()
     keys = {key.to_user_string() for key in repository.asset_graph.get_all_asset_keys()}
-    assert {f"titanic/{name}" for name in GRAPH + MONITORING} <= keys
+    for model in MODELS:
+        assert {f"{model}/{name}" for name in GRAPH + MONITORING} <= keys
 
 
-def test_the_titanic_instance_is_keyed_under_titanic_with_its_jobs_and_sensors_named() -> None:
+def test_each_instance_is_keyed_under_its_name_with_its_jobs_and_sensors_named() -> None:
     repository = defs.get_repository_def()
     keys = list(repository.asset_graph.get_all_asset_keys())
-    # Every asset is the Titanic model's (the only instance): none outside its prefix.
-    assert keys and all(key.path[0] == "titanic" and len(key.path) == 2 for key in keys)
+    # Every asset is one model's: none outside the instances' prefixes.
+    assert keys and all(key.path[0] in MODELS and len(key.path) == 2 for key in keys)
     jobs = {job.name for job in repository.get_all_jobs()} - {"__ASSET_JOB"}
-    assert jobs == set(JOBS)
-    assert {sensor.name for sensor in repository.sensor_defs} == set(SENSORS)
-    assert repository.get_job("titanic_rollback_serving_model").graph.node_names() == [
-        "titanic_restore_serving_model"
-    ]
+    assert jobs == {f"{model}_{job}" for model in MODELS for job in JOBS}
+    sensors = {sensor.name for sensor in repository.sensor_defs}
+    assert sensors == {f"{model}_{sensor}" for model in MODELS for sensor in SENSORS}
+    for model in MODELS:
+        assert repository.get_job(f"{model}_rollback_serving_model").graph.node_names() == [
+            f"{model}_restore_serving_model"
+        ]
 
 
 def test_every_table_has_a_blocking_contract_and_the_model_a_gate() -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import save_model
 from titanic_assets.commands.dev import TOKEN_FILE, feedback_tokens
+from titanic_assets.core.instances import instance_names
 from titanic_assets.core.settings import Settings
 from titanic_assets.domains.titanic.examples import PASSENGER
 from titanic_assets.testing import (
@@ -107,8 +108,8 @@ def test_make_dev_serves_every_model_with_every_token_and_stops_everything_on_a_
             lambda: httpx.get(f"http://127.0.0.1:{dagster_port}/server_info").is_success,
             120,
         )
-        # The one configured model (titanic_assets/defs/titanic) on the first service port.
-        service = f"http://127.0.0.1:{service_port}"
+        # One service per configured model on consecutive ports, in the models' sorted order.
+        service = f"http://127.0.0.1:{service_port + instance_names().index('titanic')}"
         poll(
             "the Titanic model's service to serve its first model",
             lambda: httpx.post(f"{service}/predict", json=PASSENGER).is_success,

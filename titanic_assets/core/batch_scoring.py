@@ -127,12 +127,21 @@ class ScoringSummary:
         self.reasons.update(other.reasons)
 
 
-def _chunks(source: IO[bytes], chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _chunks(
+    source: IO[bytes], chunk_rows: int, missing_values: Sequence[str] = ()
+) -> Iterator[pd.DataFrame]:
     import pandas as pd
 
-    # Strings throughout: validation decides what a cell means, nothing is coerced on read.
+    # Strings throughout: validation decides what a cell means, nothing is coerced on read
+    # (but a cell the domain writes for "missing", e.g. "?", is missing).
     try:
-        yield from pd.read_csv(source, dtype=str, chunksize=chunk_rows, skipinitialspace=True)
+        yield from pd.read_csv(
+            source,
+            dtype=str,
+            chunksize=chunk_rows,
+            skipinitialspace=True,
+            na_values=list(missing_values),
+        )
     except pd.errors.EmptyDataError:  # not even a header
         return
 
@@ -147,6 +156,7 @@ def score_file(
     decision: str = "predicted",
     chunk_rows: int = CHUNK_ROWS,
     preview_rows: int = 10,
+    missing_values: Sequence[str] = (),
 ) -> ScoringSummary:
     """Score one CSV of rows with the raw `inputs` chunk by chunk: predictions for its valid
     rows, the rest with reasons.
@@ -154,7 +164,8 @@ def score_file(
     `predictions` gets `prediction_columns(id_column, decision)`: the row's id (or its row
     number without an id column), the decision (0/1: the positive class) under the name
     `decision`, probability, model_version; `rejects` gets each invalid row as it was, with
-    its row number in the file (1 = the first after the header) and the reasons.
+    its row number in the file (1 = the first after the header) and the reasons. Cells in
+    `missing_values` (Domain.missing_values) are missing.
     """
     import numpy as np
     import pandas as pd
@@ -162,7 +173,7 @@ def score_file(
     columns = prediction_columns(id_column, decision)
     summary = ScoringSummary()
     first = True
-    for chunk in _chunks(source, chunk_rows):
+    for chunk in _chunks(source, chunk_rows, missing_values):
         reasons = invalid_rows(chunk, inputs, id_column)
         absent = missing_columns(list(chunk.columns), inputs, id_column)
         if absent:

@@ -116,7 +116,9 @@ class Domain:
     fill_gaps: Callable[[pd.DataFrame], tuple[pd.DataFrame, list[Imputation]]]
     filled: tuple[str, ...]  # the inputs fill_gaps leaves never missing
     monitored: tuple[MonitoredInput, ...]
-    # The trusted guard's slices, declared in advance: name -> {input: value}.
+    # The trusted guard's slices, declared in advance: name -> {input: condition}, where a
+    # condition is a value the input equals, or a predicate over the input's column (a
+    # pandas Series -> booleans) for a derived one, e.g. an age band.
     slices: dict[str, dict[str, Any]]
     threshold: float = 0.5
     # The simple rule the model must beat (validation reports the lift over it); None: the
@@ -129,6 +131,15 @@ class Domain:
     groups: Callable[[pd.DataFrame], np.ndarray] | None = None
     hyperparameters: dict[str, Any] = field(default_factory=dict)  # LightGBM's, over defaults
     feature_contract: Callable[[], Any] | None = None  # the feature table's Pandera model
+    # Cells that mean "missing" in this domain's CSV files (e.g. Adult's "?"), beside empty
+    # ones: read as missing wherever a file is read (the landing area, batch scoring,
+    # /predict_csv), so the contract sees a gap, not an invalid value.
+    missing_values: tuple[str, ...] = ()
+    # The quality gate's ROC-AUC floors (loop/training/model_evaluation.py) where this
+    # domain's ceiling is below the engine's (tuned on Titanic): random folds' 95% lower
+    # bound, and group folds' estimate. None: the engine's MIN_ROC_AUC, MIN_NEW_GROUP_ROC_AUC.
+    min_roc_auc: float | None = None
+    min_new_group_roc_auc: float | None = None
 
     @property
     def positive(self) -> Any:

@@ -57,13 +57,14 @@ class LandingArea(dg.ConfigurableResource):
     def open(self, name: str) -> IO[bytes]:
         """One landing-area file, opened for reading."""
 
-    def read_rows(self) -> pd.DataFrame:
-        """All batches as one table, with the file each row came from in `source`.
+    def read_rows(self, missing_values: tuple[str, ...] = ()) -> pd.DataFrame:
+        """All batches as one table, with the file each row came from in `source`; cells
+        in `missing_values` (Domain.missing_values) are read as missing.
 
         The columns each file really had are kept in `attrs["columns_by_file"]`: a batch that
         lacks a column must fail its contract, not pass as a column of missing values.
         """
-        table = self.read_tables()
+        table = self.read_tables(na_values=list(missing_values))
         if table is None:
             raise dg.Failure(f"No CSV files in the landing area {self.location}.")
         return table

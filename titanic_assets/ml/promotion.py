@@ -216,13 +216,17 @@ def margin_for(trusted_rows: int) -> float:
 
 
 def slice_names(slices: dict[str, dict[str, Any]], rows: pd.DataFrame) -> np.ndarray:
-    """Each row's declared slice (a key of `slices`: name -> {input: value}, Domain.slices),
-    or "" for a row in none."""
+    """Each row's declared slice (a key of `slices`: name -> {input: condition},
+    Domain.slices; a condition is a value or a predicate over the column), or "" for a row
+    in none."""
     names = np.full(len(rows), "", dtype=object)
     for name, values in slices.items():
         inside = np.ones(len(rows), dtype=bool)
         for column, value in values.items():
-            inside &= (rows[column] == value).to_numpy()
+            if callable(value):
+                inside &= np.asarray(value(rows[column]), dtype=bool)
+            else:
+                inside &= (rows[column] == value).to_numpy()
         names[inside] = name
     return names
 

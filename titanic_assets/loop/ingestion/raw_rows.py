@@ -26,7 +26,7 @@ def build(loop: Loop) -> list:
         if notice:
             context.log.warning(notice)
         landing = loop.landing(landing_area, seeded=True)
-        table = with_row_ids(loop.domain, landing.read_rows())
+        table = with_row_ids(loop.domain, landing.read_rows(loop.domain.missing_values))
         version = table_version(table)
         files = table["source"].value_counts().sort_index()
         return dg.MaterializeResult(

@@ -82,6 +82,7 @@ def build(loop: Loop) -> list:
                     domain.inputs,
                     domain.id_column,
                     domain.words.decision,
+                    missing_values=domain.missing_values,
                 )
             context.log.info(f"{name}: {summary.scored} scored, {summary.rejected} rejected")
             total.add(summary)

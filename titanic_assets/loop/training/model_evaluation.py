@@ -25,6 +25,13 @@ def build(loop: Loop) -> list:
     from titanic_assets.ml.modeling import baseline_name
 
     baseline_words = baseline_name(loop.domain).replace("_", "-")
+    # A domain may set its own floors (Domain.min_roc_auc, min_new_group_roc_auc).
+    min_roc_auc = MIN_ROC_AUC if loop.domain.min_roc_auc is None else loop.domain.min_roc_auc
+    min_new_group_roc_auc = (
+        loop.domain.min_new_group_roc_auc
+        if loop.domain.min_new_group_roc_auc is not None
+        else MIN_NEW_GROUP_ROC_AUC
+    )
 
     @dg.asset(
         key_prefix=loop.prefix,
@@ -150,8 +157,8 @@ def build(loop: Loop) -> list:
         description=(
             f"Quality gate: the model beats the {baseline_words} rule significantly on random "
             f"folds (the 95% interval of its accuracy lift is above 0, its ROC-AUC's lower bound "
-            f"at least {MIN_ROC_AUC}) and ranks rows of groups it has never seen (group folds' "
-            f"ROC-AUC at least {MIN_NEW_GROUP_ROC_AUC}). A model below it is never registered."
+            f"at least {min_roc_auc}) and ranks rows of groups it has never seen (group folds' "
+            f"ROC-AUC at least {min_new_group_roc_auc}). A model below it is never registered."
         ),
     )
     def model_quality_gate(model_evaluation) -> dg.AssetCheckResult:
@@ -164,11 +171,11 @@ def build(loop: Loop) -> list:
                 f"not significantly better than the {baseline_words} rule: lift "
                 f"{cv.lift_over_baseline}"
             )
-        if cv.roc_auc.low < MIN_ROC_AUC:
-            shortfalls.append(f"ROC-AUC {cv.roc_auc}: lower bound < {MIN_ROC_AUC}")
-        if new_groups.estimate < MIN_NEW_GROUP_ROC_AUC:
+        if cv.roc_auc.low < min_roc_auc:
+            shortfalls.append(f"ROC-AUC {cv.roc_auc}: lower bound < {min_roc_auc}")
+        if new_groups.estimate < min_new_group_roc_auc:
             shortfalls.append(
-                f"ROC-AUC on new groups ({NEW_GROUPS}) {new_groups} < {MIN_NEW_GROUP_ROC_AUC}"
+                f"ROC-AUC on new groups ({NEW_GROUPS}) {new_groups} < {min_new_group_roc_auc}"
             )
         return dg.AssetCheckResult(
             passed=not shortfalls,
@@ -181,9 +188,9 @@ def build(loop: Loop) -> list:
                 "lift_over_baseline_low": cv.lift_over_baseline.low,
                 "roc_auc": cv.roc_auc.estimate,
                 "roc_auc_low": cv.roc_auc.low,
-                "min_roc_auc": MIN_ROC_AUC,
+                "min_roc_auc": min_roc_auc,
                 "new_group_roc_auc": new_groups.estimate,
-                "min_new_group_roc_auc": MIN_NEW_GROUP_ROC_AUC,
+                "min_new_group_roc_auc": min_new_group_roc_auc,
                 "claimed_roc_auc": claim.roc_auc.estimate,
             },
         )
