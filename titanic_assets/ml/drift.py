@@ -19,6 +19,9 @@ Choices, and why:
   rows in the smaller sample), as are categories the reference never had: without this,
   one row of a rare category (deck T) in a window of 50 is "drift" (3 false alarms in 20 windows
   of 50 rows in a first benchmark run). The PSI and the plots keep every category.
+- A category the reference never had (one the model has never seen: an open category's new
+  value, core/contract.py) is counted: each feature reports the share of the window's rows
+  with one and the commonest of them, and a window where many rows bring one drifts.
 - Bonferroni, not FDR: the inputs are correlated, a real shift moves several of them, and
   one per-input threshold (0.05 / their number) is easy to read.
 - Below MIN_ROWS logged rows no test is run: the report says "not enough traffic" and is
@@ -85,6 +88,10 @@ class FeatureDrift:
     psi: float
     missing_share_reference: float
     missing_share_current: float
+    # Of the window's rows, the share with a category the reference never had, and the
+    # commonest such categories with their counts (a categorical feature's; numbers: none).
+    unseen_share_current: float = 0.0
+    unseen: tuple[tuple[str, int], ...] = ()
 
     @property
     def psi_reading(self) -> str:
@@ -131,6 +138,16 @@ class DriftReport:
         return max((f.psi for f in self.features), default=None)
 
     @property
+    def unseen_categories(self) -> dict[str, dict[str, Any]]:
+        """Per feature whose window brought categories the reference never had: their share
+        of the rows and the commonest of them with their counts."""
+        return {
+            f.feature: {"share": round(f.unseen_share_current, 4), "values": dict(f.unseen)}
+            for f in self.features
+            if f.unseen
+        }
+
+    @property
     def summary(self) -> str:
         if not self.enough_traffic:
             return (
@@ -157,6 +174,7 @@ class DriftReport:
                 "psi_reading": f.psi_reading,
                 "missing_reference": round(f.missing_share_reference, 3),
                 "missing_current": round(f.missing_share_current, 3),
+                "unseen_current": round(f.unseen_share_current, 3),
             }
             for f in self.features
         ]
@@ -293,6 +311,23 @@ def _prepare(
     )
 
 
+UNSEEN_SHOWN = 5  # the commonest unseen categories a feature's report names
+
+
+def _unseen(reference: np.ndarray, current: np.ndarray) -> tuple[float, tuple]:
+    """The share of `current`'s rows whose category (not missing) `reference` never had,
+    and the commonest such categories with their counts."""
+    import pandas as pd
+
+    if current.dtype != object or not current.size:
+        return 0.0, ()
+    new = ~pd.Series(current).isin(pd.unique(reference)) & (current != MISSING)
+    if not new.any():
+        return 0.0, ()
+    counts = pd.Series(current[new.to_numpy()]).value_counts().head(UNSEEN_SHOWN)
+    return float(new.mean()), tuple((str(k), int(v)) for k, v in counts.items())
+
+
 def _missing_share(values: np.ndarray) -> float:
     if values.dtype == object:
         return float(np.mean(values == MISSING)) if values.size else 0.0
@@ -347,6 +382,7 @@ def drift_report(
         ref, cur = prepared.columns[feature.name]
         psi = _numeric_psi(ref, cur) if feature.numeric else _categorical_psi(ref, cur)
         p = float(result["p_val"][i])
+        unseen_share, unseen = _unseen(ref, cur)
         features.append(
             FeatureDrift(
                 feature=feature.name,
@@ -357,6 +393,8 @@ def drift_report(
                 psi=psi,
                 missing_share_reference=_missing_share(ref),
                 missing_share_current=_missing_share(cur),
+                unseen_share_current=unseen_share,
+                unseen=unseen,
             )
         )
     return DriftReport(

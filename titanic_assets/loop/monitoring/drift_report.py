@@ -138,6 +138,7 @@ def build(loop: Loop) -> list:
                 largest_psi=dg.MetadataValue.float(report.largest_psi),
                 p_value_threshold=dg.MetadataValue.float(report.threshold),
                 features=dg.MetadataValue.md(pd.DataFrame(report.rows()).to_markdown(index=False)),
+                unseen_categories=dg.MetadataValue.json(report.unseen_categories),
                 psi_reading=dg.MetadataValue.md(
                     f"PSI < {drift.PSI_MODERATE} stable, {drift.PSI_MODERATE}-{drift.PSI_MAJOR} "
                     f"moderate, > {drift.PSI_MAJOR} major change. Per-feature test: "
@@ -177,6 +178,8 @@ def build(loop: Loop) -> list:
         metadata: dict[str, Any] = {
             "drifted_features": dg.MetadataValue.json(report.drifted_features),
             "share_drifted": float(report.share_drifted),
+            # Categories the model has never seen, per feature (open categories' new values).
+            "unseen_categories": dg.MetadataValue.json(report.unseen_categories),
             "n_current": report.n_current,
             "window_rows": drift_report.window_rows,
             "serving_model": model.tag,
