@@ -262,9 +262,9 @@ def csv_route_docs(
         },
         "responses": {
             200: {
-                "description": f"The scored CSV: {id_column or 'row'}, {words.decision}, "
-                "probability, model_version for each valid row; row and reason for each "
-                "rejected one.",
+                "description": "The scored CSV, a line per row in the file's order: "
+                f"{id_column + ', ' if id_column else ''}row (from 1), then {words.decision}, "
+                "probability, model_version for a valid row, reason for a rejected one.",
                 "content": {"text/csv": {"schema": {"type": "string"}}},
             },
             **{

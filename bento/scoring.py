@@ -17,13 +17,16 @@ def as_columns(rows: list[dict[str, Any]], names: Sequence[str]) -> dict[str, li
 
 
 def score_csv(body: bytes, model: registry.RegisteredModel, domain: Domain) -> bytes:
-    """One CSV back: the scored rows (id, decision, probability, model_version), then the
-    rejected rows with their id, row and reason (core/batch_scoring.py's rules)."""
+    """One CSV back, a line per row of the file in its order: its number (`row`, from 1;
+    and its id when the domain has an id column), then the decision, probability and
+    model_version of a scored row, the reason of a rejected one (core/batch_scoring.py's
+    rules)."""
     import io
 
+    import numpy as np
     import pandas as pd
 
-    from titanic_assets.core.batch_scoring import score_file
+    from titanic_assets.core.batch_scoring import ROW_NUMBER, score_file
 
     predictions, rejects = io.BytesIO(), io.BytesIO()
     score_file(
@@ -38,5 +41,11 @@ def score_csv(body: bytes, model: registry.RegisteredModel, domain: Domain) -> b
     )
     scored = pd.read_csv(io.BytesIO(predictions.getvalue()), dtype=str)
     rejected = pd.read_csv(io.BytesIO(rejects.getvalue()), dtype=str)
-    keep = [c for c in dict.fromkeys((domain.id_column, "row", "reason")) if c in rejected]
-    return pd.concat([scored, rejected[keep]], ignore_index=True).to_csv(index=False).encode()
+    if ROW_NUMBER not in scored:  # an id column's file: the scored rows are the others, in order
+        numbers = np.arange(1, len(scored) + len(rejected) + 1)
+        taken = rejected[ROW_NUMBER].astype(int) if len(rejected) else []
+        scored.insert(1, ROW_NUMBER, numbers[~np.isin(numbers, taken)].astype(str))
+    keep = [c for c in dict.fromkeys((domain.id_column, ROW_NUMBER, "reason")) if c in rejected]
+    answer = pd.concat([scored, rejected[keep]], ignore_index=True)
+    order = answer[ROW_NUMBER].astype(int).argsort(kind="stable")
+    return answer.iloc[order].to_csv(index=False).encode()
