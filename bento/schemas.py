@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from titanic_assets.core import registry
@@ -24,11 +25,17 @@ from titanic_assets.core.domain import Domain
 MAX_BATCH = 1000
 
 
-def contract_type(spec: InputField) -> Any:
+def contract_type(spec: InputField, missing: tuple[str, ...] = ()) -> Any:
     """The pydantic type of one field of the input contract (core/contract.py); an optional
-    field also takes null."""
+    field also takes null. A value in `missing` (the domain's words for missing, e.g.
+    Adult's "?") is missing: null for an optional field, a missing required one refused
+    naming the field. An open category takes any text up to its longest length: a category
+    the model has never seen is scored as unseen, not refused."""
     constraints: dict[str, Any] = {}
-    if spec.kind == "category":
+    if spec.kind == "category" and spec.open:
+        known = {"examples": list(spec.allowed or ())}
+        kind, constraints = str, {"max_length": spec.longest, "json_schema_extra": known}
+    elif spec.kind == "category":
         kind: Any = Literal[spec.allowed]
     elif spec.kind == "text":
         kind, constraints = str, {"max_length": spec.max_length}
@@ -47,7 +54,26 @@ def contract_type(spec: InputField) -> Any:
         }
     if not spec.required:
         kind = kind | None
-    return Annotated[kind, Field(description=spec.description, **constraints)]
+    field = Field(description=spec.description, **constraints)
+    if not missing:
+        return Annotated[kind, field]
+    return Annotated[kind, field, BeforeValidator(_as_missing(missing, spec.required))]
+
+
+def _as_missing(words: tuple[str, ...], required: bool) -> Any:
+    """A before-validator: a value in `words` is null, and for a required field an error of
+    pydantic's type "missing" (a 400 naming the field, counted as a missing field)."""
+
+    def read(value: Any) -> Any:
+        if isinstance(value, str) and value.strip() in words:
+            if required:
+                raise PydanticCustomError(
+                    "missing", "Field required: '{value}' means missing", {"value": value}
+                )
+            return None
+        return value
+
+    return read
 
 
 def _typed_dict(name: str, fields: dict[str, Any], doc: str, config: ConfigDict | None) -> Any:
@@ -119,7 +145,7 @@ def build(domain: Domain) -> Schemas:
     row, rows, decision, of = words.row, words.rows, words.decision, words.probability
     Row = row[:1].upper() + row[1:]  # noqa: N806 (a class name's stem)
     inputs = domain.inputs
-    types = {spec.name: contract_type(spec) for spec in inputs}
+    types = {spec.name: contract_type(spec, domain.missing_values) for spec in inputs}
     row_model = create_model(
         Row,
         __config__=ConfigDict(extra="forbid", json_schema_extra={"example": example}),

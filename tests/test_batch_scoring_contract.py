@@ -80,3 +80,25 @@ def test_an_optional_category_the_file_lacks_is_missing_in_every_row():
 
     assert summary.scored == 1
     assert pd.isna(model.seen[0]["sector"][0])
+
+
+def test_an_open_categorys_unseen_value_is_scored_and_a_required_gap_is_named():
+    """An open category (core/contract.py) takes a value the model has never seen, up to its
+    longest; a required input without a value is named missing, not misread as invalid."""
+    sector = InputField(
+        "sector", "category", "Sector.", required=True, allowed=("private", "state"), open=True
+    )
+    inputs = (INPUTS[0], sector, INPUTS[2])
+    long = "x" * (sector.longest + 1)
+    source = f"hours,sector,rate\n40, gig ,0.9\n41,,0.2\n,{long},0.3\n".encode()
+    predictions, rejects, model = io.BytesIO(), io.BytesIO(), Model()
+
+    summary = score_file(io.BytesIO(source), model, predictions, rejects, inputs, None, "approved")
+
+    assert summary.scored == 1 and model.seen[0]["sector"].tolist() == ["gig"]
+    rejected = pd.read_csv(io.BytesIO(rejects.getvalue()))
+    assert rejected["row"].tolist() == [2, 3]
+    assert rejected["reason"].tolist() == [
+        "sector missing",
+        "hours missing; sector longer than 100",
+    ]

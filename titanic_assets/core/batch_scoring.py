@@ -49,7 +49,9 @@ def invalid_rows(
     chunk: pd.DataFrame, inputs: Sequence[InputField], id_column: str | None
 ) -> pd.Series:
     """Why each row breaks the input contract `inputs` (and lacks its id, when `id_column`
-    is given): "" for a valid row, else reasons joined by "; ".
+    is given): "" for a valid row, else reasons joined by "; ": "<name> missing" for a
+    required input without a value, the field's violation for a value breaking its rule.
+    An open category's unseen value is valid (core/contract.py).
 
     `chunk` holds the file's cells as strings (missing as NaN); optional columns may be absent.
     """
@@ -75,12 +77,13 @@ def invalid_rows(
                 ok = np.isfinite(values) & values.between(spec.minimum, spec.maximum)
                 if spec.kind == "int":
                     ok &= values == values.round()
-        elif spec.allowed is not None:
+        elif spec.allowed is not None and not spec.open:
             ok = cells.str.strip().isin(spec.allowed)
-        else:
-            ok = cells.str.len() <= spec.max_length
-        broken = ~ok if spec.required else given & ~ok
-        rules[spec.violation] = broken
+        else:  # free text, or an open category: any value (an unseen one too) not too long
+            ok = cells.str.strip().str.len() <= spec.longest
+        if spec.required:
+            rules[f"{spec.name} missing"] = ~given
+        rules[spec.violation] = given & ~ok
     reasons = pd.Series("", index=chunk.index, dtype=object)
     broken = pd.concat(rules, axis=1).fillna(False).astype(bool)
     bad = broken.any(axis=1)

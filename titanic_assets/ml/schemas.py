@@ -22,9 +22,13 @@ DTYPES = {"int": "int64", "float": "float64", "category": "str", "text": "str"}
 
 def column(spec: InputField, nullable: bool | None = None) -> pa.Column:
     """The Pandera column for a contract field: its type, limits, allowed values and
-    nullability (optional fields may be missing unless `nullable` says otherwise)."""
+    nullability (optional fields may be missing unless `nullable` says otherwise). An open
+    category's unseen values are valid (rows scored with one come back as labelled
+    traffic), as long as they are not too long."""
     checks = []
-    if spec.allowed is not None:
+    if spec.open:
+        checks.append(pa.Check.str_length(max_value=spec.longest))
+    elif spec.allowed is not None:
         checks.append(pa.Check.isin(list(spec.allowed)))
     if spec.minimum is not None:
         checks.append(pa.Check.ge(spec.minimum))
