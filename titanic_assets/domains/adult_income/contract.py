@@ -15,6 +15,12 @@ Current Population Survey's coding):
 - The categories are the survey's words as the file writes them (case and hyphens kept);
   workclass, occupation and native_country may be missing (`?` in the file: 1,836, 1,843 and
   583 people): missing, not invalid.
+- Open and closed categories (core/contract.py): the survey's codes a later survey may
+  extend are open, so a new value (a country this extract never recorded, a new kind of
+  employer) is scored as a category the model has never seen and counted by drift
+  monitoring, not refused: workclass, education, marital_status, occupation, relationship,
+  native_country. Closed: sex and race, which the trusted guard's slices are declared over
+  (every row in one).
 
 Standard library only: the service imports it.
 """
@@ -87,7 +93,9 @@ COUNTRIES = (
 
 PERSON_FIELDS: tuple[InputField, ...] = (
     InputField("age", "int", "Years (17 or older).", required=True, minimum=17, maximum=100),
-    InputField("workclass", "category", "Employer kind; null when unknown.", allowed=WORKCLASSES),
+    InputField(
+        "workclass", "category", "Employer kind; null when unknown.", allowed=WORKCLASSES, open=True
+    ),
     InputField(
         "fnlwgt",
         "int",
@@ -95,7 +103,9 @@ PERSON_FIELDS: tuple[InputField, ...] = (
         minimum=1,
         maximum=2_000_000,
     ),
-    InputField("education", "category", "Highest education.", required=True, allowed=EDUCATIONS),
+    InputField(
+        "education", "category", "Highest education.", required=True, allowed=EDUCATIONS, open=True
+    ),
     InputField(
         "education_num",
         "int",
@@ -105,17 +115,31 @@ PERSON_FIELDS: tuple[InputField, ...] = (
         maximum=16,
     ),
     InputField(
-        "marital_status", "category", "Marital status.", required=True, allowed=MARITAL_STATUSES
+        "marital_status",
+        "category",
+        "Marital status.",
+        required=True,
+        allowed=MARITAL_STATUSES,
+        open=True,
     ),
-    InputField("occupation", "category", "Occupation; null when unknown.", allowed=OCCUPATIONS),
+    InputField(
+        "occupation", "category", "Occupation; null when unknown.", allowed=OCCUPATIONS, open=True
+    ),
     InputField(
         "relationship",
         "category",
         "Relationship to the household's reference person.",
         required=True,
         allowed=RELATIONSHIPS,
+        open=True,
     ),
-    InputField("race", "category", "Race, as the census records it.", required=True, allowed=RACES),
+    InputField(
+        "race",
+        "category",
+        "Race, as the census records it.",
+        required=True,
+        allowed=RACES,
+    ),
     InputField("sex", "category", "Female or Male.", required=True, allowed=SEXES),
     InputField(
         "capital_gain", "int", "Capital gains, dollars.", required=True, minimum=0, maximum=99_999
@@ -127,6 +151,10 @@ PERSON_FIELDS: tuple[InputField, ...] = (
         "hours_per_week", "int", "Hours worked per week.", required=True, minimum=1, maximum=99
     ),
     InputField(
-        "native_country", "category", "Country of birth; null when unknown.", allowed=COUNTRIES
+        "native_country",
+        "category",
+        "Country of birth; null when unknown.",
+        allowed=COUNTRIES,
+        open=True,
     ),
 )

@@ -8,10 +8,10 @@ has a value for every applicant, so there is nothing to fill.
 
 - Shift: leaving one purpose out (`leave-one-purpose-out`: a loan product the model has
   never seen, e.g. a bank starting to lend for education) and one housing kind out
-  (`leave-one-housing-out`: renters only, owners only). Both are shown, not claimed: every
-  request's purpose and housing is one the model was trained on (the contract names them),
-  so they ask for an extrapolation traffic cannot need; a changed mix of known products is
-  what the traffic-weighted schemes measure.
+  (`leave-one-housing-out`: renters only, owners only). Both are shown, not claimed: a
+  purpose or housing the model has never seen is scored as unseen and counted by drift
+  monitoring (contract.py's open categories), and its retrain is what the loop answers it
+  with; a changed mix of known products is what the traffic-weighted schemes measure.
 - Slices: sex x age band. The data has no sex column: sex is the first word of
   `status_sex` ("female : divorced/separated/married"); the age band splits at 25, the
   protected-group cut of the fairness literature on this data (Kamiran & Calders). Both

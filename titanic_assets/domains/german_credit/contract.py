@@ -13,6 +13,12 @@ Limits from the data (the 1,000 applicants of the source, 800 shipped) and its c
   scores it as a category it has not seen. (purpose "vacation" is left out: the
   documentation itself doubts it exists.) Nothing may be missing: every attribute has a
   value for every applicant, "none" or "unknown" where the documentation says so.
+- Open and closed categories (core/contract.py): what a bank's forms may grow is open, so
+  a new value (a loan for a vacation, a new kind of property) is scored as a category the
+  model has never seen and counted by drift monitoring, not refused: credit history,
+  purpose, other debtors, property, installment plans, housing, job. Closed: the bands of a
+  number (checking account, savings, employment), which cover every value; yes/no; and
+  `status_sex`, which the trusted guard's slices are declared over (every row in one).
 
 Standard library only: the service imports it.
 """
@@ -55,8 +61,10 @@ JOBS = (
 YES_NO = ("yes", "no")
 
 
-def _category(name: str, description: str, allowed: tuple[str, ...]) -> InputField:
-    return InputField(name, "category", description, required=True, allowed=allowed)
+def _category(
+    name: str, description: str, allowed: tuple[str, ...], open: bool = False
+) -> InputField:
+    return InputField(name, "category", description, required=True, allowed=allowed, open=open)
 
 
 def _number(name: str, kind: str, description: str, low: float, high: float) -> InputField:
@@ -66,21 +74,21 @@ def _number(name: str, kind: str, description: str, low: float, high: float) -> 
 APPLICANT_FIELDS: tuple[InputField, ...] = (
     _category("status", "Status of the existing checking account.", STATUSES),
     _number("duration", "int", "Duration of the credit, months.", 1, 120),
-    _category("credit_history", "Credit history.", HISTORIES),
-    _category("purpose", "Purpose of the credit.", PURPOSES),
+    _category("credit_history", "Credit history.", HISTORIES, open=True),
+    _category("purpose", "Purpose of the credit.", PURPOSES, open=True),
     _number("credit_amount", "int", "Credit amount, Deutsche Mark.", 1, 100_000),
     _category("savings", "Savings account/bonds.", SAVINGS),
     _category("present_employment", "Present employment since.", EMPLOYMENT),
     _number("installment_rate", "int", "Installment rate, % of disposable income (1-4).", 1, 4),
     _category("status_sex", "Personal status and sex.", STATUS_SEX),
-    _category("other_debtors", "Other debtors / guarantors.", DEBTORS),
+    _category("other_debtors", "Other debtors / guarantors.", DEBTORS, open=True),
     _number("present_residence_since", "int", "Present residence since (1-4).", 1, 4),
-    _category("property", "Property.", PROPERTY),
+    _category("property", "Property.", PROPERTY, open=True),
     _number("age", "int", "Age, years.", 18, 100),
-    _category("installment_plans", "Other installment plans.", PLANS),
-    _category("housing", "Housing.", HOUSING),
+    _category("installment_plans", "Other installment plans.", PLANS, open=True),
+    _category("housing", "Housing.", HOUSING, open=True),
     _number("number_of_existing_credits", "int", "Existing credits at this bank (1-4).", 1, 4),
-    _category("job", "Job.", JOBS),
+    _category("job", "Job.", JOBS, open=True),
     _number(
         "number_of_people_liable_for", "int", "People liable to provide maintenance for.", 1, 2
     ),
