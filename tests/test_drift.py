@@ -173,3 +173,22 @@ def test_plots_show_the_drifted_features_as_markdown_images(reference):
         )
         == {}
     )
+
+
+def test_categories_the_reference_never_had_are_counted_and_a_window_of_them_drifts(reference):
+    """A category the model has never seen (an open category's new value) is counted per
+    feature: its share of the window and the commonest such values; many rows of one drift."""
+    window = resample(reference, 300, seed=4)
+    window.loc[:119, "Embarked"] = "Belfast"
+    window.loc[120:124, "Embarked"] = "Cork"
+
+    report = drift.drift_report(MONITORED, reference, window)
+
+    assert "Embarked" in report.drifted_features
+    embarked = by_feature(report)["Embarked"]
+    assert embarked.unseen_share_current == pytest.approx(125 / 300)
+    assert embarked.unseen == (("BELFAST", 120), ("CORK", 5))  # as the domain reads a port
+    assert report.unseen_categories == {
+        "Embarked": {"share": round(125 / 300, 4), "values": {"BELFAST": 120, "CORK": 5}}
+    }
+    assert {row["feature"]: row["unseen_current"] for row in report.rows()}["Sex"] == 0.0
