@@ -377,6 +377,58 @@ def test_a_bad_csv_row_gets_its_reason_and_the_others_are_scored(model, services
         )
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_batch_rules_and_the_request_model_accept_and_refuse_the_same_rows(model) -> None:
+    """invalid_rows (batch scoring, /predict_csv) and the service's request model are two
+    spellings of one contract, for a domain with a word for missing (Adult's `?`) and open
+    categories too: each row as a file's cells, and as a client sends it."""
+    import pydantic
+
+    from bento.schemas import build
+    from titanic_assets.core.batch_scoring import invalid_rows
+
+    domain, bad = load_domain(model), BAD_INPUT[model]
+    number, (closed, never), (open_, unseen) = bad["number"], bad["closed"], bad["unseen"]
+    shipped = pd.read_csv(domain.data, dtype=str, keep_default_na=False)
+    base = shipped.loc[0, list(domain.input_names)].to_dict()
+    changes = [
+        {}, {number: "many"}, {number: str(bad["too_big"])}, {number: "1.5"}, {number: ""},
+        {number: "?"}, {closed: never}, {closed: "?"}, {open_: unseen}, {open_: "x" * 101},
+        {open_: "?"}, {open_: ""}, {bad["required_open"]: "?"}, {bad["required_open"]: ""},
+    ]  # fmt: skip
+    rows = [{**base, **change} for change in changes]
+    # As batch scoring reads a file: text, the domain's words for missing missing.
+    cells = pd.read_csv(
+        io.StringIO(pd.DataFrame(rows).to_csv(index=False)),
+        dtype=str,
+        na_values=list(domain.missing_values),
+        skipinitialspace=True,
+    )
+    batch_valid = (invalid_rows(cells, domain.inputs, None) == "").tolist()
+
+    def body(row: dict) -> dict:
+        """A client's JSON: numbers as numbers where they are whole, empty cells null."""
+        sent = {}
+        for name, value in row.items():
+            whole = value.lstrip("-").isdigit()
+            kind = domain.fields[name].kind
+            sent[name] = None if value == "" else int(value) if kind == "int" and whole else value
+        return sent
+
+    Row = build(domain).row  # noqa: N806 (the service's request model, a class)
+
+    def accepted(row: dict) -> bool:
+        try:
+            Row.model_validate(body(row))
+        except pydantic.ValidationError:
+            return False
+        return True
+
+    assert batch_valid == [accepted(row) for row in rows]
+    assert batch_valid[0] and batch_valid[changes.index({open_: unseen})]
+    assert batch_valid.count(False) >= 8
+
+
 # --- the loop: outcomes through /feedback, drift, a retrain, promotion or shadow ------------
 
 SHIFTED = 250  # enough new outcomes to retrain on (evidence.MIN_NEW_ROWS: 150)
