@@ -160,14 +160,18 @@ class OutOfFold:
 class SchemeResult:
     accuracy: Interval
     roc_auc: Interval
-    lift_over_baseline: Interval
+    lift_over_baseline: Interval  # in the domain's decision metric, as a gain (ml/decisions.py)
     calibration_error: float
     folds: int
     rows: int  # validated rows per repeat
     effective_rows: float  # after importance weighting
+    expected_cost: Interval | None = None  # per row, for a domain that declares costs
 
     def as_dict(self) -> dict[str, Any]:
+        cost = self.expected_cost
+        costs = {} if cost is None else {"expected_cost": cost.as_dict()}
         return {
+            **costs,
             "accuracy": self.accuracy.as_dict(),
             "roc_auc": self.roc_auc.as_dict(),
             "lift_over_baseline": self.lift_over_baseline.as_dict(),
@@ -219,29 +223,47 @@ def _accuracy(labels, decisions, weights) -> float:
     return float(np.average(labels == decisions, weights=weights))
 
 
+def _costs(costs: Any, labels: np.ndarray, decisions: np.ndarray) -> np.ndarray:
+    """What each row's decision cost (`costs`: a Domain.costs)."""
+    from titanic_assets.ml.decisions import DecisionMetric
+
+    return DecisionMetric(costs).per_row(labels, decisions)
+
+
 def summarize(
     oof: OutOfFold,
     labels: np.ndarray,
     baseline: np.ndarray,
     groups: np.ndarray,
     weights: np.ndarray | None = None,
+    costs: Any = None,
 ) -> SchemeResult:
-    """A candidate's figures under one scheme (see the module doc)."""
+    """A candidate's figures under one scheme (see the module doc). With `costs` (a domain's
+    Domain.costs) also its expected cost per row, and its lift over the baseline is the
+    cost it saves (else the accuracy it adds)."""
     labels = np.asarray(labels, dtype=int)
     w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
     repeats = sorted(oof.probabilities)
+    expected_cost = None
     if len(repeats) > 1:
         share = 1 / (len(oof.folds) // len(repeats))
-        acc, lift, auc = [], [], []
+        acc, lift, auc, cost = [], [], [], []
         for fold in oof.folds:
             t = fold.test
             decided = oof.decisions[fold.repeat][t]
             acc.append(_accuracy(labels[t], decided, w[t]))
-            lift.append(acc[-1] - _accuracy(labels[t], baseline[t], w[t]))
+            if costs is None:
+                lift.append(acc[-1] - _accuracy(labels[t], baseline[t], w[t]))
+            else:
+                cost.append(np.average(_costs(costs, labels[t], decided), weights=w[t]))
+                ruled = np.average(_costs(costs, labels[t], baseline[t]), weights=w[t])
+                lift.append(ruled - cost[-1])
             auc.append(float(_aucs(w[None, t], labels[t], oof.probabilities[fold.repeat][t])[0]))
         accuracy = statistics.repeated_cv_interval(np.array(acc), share)
         lift_interval = statistics.repeated_cv_interval(np.array(lift), share)
         roc_auc = statistics.repeated_cv_interval(np.array(auc), share)
+        if costs is not None:
+            expected_cost = statistics.repeated_cv_interval(np.array(cost), share)
     else:
         t = np.concatenate([fold.test for fold in oof.folds])
         y, g, wt = labels[t], groups[t], w[t]
@@ -250,10 +272,21 @@ def summarize(
         resampled = _group_resamples(g) * wt
         accuracies = _accuracies(resampled, y, decided)
         accuracy = Interval(_accuracy(y, decided, wt), *_percentiles(accuracies))
-        lift_interval = Interval(
-            accuracy.estimate - _accuracy(y, rule, wt),
-            *_percentiles(accuracies - _accuracies(resampled, y, rule)),
-        )
+        if costs is None:
+            lift_interval = Interval(
+                accuracy.estimate - _accuracy(y, rule, wt),
+                *_percentiles(accuracies - _accuracies(resampled, y, rule)),
+            )
+        else:
+            spent, ruled = _costs(costs, y, decided), _costs(costs, y, rule)
+            per_resample = resampled @ spent / resampled.sum(axis=1)
+            ruled_resample = resampled @ ruled / resampled.sum(axis=1)
+            estimate = float(np.average(spent, weights=wt))
+            expected_cost = Interval(estimate, *_percentiles(per_resample))
+            lift_interval = Interval(
+                float(np.average(ruled, weights=wt)) - estimate,
+                *_percentiles(ruled_resample - per_resample),
+            )
         roc_auc = Interval(
             float(_aucs(wt[None, :], y, p)[0]), *_percentiles(_aucs(resampled, y, p))
         )
@@ -271,6 +304,7 @@ def summarize(
         folds=len(oof.folds),
         rows=validated,
         effective_rows=round(effective_size(w[seen]), 1),
+        expected_cost=expected_cost,
     )
 
 
@@ -300,9 +334,15 @@ class Claim:
     headline_scheme: str
     schemes: tuple[str, ...]
     set_aside: dict[str, str] = field(default_factory=dict)
+    # Per row, for a domain with costs: its worst scheme's (the highest) estimate, from the
+    # lowest lower bound to the highest upper bound of the shift schemes and random folds.
+    expected_cost: Interval | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        cost = self.expected_cost
+        costs = {} if cost is None else {"expected_cost": cost.as_dict()}
         return {
+            **costs,
             "accuracy": self.accuracy.as_dict(),
             "roc_auc": self.roc_auc.as_dict(),
             "lift_over_baseline": self.lift_over_baseline.as_dict(),
@@ -352,6 +392,14 @@ def claim(
             max(getattr(random, metric).high, max(v.high for v in values)),
         )
 
+    expected_cost = None
+    if random.expected_cost is not None:
+        costs = [results[name].expected_cost for name in shift]
+        expected_cost = Interval(
+            max(c.estimate for c in costs),
+            min(random.expected_cost.low, min(c.low for c in costs)),
+            max(c.high for c in costs),
+        )
     return Claim(
         accuracy=span("accuracy"),
         roc_auc=span("roc_auc"),
@@ -359,6 +407,7 @@ def claim(
         headline_scheme=worst,
         schemes=tuple(shift),
         set_aside=set_aside,
+        expected_cost=expected_cost,
     )
 
 
@@ -383,6 +432,15 @@ def _inner_raw(fit: Any, X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, seed:
         model = fit(X.iloc[rows[train]].reset_index(drop=True), y[rows[train]])
         out[test] = model.predict_proba(X.iloc[rows[test]].reset_index(drop=True))
     return out, y[rows]
+
+
+def decided_at(oof: OutOfFold, threshold: float) -> OutOfFold:
+    """The same out-of-fold probabilities decided at another threshold."""
+    decided = {
+        r: np.where(np.isnan(p), np.nan, (p >= threshold).astype(np.float64))
+        for r, p in oof.probabilities.items()
+    }
+    return OutOfFold(oof.folds, oof.probabilities, decided, oof.raw)
 
 
 def run_folds(

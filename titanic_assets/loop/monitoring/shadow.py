@@ -147,7 +147,7 @@ def _trusted_guard(loop: Loop, serving: Any, challenger: Any) -> Any:
     import numpy as np
 
     from titanic_assets.core.outcomes import is_feedback
-    from titanic_assets.ml import promotion
+    from titanic_assets.ml import decisions, promotion
     from titanic_assets.ml.modeling import labels_of
 
     domain, key = loop.domain, loop.domain.key
@@ -167,6 +167,7 @@ def _trusted_guard(loop: Loop, serving: Any, challenger: Any) -> Any:
         candidate_threshold=challenger.threshold,
         slices=promotion.slice_names(domain.slices, rows),
         declared=declared,
+        metric=decisions.for_domain(domain),
     )
 
 
