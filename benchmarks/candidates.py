@@ -24,7 +24,7 @@ import pandas as pd
 
 from titanic_assets.domains.titanic import DOMAIN, candidates
 from titanic_assets.domains.titanic.wcg import travelling_groups
-from titanic_assets.ml import fitting, validation
+from titanic_assets.ml import claims, fitting, validation
 from titanic_assets.ml.cleaning import clean_rows
 
 TRAFFIC_MIX = {"S": 0.62, "C": 0.26, "Q": 0.12}
@@ -84,7 +84,7 @@ def main() -> None:
         results["group 5x5, traffic-weighted"] = validation.summarize(
             oof["group 5x5"], y, women, groups, weights
         )
-        claim = validation.claim(results, DOMAIN.shift_claimed)
+        claim = claims.claim(results, DOMAIN.shift_claimed)
         cells = [results[c].cell() for c in columns]
         lines.append(
             f"| {name} | {' | '.join(cells)} | {claim.accuracy} ({claim.headline_scheme}) | "

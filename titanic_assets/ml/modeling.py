@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn import metrics
 
 from titanic_assets.core.domain import Domain
-from titanic_assets.ml import decisions, fitting, statistics, validation
+from titanic_assets.ml import claims, decisions, fitting, statistics, validation
 from titanic_assets.ml.statistics import Interval
 
 SEED = 20260401
@@ -246,7 +246,7 @@ class ShiftValidation:
     """The model under each validation scheme, and the interval it claims."""
 
     schemes: dict[str, validation.SchemeResult]
-    claim: validation.Claim
+    claim: claims.Claim
     traffic_rows: int  # recent traffic the weighted schemes were weighted to (0: none)
 
     def as_dict(self) -> dict[str, Any]:
@@ -318,7 +318,7 @@ def validate_under_shift(
         schemes["random 5x5, traffic-weighted"] = validation.summarize(
             oof["random 5x5"], y, rule, groups, weights, costs
         )
-    return ShiftValidation(schemes, validation.claim(schemes, domain.shift_claimed), traffic_rows)
+    return ShiftValidation(schemes, claims.claim(schemes, domain.shift_claimed), traffic_rows)
 
 
 @dataclass
@@ -348,7 +348,7 @@ class Evaluation:
         return "\n".join(lines)
 
     @property
-    def claim(self) -> validation.Claim | None:
+    def claim(self) -> claims.Claim | None:
         return self.shift.claim if self.shift is not None else None
 
 

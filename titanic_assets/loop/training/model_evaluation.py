@@ -56,7 +56,7 @@ def build(loop: Loop) -> list:
         rows). Also the held-out split with its bootstrap interval, the trivial baselines on
         the same rows, calibration with its noise floor.
         """
-        from titanic_assets.ml import modeling, plots, validation
+        from titanic_assets.ml import claims, modeling, plots
 
         domain = loop.domain
         traffic = loop.log(prediction_log).recent(TRAFFIC_ROWS)
@@ -65,7 +65,7 @@ def build(loop: Loop) -> list:
         cv = trained_model.cross_validation
         baseline = modeling.baseline_name(domain)
         claim = evaluation.claim
-        batch = validation.batch_interval(claim.accuracy, BATCH)
+        batch = claims.batch_interval(claim.accuracy, BATCH)
         scores = evaluation.metrics
         (tn, fp), (fn, tp) = evaluation.confusion
         intervals = {f"held_out/{k}_interval": str(v) for k, v in evaluation.intervals.items()}
