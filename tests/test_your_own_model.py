@@ -23,11 +23,13 @@ import subprocess
 from pathlib import Path
 
 import bentoml
+import dagster as dg
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
+from titanic_assets.components import ModelLoopParams, ModelLoopScaffolder
 from titanic_assets.core.domain import load_domain
 from titanic_assets.scaffolding import ScaffoldError, write_domain
 from titanic_assets.testing import BIN, ROOT, environment, free_port, poll, running
@@ -129,7 +131,10 @@ def page(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_the_page_s_steps_are_the_scaffold_a_check_the_first_model_a_service_and_a_request():
-    """What the rest follows: the page's shell blocks, as a user reads them."""
+    """What the rest follows: the page's shell blocks, as a user reads them. (Its links are
+    relative, each to a file of the repository.)"""
+    links = re.findall(r"\]\(([^)#]+)\)", PAGE.read_text())
+    assert links and all((PAGE.parent / link).is_file() for link in links), links
     firsts = [" ".join(b.split()[:3]) for b in shell_blocks()]
     assert firsts == [
         "uv run dg",
@@ -227,6 +232,21 @@ def test_data_the_loop_cannot_learn_from_as_it_is_writes_nothing_and_says_why(tm
     with pytest.raises(ScaffoldError, match="must be a Python identifier"):
         write_domain(tmp_path / "domains", "my-rain", data, "rain_tomorrow", "yes")
     assert not (tmp_path / "domains").exists() or not any((tmp_path / "domains").iterdir())
+    # Through the scaffolder, as `dg scaffold defs` calls it: the instance's folder dg made
+    # is not left behind to block the next try.
+    target = tmp_path / "titanic_assets/defs/rain"
+    target.mkdir(parents=True)
+    request = dg.ScaffoldRequest(
+        type_name="titanic_assets.components.ModelLoop",
+        target_path=target,
+        scaffold_format="yaml",
+        project_root=tmp_path,
+        params=ModelLoopParams(data=str(data), label="rain_tomorrow", positive="maybe"),
+    )
+    with pytest.raises(dg.DagsterInvalidDefinitionError, match="no model scaffolded"):
+        ModelLoopScaffolder().scaffold(request)
+    assert not target.exists()
+    assert not (tmp_path / "titanic_assets/domains/rain").exists()
 
 
 def test_a_scaffolded_domain_loads_outside_the_package_with_whole_number_labels(

@@ -74,11 +74,9 @@ class ModelLoopScaffolder(dg.Scaffolder[ModelLoopParams]):
         if params.data is not None:
             from titanic_assets.scaffolding import ScaffoldError, write_domain
 
-            if params.label is None or params.positive is None:
-                raise dg.DagsterInvalidDefinitionError(
-                    "--data needs --label <column> and --positive <value>"
-                )
             try:
+                if params.label is None or params.positive is None:
+                    raise ScaffoldError("--data needs --label <column> and --positive <value>")
                 folder = write_domain(
                     _domains_folder(request.project_root),
                     domain,
@@ -88,7 +86,10 @@ class ModelLoopScaffolder(dg.Scaffolder[ModelLoopParams]):
                     params.id_column,
                 )
             except ScaffoldError as error:
-                raise dg.DagsterInvalidDefinitionError(f"no domain written: {error}") from None
+                # dg made the instance's folder: left empty, it would block the next try.
+                if request.target_path.is_dir() and not any(request.target_path.iterdir()):
+                    request.target_path.rmdir()
+                raise dg.DagsterInvalidDefinitionError(f"no model scaffolded: {error}") from None
             print(f"Wrote the domain {domain} to {folder}: review it (docs/your-own-model.md)")
         dg.scaffold_component(request, {"domain": domain})
 
