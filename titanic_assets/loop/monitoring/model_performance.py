@@ -77,13 +77,29 @@ def build(loop: Loop) -> list:
             metric = decisions.for_domain(loop.domain)
             costs = metric.per_row(labels, probabilities >= model.threshold)
             realized["expected_cost"] = performance.expected_cost(costs) if len(costs) else None
-        estimate = performance.estimated_accuracy_from_sums(
+        cbpe = performance.estimated_accuracy_from_sums(
             since.expected_correct, since.expected_correct_variance, since.rows
         )
+        # The estimate shown: CBPE corrected by the labelled rows once there are enough of
+        # them (ml/performance.py), plain CBPE before.
+        estimate, method = cbpe, "CBPE (no outcomes to correct it with yet)"
+        if len(labelled) >= performance.MIN_LABELLED:
+            right = (probabilities >= model.threshold) == labels.astype(bool)
+            estimate = performance.corrected_estimate(
+                right,
+                probabilities,
+                model.threshold,
+                since.expected_correct,
+                since.expected_correct_variance,
+                since.rows,
+            )
+            method = f"CBPE corrected by the {len(labelled)} labelled rows (difference estimator)"
         metadata: dict[str, Any] = {
             "serving_model": model.tag,
             "predictions": since.rows,
             "outcomes_received": len(labelled),
+            "estimated_accuracy_method": method,
+            "cbpe_accuracy": dg.MetadataValue.float(cbpe.estimate),
             "estimated_accuracy": dg.MetadataValue.float(estimate.estimate),
             "estimated_accuracy_low": dg.MetadataValue.float(estimate.low),
             "estimated_accuracy_high": dg.MetadataValue.float(estimate.high),
@@ -104,9 +120,7 @@ def build(loop: Loop) -> list:
                 "metric": name,
                 "realized [95% CI]": str(interval) if interval is not None else "-",
                 "promised (claimed)": f"{promised[name]:.3f}" if name in promised else "-",
-                "estimated (CBPE) [95% if calibrated]": str(estimate)
-                if name == "accuracy"
-                else "-",
+                "estimated [95%]": str(estimate) if name == "accuracy" else "-",
             }
             for name, interval in realized.items()
         ]
