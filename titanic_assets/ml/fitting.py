@@ -84,7 +84,7 @@ def logistic_regression(domain: Domain, seed: int = SEED) -> Fit:
             encoding,
             regression.coef_[0],
             float(regression.intercept_[0]),
-            centre=encoded.mean(axis=0),
+            training_matrix=matrix,
             hyperparameters={"penalty": "l2", **parameters},
         )
 
