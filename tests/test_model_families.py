@@ -92,3 +92,35 @@ def test_a_pickled_model_scores_identically(credit) -> None:
     matrix = trained.pipeline.matrix(rows.head(1))
     assert again.pipeline.raw_score(matrix) == trained.pipeline.raw_score(matrix)
     assert again.pipeline.describe() == trained.pipeline.describe()
+
+
+def test_the_store_serves_and_explains_it(credit, tmp_path) -> None:
+    """Through the registry, as the service reads it: one applicant's probability is the
+    same alone as in a batch, /explain's parts add up, and asking for a booster says why
+    there is none."""
+    from datetime import UTC, datetime
+
+    from titanic_assets.core import registry
+
+    domain, table, trained = credit
+    (tmp_path / registry.PIPELINE_FILE).write_bytes(pickle.dumps(trained.pipeline))
+    served = registry.RegisteredModel(
+        tag="german_credit:1",
+        version="1",
+        path=str(tmp_path),
+        created_at=datetime.now(UTC),
+        threshold=0.5,
+        metadata={"calibration": trained.calibration.as_dict()},
+        labels={},
+    )
+    rows = table[list(domain.input_names)].head(20)
+    batch = served.probabilities(rows)
+    alone = [served.probabilities(rows.iloc[[i]])[0] for i in range(len(rows))]
+    np.testing.assert_allclose(alone, batch, rtol=0, atol=1e-12)
+    for explained, probability in zip(served.explain(rows), batch, strict=True):
+        total = sum(explained.contributions.values()) + explained.bias
+        assert total == pytest.approx(explained.raw_score, abs=1e-9)
+        assert explained.probability == pytest.approx(probability)
+    assert served.family == "logistic_regression"
+    with pytest.raises(AttributeError, match="not a LightGBM booster"):
+        served.booster  # noqa: B018
