@@ -20,10 +20,11 @@ an L2 logistic regression (core/models.LinearModel) at each C of LOGISTIC_C and 
 chosen inside each fold by an inner 5-fold log-loss (the honest figure: picking the best
 fixed C after seeing them all is not). Cell: ROC-AUC [95%] (Nadeau-Bengio over the 25
 folds); the expected cost per row of deciding at the threshold that minimizes cost on the
-*other* folds' out-of-fold probabilities of the same repeat, applied to the fold (a false
-positive costs `--costs`' first, a false negative its second: German credit's documentation
-prices accepting a bad applicant at 5, rejecting a good one at 1; for calibrated
-probabilities the theory's threshold is 1 / (1 + 5) = 1/6, shown too); the ECE; and each
+*other* folds' out-of-fold probabilities of the same repeat (ml/decisions.py's choice),
+applied to the fold (the domain's costs, Domain.costs, or `--costs`: German credit's
+documentation prices accepting a bad applicant at 5, rejecting a good one at 1; for
+calibrated probabilities the theory's threshold is 1 / (1 + 5) = 1/6, shown too); the
+ECE; and each
 candidate's ROC-AUC and cost minus LightGBM's, fold by fold (the same folds: a paired
 interval, narrower than the two intervals side by side suggest).
 `--sample N`: N training rows drawn at random (Adult's 26,000 take long).
@@ -44,10 +45,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from titanic_assets.core.domain import Domain, load_domain
+from titanic_assets.core.domain import Costs, Domain, load_domain
 from titanic_assets.domains.titanic import DOMAIN, candidates
 from titanic_assets.domains.titanic.wcg import travelling_groups
-from titanic_assets.ml import fitting, modeling, statistics, validation
+from titanic_assets.ml import claims, decisions, fitting, modeling, statistics, validation
 from titanic_assets.ml.cleaning import clean_rows, with_row_ids
 
 TRAFFIC_MIX = {"S": 0.62, "C": 0.26, "Q": 0.12}
@@ -103,7 +104,7 @@ def titanic_table(only: list[str] | None) -> None:
         results["group 5x5, traffic-weighted"] = validation.summarize(
             oof["group 5x5"], y, women, groups, weights
         )
-        claim = validation.claim(results, DOMAIN.shift_claimed)
+        claim = claims.claim(results, DOMAIN.shift_claimed)
         cells = [results[c].cell() for c in columns]
         lines.append(
             f"| {name} | {' | '.join(cells)} | {claim.accuracy} ({claim.headline_scheme}) | "
@@ -156,52 +157,26 @@ def nested_logistic(domain: Domain, chosen: list[float]) -> fitting.Fit:
     return fit
 
 
-def costs_at(p: np.ndarray, y: np.ndarray, costs: tuple[float, float]) -> tuple[np.ndarray, ...]:
-    """Every threshold worth trying on these rows (each probability, and above them all) and
-    the mean cost of deciding positive at p >= each."""
-    false_positive, false_negative = costs
-    order = np.argsort(-p)
-    p, y = p[order], y[order]
-    # Deciding the first k rows (highest p) positive: k - hits false positives, and every
-    # positive after them a false negative.
-    hits = np.r_[0, np.cumsum(y)]
-    k = np.arange(len(y) + 1)
-    cost = (false_positive * (k - hits) + false_negative * (y.sum() - hits)) / len(y)
-    thresholds = np.r_[np.inf, p]  # k rows positive: p >= p[k - 1]
-    # Ties: a threshold takes every row at its probability, so only a tie's last k counts.
-    last = np.r_[p[1:] != p[:-1], True]
-    keep = np.r_[True, last]
-    return thresholds[keep], cost[keep]
-
-
-def cheapest_threshold(p: np.ndarray, y: np.ndarray, costs: tuple[float, float]) -> float:
-    thresholds, cost = costs_at(p, y, costs)
-    return float(thresholds[int(np.argmin(cost))])
-
-
-def mean_cost(p: np.ndarray, y: np.ndarray, threshold: float, costs: tuple[float, float]):
-    decided = p >= threshold
-    return float((costs[0] * (decided & (y == 0)) + costs[1] * (~decided & (y == 1))).mean())
-
-
-def fold_figures(oof: validation.OutOfFold, y: np.ndarray, costs: tuple[float, float]):
-    """Per fold: ROC-AUC, the cost per row at the threshold picked on the other folds of the
-    same repeat (and that threshold), and the cost at the theory's threshold."""
-    theory = costs[0] / (costs[0] + costs[1])
+def fold_figures(oof: validation.OutOfFold, y: np.ndarray, costs: Costs):
+    """Per fold: ROC-AUC, the cost per row at the threshold with the least cost on the other
+    folds of the same repeat (ml/decisions.py's, as the engine picks it), that threshold,
+    and the cost at the theory's threshold."""
+    metric = decisions.DecisionMetric(costs)
+    theory = costs.false_positive / (costs.false_positive + costs.false_negative)
     figures: dict[str, list[float]] = {"auc": [], "picked": [], "threshold": [], "theory": []}
     for fold in oof.folds:
         p, t = oof.probabilities[fold.repeat], fold.test
         others = ~np.isnan(p)
         others[t] = False
-        threshold = cheapest_threshold(p[others], y[others], costs)
+        threshold = metric.best_threshold(y[others], p[others])
         figures["auc"].append(statistics.roc_auc(y[t], p[t]))
         figures["threshold"].append(threshold)
-        figures["picked"].append(mean_cost(p[t], y[t], threshold, costs))
-        figures["theory"].append(mean_cost(p[t], y[t], theory, costs))
+        figures["picked"].append(metric(y[t], p[t] >= threshold))
+        figures["theory"].append(metric(y[t], p[t] >= theory))
     return {k: np.array(v) for k, v in figures.items()}
 
 
-def family_table(domain: Domain, sample: int | None, costs: tuple[float, float]) -> None:
+def family_table(domain: Domain, sample: int | None, costs: Costs) -> None:
     X, y = training_rows(domain, sample)
     folds = validation.random_folds(y)
     rule = np.full(len(y), int(y.mean() >= 0.5))
@@ -218,12 +193,13 @@ def family_table(domain: Domain, sample: int | None, costs: tuple[float, float])
         },  # fmt: skip
         "logistic_regression, C nested+platt": lambda: nested_logistic(domain, chosen),
     }
-    theory = costs[0] / (costs[0] + costs[1])
+    fp, fn = costs.false_positive, costs.false_negative
+    theory = fp / (fp + fn)
     print(
         f"{domain.name}: {len(y)} training rows, {y.mean():.1%} positive; costs: false "
-        f"positive {costs[0]:g}, false negative {costs[1]:g}; deciding every row negative "
-        f"costs {costs[1] * y.mean():.3f}, every row positive {costs[0] * (1 - y.mean()):.3f}; "
-        f"served family: {domain.family}"
+        f"positive {fp:g}, false negative {fn:g}; deciding every row negative costs "
+        f"{fn * y.mean():.3f}, every row positive {fp * (1 - y.mean()):.3f}; served family: "
+        f"{domain.family}"
     )
     lines = [
         "| candidate | ROC-AUC [95%] | cost at the picked threshold [95%] (its median) | "
@@ -271,14 +247,19 @@ def main() -> None:
     )
     parser.add_argument("--model", help="compare the model families on this domain")
     parser.add_argument("--sample", type=int, help="--model: this many training rows")
-    parser.add_argument("--costs", nargs=2, type=float, default=(1.0, 5.0),
+    parser.add_argument("--costs", nargs=2, type=float,
                         metavar=("FALSE_POSITIVE", "FALSE_NEGATIVE"),
-                        help="--model: the cost of each error (default 1 5)")  # fmt: skip
+                        help="--model: the cost of each error (default: the domain's, "
+                             "Domain.costs, else 1 1: the error rate)")  # fmt: skip
     args = parser.parse_args()
     if args.model is None:
         titanic_table(args.only)
     else:
-        family_table(load_domain(args.model), args.sample, tuple(args.costs))
+        domain = load_domain(args.model)
+        costs = domain.costs or Costs(1.0, 1.0)
+        if args.costs is not None:
+            costs = Costs(*args.costs)
+        family_table(domain, args.sample, costs)
 
 
 if __name__ == "__main__":

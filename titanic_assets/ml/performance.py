@@ -140,6 +140,27 @@ def worse_than_promised(correct: int, n: int, promised: float) -> float:
     return float(stats.binomtest(correct, n, promised, alternative="less").pvalue)
 
 
+def costlier_than_promised(total: float, squares: float, n: int, promised: float) -> float:
+    """The p-value of "realized expected cost <= promised" from the labelled rows' costs (their
+    sum and sum of squares): a one-sided t-test of the mean cost (1.0 below MIN_LABELLED rows,
+    or when every row cost the same and no more than promised)."""
+    if n < MIN_LABELLED:
+        return 1.0
+    mean = total / n
+    variance = max(squares / n - mean**2, 0.0) * n / (n - 1)
+    if variance == 0.0:
+        return 0.0 if mean > promised else 1.0
+    t = (mean - promised) / np.sqrt(variance / n)
+    return float(stats.t.sf(t, n - 1))
+
+
+def expected_cost(costs: np.ndarray) -> Interval:
+    """The labelled rows' mean cost with its 95% normal interval."""
+    if len(costs) < 2:
+        return Interval(float(np.mean(costs)) if len(costs) else float("nan"), 0.0, float("inf"))
+    return _mean_interval(np.asarray(costs, dtype=float))
+
+
 def outcomes_needed(promised: float, drop: float = 0.10, power: float = 0.95) -> int:
     """The fewest labelled rows for which the check (at ALPHA) catches an accuracy `drop`
     below `promised` with at least `power`, by exact binomial computation."""
