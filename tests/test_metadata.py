@@ -24,8 +24,10 @@ def test_every_figure_of_the_metadata_is_rounded_and_floats_stay_floats():
             "nested": {"values": [0.11111, 2]},
             "flag": True,
             "words": "0.123456 stays as written",
+            "schema": dg.TableSchema(columns=[dg.TableColumn("Age", "float64")]),
         }
     )
+    assert metadata["schema"] == dg.TableSchema(columns=[dg.TableColumn("Age", "float64")])
     assert metadata["accuracy"] == dg.MetadataValue.float(0.766)  # still plotted
     assert metadata["raw"] == 0.123
     assert metadata["comparison"].data == {"difference": {"low": -0.0457}, "rows": 157}

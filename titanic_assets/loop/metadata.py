@@ -61,9 +61,9 @@ def _rounded(value: Any) -> Any:
         return dg.MetadataValue.float(readable(value.value))
     if isinstance(value, dg.JsonMetadataValue):
         return dg.MetadataValue.json(_rounded(value.data))
-    if isinstance(value, dict):
+    if type(value) is dict:  # not a metadata value that happens to be a mapping
         return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if type(value) in (list, tuple):  # not a record such as a TableSchema
         return [_rounded(v) for v in value]
     return value
 

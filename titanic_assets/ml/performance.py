@@ -11,7 +11,7 @@ because nannyml pins lightgbm < 4.6 (this project runs a newer one) and the accu
 is these few lines; it is only as good as the calibration of the probabilities.
 
 CBPE is only as good as the calibration on *this* traffic, and shifted traffic is where it is
-not (on 418 unseen Titanic passengers it said 0.838 where the truth was 0.785). Once some
+not (on 418 unseen rows of the first domain it said 0.838 where the truth was 0.785). Once some
 outcomes are back, `corrected_estimate` uses them: the difference estimator of survey
 sampling, the whole window's accuracy as the labelled rows' realized correct count plus the
 unlabelled rows' expected count from a line fitted on the labelled ones (right ~ a + b q,

@@ -14,6 +14,7 @@ import dagster as dg
 
 from titanic_assets.defs.resources import LandingArea, MonitoringPolicy, PredictionLog
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import check_result, materialize_result
 from titanic_assets.loop.monitoring.check_results import PERFORMANCE_CHECK
 from titanic_assets.loop.monitoring.retraining import retraining_in_words
 
@@ -165,7 +166,7 @@ def build(loop: Loop) -> list:
             metadata["reliability_plot"] = dg.MetadataValue.md(
                 plots.reliability_plot(labels, probabilities, "labelled traffic")
             )
-        return dg.MaterializeResult(
+        return materialize_result(
             value={
                 "model_version": model.version,
                 "labelled": len(labelled),
@@ -204,7 +205,7 @@ def build(loop: Loop) -> list:
         if "cost" in model_performance:  # a domain judged by expected cost
             promised = model_performance["promised_expected_cost"]
         if promised is None:
-            return dg.AssetCheckResult(
+            return check_result(
                 passed=True, description="The serving model has no promised figure to test."
             )
         p_value, worse, description, metadata = _judge(model_performance, n, correct, promised)
@@ -219,7 +220,7 @@ def build(loop: Loop) -> list:
             )
             description = f"{description}; {evidence.in_words}"
             metadata.update(evidence.metadata())
-        return dg.AssetCheckResult(
+        return check_result(
             passed=not worse,
             severity=dg.AssetCheckSeverity.ERROR,
             description=description,

@@ -6,6 +6,7 @@ import dagster as dg
 
 from titanic_assets.core.contract import InputField
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import materialize_result
 
 
 def reference_summary(reference: Any, inputs: tuple[InputField, ...]) -> dict[str, Any]:
@@ -152,7 +153,7 @@ def build(loop: Loop) -> list:
         )
         context.log.info(f"Saved {tag}: {decision.reason}")
         challenger = _update_challenger(store, tag, decision)
-        return dg.MaterializeResult(
+        return materialize_result(
             metadata={
                 "bentoml_tag": tag,
                 "model_version": tag.split(":", 1)[1],

@@ -4,6 +4,7 @@ import dagster as dg
 
 from titanic_assets.defs.resources import PredictionLog
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import check_result, materialize_result
 
 # The gate judges intervals, not a point on one split, and only what a better model can
 # change: the model must beat the domain's baseline rule significantly (the 95% interval of
@@ -69,7 +70,7 @@ def build(loop: Loop) -> list:
         scores = evaluation.metrics
         (tn, fp), (fn, tp) = evaluation.confusion
         intervals = {f"held_out/{k}_interval": str(v) for k, v in evaluation.intervals.items()}
-        return dg.MaterializeResult(
+        return materialize_result(
             value=evaluation,
             metadata={
                 "decision_metric": domain.decision_metric,
@@ -182,7 +183,7 @@ def build(loop: Loop) -> list:
             shortfalls.append(
                 f"ROC-AUC on new groups ({NEW_GROUPS}) {new_groups} < {min_new_group_roc_auc}"
             )
-        return dg.AssetCheckResult(
+        return check_result(
             passed=not shortfalls,
             severity=dg.AssetCheckSeverity.ERROR,
             description="; ".join(shortfalls)

@@ -5,6 +5,7 @@ import time
 import dagster as dg
 
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import materialize_result
 
 
 def build(loop: Loop) -> list:
@@ -35,7 +36,7 @@ def build(loop: Loop) -> list:
         model = modeling.train_model(loop.domain, labelled_rows)
         cv = model.cross_validation
         baseline = modeling.baseline_name(loop.domain)
-        return dg.MaterializeResult(
+        return materialize_result(
             value=model,
             metadata={
                 "cv_accuracy": dg.MetadataValue.float(cv.accuracy.estimate),
