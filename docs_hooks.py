@@ -96,9 +96,9 @@ def result_section(path: Path, result: dict[str, Any]) -> str:
     rows, tables = flatten(figures)
     if rows:
         lines += ["| figure | value |", "|---|---|"]
-        lines += [f"| {cell(name)} | {cell(value)} |" for name, value in rows]
+        lines += [f"| `{name}` | {cell(value)} |" for name, value in rows]
     for name, table in tables:
-        lines += ["", f"**{cell(name)}**", "", *table_lines(table)]
+        lines += ["", f"`{name}`:", "", *table_lines(table)]
     return "\n".join(lines)
 
 
@@ -140,7 +140,9 @@ def flatten(
         return [(prefix or "value", figures)], []
     for key, value in figures.items():
         name = f"{prefix} · {key}" if prefix else str(key)
-        if isinstance(value, dict):
+        if isinstance(value, dict) and {"median", "min", "max"} <= set(value):
+            rows.append((name, Spread(value)))
+        elif isinstance(value, dict):
             more_rows, more_tables = flatten(value, name)
             rows += more_rows
             tables += more_tables
@@ -161,8 +163,16 @@ def table_lines(records: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+class Spread(dict):
+    """A figure measured several times: its median, min and max (and the runs)."""
+
+
 def cell(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
+    if isinstance(value, Spread):
+        runs = value.get("runs")
+        over = f" over {len(runs)} runs" if isinstance(runs, list) else ""
+        text = f"{cell(value['median'])} (median; {cell(value['min'])}–{cell(value['max'])}{over})"
+    elif isinstance(value, bool) or value is None:
         text = json.dumps(value)
     elif isinstance(value, float):
         text = f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
@@ -172,4 +182,4 @@ def cell(value: Any) -> str:
         text = json.dumps(value)
     else:
         text = str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
+    return text.replace("<", "&lt;").replace("|", "\\|").replace("\n", " ")

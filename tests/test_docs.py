@@ -106,13 +106,17 @@ def test_the_performance_page_renders_every_stamped_result_and_none_when_there_a
         "started": "2026-12-04T19:00:00+00:00", "cores": 2, "usable_cores": 2,
         "load_average_at_start": [0.5, 0.4, 0.3], "load_average_at_end": [1.0, 0.5, 0.3],
         "command": "pipeline.py --model titanic",
-        "figures": {"training": {"wall_s": 1.23456}, "steps": [{"step": "a", "s": 0.5}]},
+        "figures": {
+            "training": {"wall_s": 1.23456, "cpu_s": {"median": 2.0, "min": 1.5, "max": 3.0}},
+            "steps": [{"step": "a", "s": 0.5}],
+        },
     }  # fmt: skip
     (tmp_path / "pipeline-titanic.json").write_text(json.dumps(stamped))
     (tmp_path / "odd-model.json").write_text(json.dumps({"figures": 3}))
     rendered = docs_hooks.results_markdown(tmp_path)
     assert "### pipeline · titanic" in rendered and "commit `0123456789`" in rendered
-    assert "| training · wall_s | 1.235 |" in rendered
+    assert "| `training · wall_s` | 1.235 |" in rendered
+    assert "| `training · cpu_s` | 2 (median; 1.5–3) |" in rendered
     assert "| step | s |" in rendered and "load average 0.5 / 0.4 / 0.3" in rendered
     assert "### odd-model" in rendered
 
