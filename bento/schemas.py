@@ -187,8 +187,8 @@ def build(domain: Domain) -> Schemas:
             dict[str, float],
             Field(
                 description="Each feature's exact additive contribution to the raw score: the "
-                "served model's own (coefficient x value for a linear model, pred_contrib for "
-                "LightGBM)."
+                "served model's own (for a logistic regression, its term minus the average "
+                "training row's; for LightGBM, pred_contrib's SHAP values)."
             ),
         ),
         bias=(float, Field(description="The raw score's baseline, the contributions' intercept.")),

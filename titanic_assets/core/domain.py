@@ -141,7 +141,8 @@ class Domain:
     shift_claimed: tuple[str, ...] = ()  # of those, the schemes the model's claim covers
     # Groups of rows that share fate (e.g. a family): folds never split one. None: rows.
     groups: Callable[[pd.DataFrame], np.ndarray] | None = None
-    hyperparameters: dict[str, Any] = field(default_factory=dict)  # LightGBM's, over defaults
+    family: str = "lightgbm"  # or "logistic_regression" (ml/fitting.FITTERS)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # the family's, over defaults
     feature_contract: Callable[[], Any] | None = None  # the feature table's Pandera model
     # Cells that mean "missing" in this domain's CSV files (e.g. Adult's "?"), beside empty
     # ones: read as missing wherever a file is read (the landing area, batch scoring,

@@ -1,9 +1,9 @@
 """Training and evaluating a domain's model: pure functions, no Dagster.
 
-The served model (core/models.BoostedModel) is LightGBM on the domain's design (its
-features, and whatever the design learns from labelled rows, e.g. Titanic's group
-evidence), with a Platt calibration fitted on its random folds' out-of-fold probabilities
-and the domain's threshold.
+The served model (core/models.py) is the domain's family (LightGBM by default) on the
+domain's design (its features, and whatever the design learns from labelled rows, e.g.
+Titanic's group evidence), with a Platt calibration fitted on its random folds'
+out-of-fold probabilities and the domain's threshold.
 
 - A design that learns from labelled rows learns from every labelled row the pipeline has
   (training rows, held-out rows, labelled traffic), and travels with the model, so the
@@ -36,7 +36,6 @@ SEED = 20260401
 TEST_PERCENT = 20
 CV_FOLDS = validation.FOLDS
 CV_REPEATS = validation.REPEATS
-CANDIDATE = "lightgbm+platt"  # what is served: ml/fitting.py's fitter and calibration
 
 
 def labels_of(domain: Domain, table: pd.DataFrame) -> np.ndarray:
@@ -144,7 +143,7 @@ def cross_validate(
     cost on these out-of-fold probabilities (pooled over repeats)."""
     folds = validation.random_folds(y)
     oof = validation.run_folds(
-        fitting.lightgbm(domain), X, y, folds, domain.threshold, fitting.calibrator()
+        fitting.fitter(domain), X, y, folds, domain.threshold, fitting.calibrator()
     )
     threshold = domain.threshold
     if domain.costs is not None:
@@ -183,7 +182,7 @@ def cross_validate(
 class TrainedModel:
     """The fitted model and everything needed to use and judge it."""
 
-    pipeline: Any  # the served model (core/models.BoostedModel): design and booster
+    pipeline: Any  # the served model (core/models.py): its design and its family's model
     calibration: Any  # core/calibration.py
     threshold: float
     hyperparameters: dict[str, Any]
@@ -217,7 +216,7 @@ def train_model(domain: Domain, table: pd.DataFrame) -> TrainedModel:
     calibration = fitting.fit_calibration(
         raw, np.tile(y, len(out_of_fold.raw)), fitting.CALIBRATION
     )
-    model = fitting.lightgbm(domain)(X, y)
+    model = fitting.fitter(domain)(X, y)
     labelled = table.sort_values(key)
     model.set_evidence(
         labelled[list(domain.input_names)].reset_index(drop=True),
@@ -230,7 +229,11 @@ def train_model(domain: Domain, table: pd.DataFrame) -> TrainedModel:
         pipeline=model,
         calibration=calibration,
         threshold=cross_validation.threshold,
-        hyperparameters={"family": model.family, "candidate": CANDIDATE, **model.describe()},
+        hyperparameters={
+            "family": model.family,
+            "candidate": fitting.candidate(domain),
+            **model.describe(),
+        },
         cross_validation=cross_validation,
         random_folds=out_of_fold,
         data_version=table_version(table[[key, *domain.input_names, domain.label]]),
@@ -294,7 +297,7 @@ def validate_under_shift(
     X, y = _rows(domain, table, model.train_ids)
     groups = _groups(domain, X)
     rule = baseline_rule(domain, X, y)
-    fit, calibrate = fitting.lightgbm(domain), fitting.calibrator()
+    fit, calibrate = fitting.fitter(domain), fitting.calibrator()
     folds = {
         "group 5x5": validation.group_folds(y, groups),
         **{

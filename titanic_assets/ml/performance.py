@@ -152,8 +152,9 @@ def corrected_estimate(
     # The others' outcomes around their expectation, and the fit's own error over them.
     spread = residual.var(ddof=2) * (unlabelled + unlabelled**2 / labelled)
     half = float(stats.norm.ppf(0.5 + confidence / 2) * np.sqrt(spread) / n)
+    estimate = float(estimate)
     return Interval(
-        float(np.clip(estimate, 0, 1)), max(0.0, estimate - half), min(1.0, estimate + half)
+        min(max(estimate, 0.0), 1.0), max(0.0, estimate - half), min(1.0, estimate + half)
     )
 
 

@@ -34,7 +34,7 @@ def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
         group_name="scoring",
-        kinds={"lightgbm", "pandas", "csv"},
+        kinds={"lightgbm" if loop.domain.family == "lightgbm" else "numpy", "pandas", "csv"},
         deps=[loop.key("serving_model")],
     )
     def batch_predictions(

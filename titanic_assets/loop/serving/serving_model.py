@@ -170,6 +170,11 @@ def build(loop: Loop) -> list:
                 "threshold": float(trained_model.threshold),
                 "model_family": trained_model.pipeline.family,
                 "claimed_accuracy": str(model_evaluation.claim.accuracy),
+                **(
+                    {"claimed_expected_cost": str(model_evaluation.claim.expected_cost)}
+                    if model_evaluation.claim.expected_cost is not None
+                    else {}
+                ),
                 **{f"held_out/{k}": v for k, v in held_out.items()},
                 "reference_rows": len(reference),
                 **versions,
