@@ -52,7 +52,7 @@ STALE = re.compile(
 )
 # What issue 28 found contradicting the code, which must not come back.
 CONTRADICTIONS = (
-    "387 tests", "0.832", "linear model", "file of the day", "4.0–4.2 s", "4.0-4.2 s",
+    "387 tests", "0.832", "file of the day", "4.0–4.2 s", "4.0-4.2 s",
     "712 training rows", "1,841 req/s",
 )  # fmt: skip
 
