@@ -50,3 +50,7 @@ bench: install  ## Performance figures for the README (the service benchmark nee
 	$(UV) run --frozen python benchmarks/promotion.py
 	$(UV) run --frozen python benchmarks/loop.py
 	$(UV) run --frozen python benchmarks/monitoring_scale.py
+
+.PHONY: docs
+docs: install  ## The documentation site on http://127.0.0.1:8000, rebuilt on every change
+	$(UV) run --frozen mkdocs serve --dev-addr 127.0.0.1:8000

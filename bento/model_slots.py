@@ -2,13 +2,14 @@
 
 A slot holds what one store name points to: the serving model (`<serving>:latest` of the
 served model's `ModelStore`) or the challenger (the candidate its latest challenger record
-names; core/registry.py). The
-worker's watcher refreshes both every TITANIC_MODEL_POLL_SECONDS. A swap is one reference
-assignment, so a request reads the old model or the new one, whole. A tag that fails to
-load (a corrupt store entry, or one still being copied in) keeps the model in use in its
-place, is reported once, and is tried again only when its files change (the copy went on):
-a worker that polled mid-copy must not give up on the model it was about to serve. A worker that starts while the newest serving entry is unloadable
-(a restart after a bad promotion) serves the newest earlier one that loads, not nothing.
+names; core/registry.py). The worker's watcher refreshes both every
+TITANIC_MODEL_POLL_SECONDS. A swap is one reference assignment, so a request reads the old
+model or the new one, whole. A tag that fails to load (a corrupt store entry, or one still
+being copied in) keeps the model in use in its place, is reported once, and is tried again
+only when its files change (the copy went on): a worker that polled mid-copy must not give
+up on the model it was about to serve. A worker that starts while the newest serving entry
+is unloadable (a restart after a bad promotion) serves the newest earlier one that loads,
+not nothing.
 """
 
 from __future__ import annotations
@@ -93,7 +94,6 @@ class ModelSlot:
                 self._failed(tag)
                 logger.exception("Could not load %s (%s) either", tag, self.role)
         return None
-
 
     def _failed(self, tag: str) -> None:
         self._unloadable[tag] = registry.entry_state(tag)

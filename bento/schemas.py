@@ -124,6 +124,7 @@ class Schemas:
             code_version=meta.get("code_version", "unknown"),
             train_rows=int(meta.get("train_rows", 0)),
             threshold=model.threshold,
+            decision=meta.get("decision", {"metric": "accuracy"}),
             metrics=meta.get("metrics", {}),
             raw_inputs=list(self.domain.input_names),
             features=list(model.feature_names),
@@ -212,8 +213,8 @@ def build(domain: Domain) -> Schemas:
             dict[str, float],
             Field(
                 description="Each feature's exact additive contribution to the raw score: the "
-                "served model's own (coefficient x value for a linear model, pred_contrib for "
-                "LightGBM)."
+                "served model's own (for a logistic regression, its term minus the average "
+                "training row's; for LightGBM, pred_contrib's SHAP values)."
             ),
         ),
         bias=(float, Field(description="The raw score's baseline, the contributions' intercept.")),
@@ -253,6 +254,14 @@ def build(domain: Domain) -> Schemas:
         code_version=(str, ...),
         train_rows=(int, ...),
         threshold=(float, ...),
+        decision=(
+            dict[str, Any],
+            Field(
+                description="What the model is judged by (`metric`: accuracy or expected_cost); "
+                f"for expected cost, what each wrong decision costs and the claimed expected "
+                f"cost per {row} with its 95% interval."
+            ),
+        ),
         metrics=(dict[str, Any], ...),
         raw_inputs=(list[str], ...),
         features=(list[str], ...),

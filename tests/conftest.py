@@ -44,6 +44,25 @@ RAW_INPUTS = TITANIC.input_names
 SHIPPED_PASSENGERS = TITANIC.data
 
 
+AFTER_THE_SERVICE_TESTS = "after_the_service_tests"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{AFTER_THE_SERVICE_TESTS}: runs at the end of the session, after test_service.py, "
+        "which sees the session's service before any model is promoted",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked after_the_service_tests (tests/test_docs.py's requests to the session's
+    service with its first model) run last: test_service.py needs that service without a
+    model first, and files run in name order."""
+    last = [item for item in items if item.get_closest_marker(AFTER_THE_SERVICE_TESTS)]
+    items[:] = [item for item in items if item not in last] + last
+
+
 @pytest.fixture(scope="session")
 def shipped_passengers() -> pd.DataFrame:
     return pd.read_csv(SHIPPED_PASSENGERS)

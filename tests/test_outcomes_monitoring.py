@@ -172,12 +172,17 @@ def test_true_outcomes_pass_the_check_and_realized_accuracy_is_reported_with_an_
     accuracy = meta["realized_accuracy"]
     assert meta["realized_accuracy_low"] < accuracy < meta["realized_accuracy_high"]
     assert meta["realized_accuracy"] > 0.7
-    # The estimate from the model's own probabilities lands near the realized accuracy.
-    assert abs(meta["estimated_accuracy"] - meta["realized_accuracy"]) < 0.1
+    # CBPE from the model's own probabilities lands near the realized accuracy; the
+    # estimate shown is corrected by the outcomes, and with every row's outcome back it is
+    # the realized accuracy itself.
+    assert abs(meta["cbpe_accuracy"] - meta["realized_accuracy"]) < 0.1
+    assert meta["outcomes_received"] == meta["predictions"] == 200
+    assert "corrected by the 200 labelled rows" in meta["estimated_accuracy_method"]
+    assert meta["estimated_accuracy"] == pytest.approx(meta["realized_accuracy"])
     assert (
         meta["estimated_accuracy_low"]
-        < meta["estimated_accuracy"]
-        < meta["estimated_accuracy_high"]
+        == meta["estimated_accuracy"]
+        == meta["estimated_accuracy_high"]
     )
     assert "reliability_plot" in meta
     check = performance_check(result)

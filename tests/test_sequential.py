@@ -120,8 +120,34 @@ def test_updates_one_at_a_time_equal_the_batch_in_any_order() -> None:
 
 
 def test_a_difference_other_than_minus_one_zero_or_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="-1, 0 or \\+1"):
+    with pytest.raises(ValueError, match=r"one of \(-1, 0, 1\)"):
         PairedEvidence().update([1, 0, 2])
+    with pytest.raises(ValueError, match="one of"):
+        PairedEvidence(small=0.2).update([0.5])
+
+
+def test_costed_differences_count_by_size_and_bound_the_mean_cost_saved() -> None:
+    """German credit's sizes: an accepted bad applicant costs 5, a rejected good one 1, so in
+    units of the dearer error a disagreement is worth 1 or 0.2."""
+    d = [1, 0.2, 0.2, -0.2, 0, -1, 0.2]
+    e = PairedEvidence.from_differences(d, small=0.2)
+    assert (e.wins, e.losses, e.small_wins, e.small_losses, e.ties) == (1, 1, 3, 1, 1)
+    assert e.mean == pytest.approx(np.mean(d))
+    assert e.lower < e.mean < e.upper
+    # Under no difference, looked at after every 50 outcomes, it promotes at most alpha of
+    # the time; a challenger saving a tenth of the dearer error per row is promoted.
+    rng = np.random.default_rng(5)
+    sizes = np.array([-1, -0.2, 0, 0.2, 1])
+    null = rng.choice(sizes, p=[0.05, 0.15, 0.6, 0.15, 0.05], size=(400, 600))
+    promoted = np.zeros(400, bool)
+    for n in range(50, 601, 50):
+        part = null[:, :n]
+        counts = [(part == v).sum(axis=1) for v in (1, 0, -1, 0.2, -0.2)]
+        lower = lower_bound(counts[0], counts[1], counts[2], ALPHA, counts[3], counts[4], 0.2)
+        promoted |= lower > 0
+    assert promoted.mean() <= ALPHA
+    better = rng.choice(sizes, p=[0.02, 0.1, 0.5, 0.2, 0.18], size=600)
+    assert PairedEvidence.from_differences(better, small=0.2).lower > 0
 
 
 def test_a_clearly_better_challenger_is_promoted_with_its_numbers() -> None:

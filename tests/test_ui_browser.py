@@ -5,7 +5,7 @@ results and the evaluation metrics; then drop a file in the Titanic model's scor
 see the sensor score it.
 
 Screenshots go to tests/artifacts/; with TITANIC_UPDATE_DOCS_SCREENSHOTS=1 the graph and the
-model_evaluation page are also copied to docs/images/, which the README shows. Playwright
+model_evaluation page are also copied to docs/images/, which docs/asset-graph.md shows. Playwright
 never downloads a browser here: it launches /usr/bin/chromium.
 """
 

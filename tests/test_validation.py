@@ -19,7 +19,7 @@ from titanic_assets.domains.titanic.wcg import (
     linear_design,
     travelling_groups,
 )
-from titanic_assets.ml import validation
+from titanic_assets.ml import claims, validation
 from titanic_assets.ml.fitting import fit_calibration
 from titanic_assets.ml.statistics import Interval
 
@@ -109,10 +109,10 @@ def test_claim_spans_the_shift_schemes_to_random_folds_upper_bound() -> None:
         "leave-one-port-out": result(0.79, 0.75, 0.83),
         "leave-one-class-out": result(0.70, 0.60, 0.80),  # shown, not claimed
     }
-    claim = validation.claim(schemes, claimed=TITANIC.shift_claimed)
+    claim = claims.claim(schemes, claimed=TITANIC.shift_claimed)
     assert claim.headline_scheme == "leave-one-port-out"
     assert claim.accuracy == Interval(0.79, 0.75, 0.88)
-    batch = validation.batch_interval(claim.accuracy, 418)
+    batch = claims.batch_interval(claim.accuracy, 418)
     assert batch.low < claim.accuracy.low and batch.high > claim.accuracy.high
 
 
@@ -128,14 +128,14 @@ def test_a_traffic_weighted_scheme_with_few_effective_rows_is_shown_not_claimed(
         # Traffic concentrated on a few kinds of passenger: a degenerate weighted figure.
         "group 5x5, traffic-weighted": result(0.50, 0.20, 0.80, effective=23.0),
     }
-    claim = validation.claim(schemes, claimed=TITANIC.shift_claimed)
+    claim = claims.claim(schemes, claimed=TITANIC.shift_claimed)
     assert claim.accuracy == Interval(0.79, 0.75, 0.88)
     assert "group 5x5, traffic-weighted" not in claim.schemes
     assert "23 effective rows" in claim.set_aside["group 5x5, traffic-weighted"]
     assert claim.as_dict()["set_aside"] == claim.set_aside
     # Enough effective rows: claimed, and it is the worst.
     schemes["group 5x5, traffic-weighted"] = result(0.70, 0.60, 0.80, effective=250.0)
-    again = validation.claim(schemes, claimed=TITANIC.shift_claimed)
+    again = claims.claim(schemes, claimed=TITANIC.shift_claimed)
     assert again.headline_scheme == "group 5x5, traffic-weighted" and not again.set_aside
     assert again.accuracy == Interval(0.70, 0.60, 0.88)
 

@@ -6,8 +6,11 @@ under `titanic_assets/defs/` whose `defs.yaml` names its domain and its own sett
       domain: titanic
 
 `dg scaffold defs titanic_assets.components.ModelLoop <name> --domain <domain>` makes a new
-one. Every instance builds the same stages (titanic_assets/loop/) for its model, keyed
-under its name; the resources are the code location's (defs/resources.py), shared by all.
+one for an existing domain; with `--data <csv> --label <column> --positive <value>` instead,
+it first writes the domain `<name>` from a template and the labelled CSV (scaffolding.py;
+the steps: docs/your-own-model.md). Every instance builds the same stages
+(titanic_assets/loop/) for its model, keyed under its name; the resources are the code
+location's (defs/resources.py), shared by all.
 A domain that does not exist, or lacks a part, fails `dg check defs` at its `defs.yaml` line
 with one message naming the instance and what is missing.
 """
@@ -20,7 +23,7 @@ from typing import Annotated
 import dagster as dg
 from pydantic import BaseModel, Field
 
-from titanic_assets.core.domain import DomainError, load_domain
+from titanic_assets.core.domain import DOMAINS_PACKAGE, DomainError, load_domain
 from titanic_assets.core.instances import InstanceError, ModelInstance, ModelSettings
 
 
@@ -42,18 +45,62 @@ def _instance_name(context: dg.ResolutionContext) -> str:
 
 
 class ModelLoopParams(BaseModel):
-    domain: str = Field(description="The domain package under titanic_assets/domains/.")
+    domain: str | None = Field(
+        None,
+        description="The domain package under titanic_assets/domains/ (or an importable "
+        "module); default: the instance's name.",
+    )
+    data: str | None = Field(
+        None, description="A labelled CSV: write the domain from it first (with --label)."
+    )
+    label: str | None = Field(None, description="With --data: the label column.")
+    positive: str | None = Field(None, description="With --data: the label's positive value.")
+    id_column: str | None = Field(
+        None, description="With --data: a column of unique row numbers (default: none)."
+    )
 
 
 class ModelLoopScaffolder(dg.Scaffolder[ModelLoopParams]):
-    """`dg scaffold defs ... <name> --domain <domain>`: a defs.yaml naming the domain."""
+    """`dg scaffold defs ... <name> --domain <domain>`: a defs.yaml naming the domain.
+    With `--data`, the domain is written first, from the template and the CSV."""
 
     @classmethod
     def get_scaffold_params(cls) -> type[ModelLoopParams]:
         return ModelLoopParams
 
     def scaffold(self, request: dg.ScaffoldRequest[ModelLoopParams]) -> None:
-        dg.scaffold_component(request, {"domain": request.params.domain})
+        params = request.params
+        domain = params.domain or request.target_path.name
+        if params.data is not None:
+            from titanic_assets.scaffolding import ScaffoldError, write_domain
+
+            try:
+                if params.label is None or params.positive is None:
+                    raise ScaffoldError("--data needs --label <column> and --positive <value>")
+                folder = write_domain(
+                    _domains_folder(request.project_root),
+                    domain,
+                    Path(params.data),
+                    params.label,
+                    params.positive,
+                    params.id_column,
+                )
+            except ScaffoldError as error:
+                # dg made the instance's folder: left empty, it would block the next try.
+                if request.target_path.is_dir() and not any(request.target_path.iterdir()):
+                    request.target_path.rmdir()
+                raise dg.DagsterInvalidDefinitionError(f"no model scaffolded: {error}") from None
+            print(f"Wrote the domain {domain} to {folder}: review it (docs/your-own-model.md)")
+        dg.scaffold_component(request, {"domain": domain})
+
+
+def _domains_folder(project_root: Path | None) -> Path:
+    """Where the project's domains are: the domains package under the project's root."""
+    import importlib
+
+    if project_root is not None:
+        return project_root.joinpath(*DOMAINS_PACKAGE.split("."))
+    return Path(importlib.import_module(DOMAINS_PACKAGE).__path__[0])
 
 
 @dg.scaffold_with(ModelLoopScaffolder)

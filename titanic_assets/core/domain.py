@@ -88,6 +88,18 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class Costs:
+    """What each wrong decision costs, in one unit: the positive decision for a row of the
+    negative class (a false positive, e.g. rejecting a good applicant) and the negative one
+    for a row of the positive class (a false negative, e.g. accepting a bad one). A right
+    decision costs nothing."""
+
+    false_positive: float
+    false_negative: float
+    source: str = ""  # where the figures come from (the data's documentation)
+
+
+@dataclass(frozen=True)
 class Words:
     """How the service and the UI speak of this domain's rows and decisions: the field
     names clients see (a row, a batch's key, the positive decision)."""
@@ -129,7 +141,8 @@ class Domain:
     shift_claimed: tuple[str, ...] = ()  # of those, the schemes the model's claim covers
     # Groups of rows that share fate (e.g. a family): folds never split one. None: rows.
     groups: Callable[[pd.DataFrame], np.ndarray] | None = None
-    hyperparameters: dict[str, Any] = field(default_factory=dict)  # LightGBM's, over defaults
+    family: str = "lightgbm"  # or "logistic_regression" (ml/fitting.FITTERS)
+    hyperparameters: dict[str, Any] = field(default_factory=dict)  # the family's, over defaults
     feature_contract: Callable[[], Any] | None = None  # the feature table's Pandera model
     # Cells that mean "missing" in this domain's CSV files (e.g. Adult's "?"), beside empty
     # ones: read as missing wherever a file is read (the landing area, batch scoring,
@@ -140,6 +153,15 @@ class Domain:
     # bound, and group folds' estimate. None: the engine's MIN_ROC_AUC, MIN_NEW_GROUP_ROC_AUC.
     min_roc_auc: float | None = None
     min_new_group_roc_auc: float | None = None
+    # What wrong decisions cost. Given: the model is judged by its expected cost per row
+    # (threshold, claim, quality gate, promotion, shadow, realized performance; ml/decisions.py)
+    # and `threshold` is only where its cross-validation starts. None: judged by accuracy.
+    costs: Costs | None = None
+
+    @property
+    def decision_metric(self) -> str:
+        """What the engine judges this domain's decisions by."""
+        return "accuracy" if self.costs is None else "expected_cost"
 
     @property
     def positive(self) -> Any:

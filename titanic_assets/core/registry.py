@@ -149,7 +149,7 @@ class RegisteredModel:
         """Per row: each feature's exact additive contribution to the raw score (log-odds),
         the bias, the raw score they sum to, the feature values, and the calibrated
         probability, as /predict serves it (the model's `contributions`: LightGBM's SHAP
-        values, pred_contrib)."""
+        values, pred_contrib; a logistic regression's terms from the average training row)."""
         import numpy as np
 
         matrix = self.feature_matrix(columns, ids)

@@ -11,8 +11,9 @@ the directory holding the `titanic_assets` package: the repository root from sou
 bento's `src/` in a bento), never the working directory. So `make dev`, a test, the daemon
 and the service started from anywhere agree on where each folder is.
 
-The README's configuration tables are `markdown_table()`'s output (`python -m
-titanic_assets.core.settings` prints them), checked by tests/test_settings.py.
+The documentation's configuration tables (docs/configuration.md) are `markdown_table()`'s
+output, rendered when the site is built (docs_hooks.py; `python -m
+titanic_assets.core.settings` prints them).
 """
 
 from __future__ import annotations
@@ -40,13 +41,13 @@ class SettingsError(ValueError):
 
 
 def _setting(default: Any, meaning: str, shown: str | None = None, **limits: Any) -> Any:
-    """A field with its one line of meaning, and the default as the README shows it."""
+    """A field with its one line of meaning, and the default as the documentation shows it."""
     extra = {"shown": shown} if shown is not None else None
     return Field(default, description=meaning, json_schema_extra=extra, **limits)
 
 
 def _gcp(default: Any, meaning: str, **limits: Any) -> Any:
-    """A setting of the gcp profile (the README lists them under "Production profile")."""
+    """A setting of the gcp profile (docs/configuration.md lists them apart)."""
     return Field(default, description=meaning, json_schema_extra={"profile": "gcp"}, **limits)
 
 
@@ -87,7 +88,7 @@ class Settings(BaseSettings):
         "the service's prediction log: a folder, or `gs://bucket/prefix` (shipped in batches)",
     )
     prediction_log_max_mb: float = _setting(
-        64, "a folder log's file of the day rolls over past this size (MB)", gt=0
+        64, "a folder log's hourly file (one per worker) rolls over past this size (MB)", gt=0
     )
     prediction_log_keep_days: int = _setting(
         30, "landed log files older than this are removed once compacted (labelled rows stay)", ge=1
@@ -212,7 +213,7 @@ def child_environment(**overrides: str) -> dict[str, str]:
 
 
 def markdown_table(profile: str = "local") -> str:
-    """The README's table of the settings of one profile (`local`: every setting but the
+    """The documentation's table of the settings of one profile (`local`: every setting but the
     gcp profile's)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from titanic_assets.loop import Loop
-from titanic_assets.loop.metadata import markdown_table
+from titanic_assets.loop.metadata import check_result, markdown_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,7 +61,7 @@ def contract_result(
 
     cases = _failure_cases(table, contract)
     if cases is None:
-        return dg.AssetCheckResult(
+        return check_result(
             passed=True,
             metadata={"rows_validated": len(table), "contract": contract_name(contract)},
         )
@@ -81,7 +81,7 @@ def contract_result(
     )
     row_index = pd.to_numeric(cases["index"], errors="coerce").dropna().astype(int).unique()
     offending = table.loc[table.index.intersection(row_index)]
-    return dg.AssetCheckResult(
+    return check_result(
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(

@@ -1,9 +1,9 @@
 """Training and evaluating a domain's model: pure functions, no Dagster.
 
-The served model (core/models.BoostedModel) is LightGBM on the domain's design (its
-features, and whatever the design learns from labelled rows, e.g. Titanic's group
-evidence), with a Platt calibration fitted on its random folds' out-of-fold probabilities
-and the domain's threshold.
+The served model (core/models.py) is the domain's family (LightGBM by default) on the
+domain's design (its features, and whatever the design learns from labelled rows, e.g.
+Titanic's group evidence), with a Platt calibration fitted on its random folds'
+out-of-fold probabilities and the domain's threshold.
 
 - A design that learns from labelled rows learns from every labelled row the pipeline has
   (training rows, held-out rows, labelled traffic), and travels with the model, so the
@@ -29,14 +29,13 @@ import pandas as pd
 from sklearn import metrics
 
 from titanic_assets.core.domain import Domain
-from titanic_assets.ml import fitting, statistics, validation
+from titanic_assets.ml import claims, decisions, fitting, statistics, validation
 from titanic_assets.ml.statistics import Interval
 
 SEED = 20260401
 TEST_PERCENT = 20
 CV_FOLDS = validation.FOLDS
 CV_REPEATS = validation.REPEATS
-CANDIDATE = "lightgbm+platt"  # what is served: ml/fitting.py's fitter and calibration
 
 
 def labels_of(domain: Domain, table: pd.DataFrame) -> np.ndarray:
@@ -83,14 +82,17 @@ def _rows(domain: Domain, table: pd.DataFrame, ids: list[int]) -> tuple[pd.DataF
 
 
 def baseline_rule(domain: Domain, X: pd.DataFrame, y_train: np.ndarray) -> np.ndarray:
-    """The domain's baseline rule's decisions, or the training majority class's."""
+    """The domain's baseline rule's decisions, or the trivial rule's: one decision for every
+    row, the training majority class (or the cheaper one, for a domain with costs)."""
     if domain.baseline is not None:
         return np.asarray(domain.baseline.decide(X)).astype(int)
-    return np.full(len(X), int(np.mean(y_train) >= 0.5))
+    return np.full(len(X), decisions.for_domain(domain).constant_decision(y_train))
 
 
 def baseline_name(domain: Domain) -> str:
-    return domain.baseline.name if domain.baseline is not None else "majority"
+    if domain.baseline is not None:
+        return domain.baseline.name
+    return "majority" if domain.costs is None else "cheaper_constant"
 
 
 def _groups(domain: Domain, X: pd.DataFrame) -> np.ndarray:
@@ -107,13 +109,21 @@ class CrossValidation:
     roc_auc: Interval
     brier: Interval
     baselines: dict[str, Interval]  # accuracy of the trivial rules on the same folds
-    lift_over_baseline: Interval  # accuracy minus the baseline rule's, fold by fold
+    # The domain's decision metric gained over the baseline rule, fold by fold: accuracy
+    # added, or (a domain with costs) cost saved per row.
+    lift_over_baseline: Interval
     calibration_error: float  # on the pooled out-of-fold predictions, mean over repeats
     calibration_noise_floor: float  # what a perfectly calibrated model would show there
     folds: int
+    threshold: float  # the decisions' threshold (a costed domain's: least out-of-fold cost)
+    expected_cost: Interval | None = None  # per row, for a domain with costs
 
     def as_dict(self) -> dict[str, Any]:
+        cost = self.expected_cost
+        costs = {} if cost is None else {"expected_cost": cost.as_dict()}
         return {
+            **costs,
+            "threshold": self.threshold,
             "accuracy": self.accuracy.as_dict(),
             "roc_auc": self.roc_auc.as_dict(),
             "brier": self.brier.as_dict(),
@@ -129,13 +139,20 @@ def cross_validate(
     domain: Domain, X: pd.DataFrame, y: np.ndarray
 ) -> tuple[CrossValidation, validation.OutOfFold]:
     """5 x 5 repeated stratified folds of the calibrated model, beside the trivial rules on
-    the same folds."""
+    the same folds. A domain with costs decides at the threshold with the least expected
+    cost on these out-of-fold probabilities (pooled over repeats)."""
     folds = validation.random_folds(y)
     oof = validation.run_folds(
-        fitting.lightgbm(domain), X, y, folds, domain.threshold, fitting.calibrator()
+        fitting.fitter(domain), X, y, folds, domain.threshold, fitting.calibrator()
     )
+    threshold = domain.threshold
+    if domain.costs is not None:
+        repeats = sorted(oof.probabilities)
+        pooled = np.concatenate([oof.probabilities[r] for r in repeats])
+        threshold = decisions.for_domain(domain).best_threshold(np.tile(y, len(repeats)), pooled)
+        oof = validation.decided_at(oof, threshold)
     rule = baseline_rule(domain, X, y)
-    scheme = validation.summarize(oof, y, rule, _groups(domain, X))
+    scheme = validation.summarize(oof, y, rule, _groups(domain, X), costs=domain.costs)
     brier, ruled, majority = [], [], []
     for fold in folds:
         t = fold.test
@@ -156,6 +173,8 @@ def cross_validate(
         calibration_error=scheme.calibration_error,
         calibration_noise_floor=statistics.calibration_noise_floor(first),
         folds=len(folds),
+        threshold=threshold,
+        expected_cost=scheme.expected_cost,
     ), oof
 
 
@@ -163,7 +182,7 @@ def cross_validate(
 class TrainedModel:
     """The fitted model and everything needed to use and judge it."""
 
-    pipeline: Any  # the served model (core/models.BoostedModel): design and booster
+    pipeline: Any  # the served model (core/models.py): its design and its family's model
     calibration: Any  # core/calibration.py
     threshold: float
     hyperparameters: dict[str, Any]
@@ -197,7 +216,7 @@ def train_model(domain: Domain, table: pd.DataFrame) -> TrainedModel:
     calibration = fitting.fit_calibration(
         raw, np.tile(y, len(out_of_fold.raw)), fitting.CALIBRATION
     )
-    model = fitting.lightgbm(domain)(X, y)
+    model = fitting.fitter(domain)(X, y)
     labelled = table.sort_values(key)
     model.set_evidence(
         labelled[list(domain.input_names)].reset_index(drop=True),
@@ -209,8 +228,12 @@ def train_model(domain: Domain, table: pd.DataFrame) -> TrainedModel:
     return TrainedModel(
         pipeline=model,
         calibration=calibration,
-        threshold=domain.threshold,
-        hyperparameters={"family": model.family, "candidate": CANDIDATE, **model.describe()},
+        threshold=cross_validation.threshold,
+        hyperparameters={
+            "family": model.family,
+            "candidate": fitting.candidate(domain),
+            **model.describe(),
+        },
         cross_validation=cross_validation,
         random_folds=out_of_fold,
         data_version=table_version(table[[key, *domain.input_names, domain.label]]),
@@ -226,7 +249,7 @@ class ShiftValidation:
     """The model under each validation scheme, and the interval it claims."""
 
     schemes: dict[str, validation.SchemeResult]
-    claim: validation.Claim
+    claim: claims.Claim
     traffic_rows: int  # recent traffic the weighted schemes were weighted to (0: none)
 
     def as_dict(self) -> dict[str, Any]:
@@ -237,21 +260,27 @@ class ShiftValidation:
         }
 
     def table(self) -> str:
-        """Markdown: scheme x (accuracy [95%], ROC-AUC [95%], lift over the baseline, ECE)."""
+        """Markdown: scheme x (accuracy [95%], ROC-AUC [95%], lift over the baseline, ECE),
+        and the expected cost per row first for a domain with costs."""
+        costed = self.claim.expected_cost is not None
         lines = [
-            "| scheme | accuracy [95%] | ROC-AUC [95%] | lift over the baseline [95%] | ECE | "
+            "| scheme | "
+            + ("expected cost [95%] | " if costed else "")
+            + "accuracy [95%] | ROC-AUC [95%] | lift over the baseline [95%] | ECE | "
             "rows (effective) | claimed |",
-            "|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|" + ("---|" if costed else ""),
         ]
         for name, r in self.schemes.items():
             claimed = "yes" if name in self.claim.schemes or name == "random 5x5" else "shown"
+            cost = f"{r.expected_cost} | " if costed else ""
             lines.append(
-                f"| {name} | {r.accuracy} | {r.roc_auc} | {r.lift_over_baseline} | "
+                f"| {name} | {cost}{r.accuracy} | {r.roc_auc} | {r.lift_over_baseline} | "
                 f"{r.calibration_error:.3f} | {r.rows} ({r.effective_rows:.0f}) | {claimed} |"
             )
         c = self.claim
+        cost = f"**{c.expected_cost}** | " if costed else ""
         lines.append(
-            f"| **claimed** | **{c.accuracy}** | {c.roc_auc} | {c.lift_over_baseline} | | | "
+            f"| **claimed** | {cost}**{c.accuracy}** | {c.roc_auc} | {c.lift_over_baseline} | | | "
             f"headline: {c.headline_scheme} |"
         )
         return "\n".join(lines)
@@ -268,7 +297,7 @@ def validate_under_shift(
     X, y = _rows(domain, table, model.train_ids)
     groups = _groups(domain, X)
     rule = baseline_rule(domain, X, y)
-    fit, calibrate = fitting.lightgbm(domain), fitting.calibrator()
+    fit, calibrate = fitting.fitter(domain), fitting.calibrator()
     folds = {
         "group 5x5": validation.group_folds(y, groups),
         **{
@@ -281,17 +310,18 @@ def validate_under_shift(
     }
     oof["random 5x5"] = model.random_folds
     order = ["random 5x5", *folds]
-    schemes = {k: validation.summarize(oof[k], y, rule, groups) for k in order}
+    costs = domain.costs
+    schemes = {k: validation.summarize(oof[k], y, rule, groups, costs=costs) for k in order}
     traffic_rows = 0 if traffic is None else len(traffic)
     if traffic_rows >= MIN_TRAFFIC_ROWS:
         weights = validation.traffic_weights(X, traffic[list(domain.input_names)], domain.inputs)
         schemes["group 5x5, traffic-weighted"] = validation.summarize(
-            oof["group 5x5"], y, rule, groups, weights
+            oof["group 5x5"], y, rule, groups, weights, costs
         )
         schemes["random 5x5, traffic-weighted"] = validation.summarize(
-            oof["random 5x5"], y, rule, groups, weights
+            oof["random 5x5"], y, rule, groups, weights, costs
         )
-    return ShiftValidation(schemes, validation.claim(schemes, domain.shift_claimed), traffic_rows)
+    return ShiftValidation(schemes, claims.claim(schemes, domain.shift_claimed), traffic_rows)
 
 
 @dataclass
@@ -302,17 +332,26 @@ class Evaluation:
     cross_validation: CrossValidation
     metrics: dict[str, float]
     intervals: dict[str, Interval]  # bootstrap 95% intervals of the headline metrics
-    baselines: dict[str, float]  # accuracy of the trivial rules on the same rows
-    lift: dict[str, Interval]  # accuracy minus each baseline's, paired bootstrap
+    baselines: dict[str, float]  # the decision metric of the trivial rules on the same rows
+    lift: dict[str, Interval]  # the decision metric gained over each baseline, paired bootstrap
     calibration_noise_floor: float
     confusion: list[list[int]]  # [[TN, FP], [FN, TP]]
     labels: np.ndarray = field(repr=False)
     probabilities: np.ndarray = field(repr=False)
     feature_importance: dict[str, float] = field(repr=False)  # share of mean |contribution|
     shift: ShiftValidation | None = None  # the schemes and the claim
+    # The decision metric on each of the domain's slices (Domain.slices): rows, 95% interval.
+    slices: dict[str, tuple[int, Interval | None]] = field(default_factory=dict)
+
+    def slice_table(self, metric: str) -> str:
+        """Markdown: the held-out rows' decision metric per declared slice."""
+        lines = [f"| slice | rows | {metric.replace('_', ' ')} [95%] |", "|---|---|---|"]
+        for name, (rows, interval) in self.slices.items():
+            lines.append(f"| {name} | {rows} | {interval if interval is not None else '-'} |")
+        return "\n".join(lines)
 
     @property
-    def claim(self) -> validation.Claim | None:
+    def claim(self) -> claims.Claim | None:
         return self.shift.claim if self.shift is not None else None
 
 
@@ -328,8 +367,11 @@ def evaluate(
     predicted = probabilities >= model.threshold
     contributions = model.pipeline.contributions(model.pipeline.matrix(X, model.test_ids))
     gains = np.abs(contributions[:, :-1]).mean(axis=0)
-    majority = np.full(len(y), int(np.mean(labels_of(domain, table)) >= 0.5))
-    rules = {"majority": majority}
+    metric = decisions.for_domain(domain)
+    if domain.costs is None:
+        rules = {"majority": np.full(len(y), int(np.mean(labels_of(domain, table)) >= 0.5))}
+    else:  # the two constant decisions, priced
+        rules = {f"always_{domain.classes[d]}": np.full(len(y), d) for d in (0, 1)}
     if domain.baseline is not None:
         rules[domain.baseline.name] = baseline_rule(domain, X, y)
     single = {
@@ -338,6 +380,9 @@ def evaluate(
         "brier": statistics.brier,
     }
     scored = {"accuracy": predicted, "roc_auc": probabilities, "brier": probabilities}
+    if domain.costs is not None:
+        single["expected_cost"] = decisions.for_domain(domain)
+        scored["expected_cost"] = predicted
     intervals = {name: statistics.bootstrap(y, scored[name], fn) for name, fn in single.items()}
     return Evaluation(
         shift=validate_under_shift(domain, model, table, traffic),
@@ -351,11 +396,12 @@ def evaluate(
             "pr_auc": metrics.average_precision_score(y, probabilities),
             "brier": metrics.brier_score_loss(y, probabilities),
             "calibration_error": statistics.expected_calibration_error(y, probabilities),
+            **({} if domain.costs is None else {"expected_cost": metric(y, predicted)}),
         },
         intervals=intervals,
-        baselines={name: statistics.accuracy(y, rule) for name, rule in rules.items()},
+        baselines={name: metric(y, rule) for name, rule in rules.items()},
         lift={
-            name: statistics.paired_bootstrap(y, rule, predicted, statistics.accuracy)
+            name: statistics.paired_bootstrap(y, rule, predicted, metric.gain)
             for name, rule in rules.items()
         },
         calibration_noise_floor=statistics.calibration_noise_floor(probabilities),
@@ -366,4 +412,28 @@ def evaluate(
             name: float(g)
             for name, g in zip(model.pipeline.feature_names, gains / gains.sum(), strict=True)
         },
+        slices=_by_slice(domain, X, y, predicted),
     )
+
+
+MIN_SLICE_ROWS = 10  # fewer held-out rows in a slice: counted, no interval
+
+
+def _by_slice(
+    domain: Domain, X: pd.DataFrame, y: np.ndarray, predicted: np.ndarray
+) -> dict[str, tuple[int, Interval | None]]:
+    """The decision metric on each declared slice of these rows, with a bootstrap interval:
+    how the model treats each group the domain names (e.g. sex x class, sex x race)."""
+    from titanic_assets.ml.promotion import slice_names
+
+    names = slice_names(domain.slices, X)
+    metric = decisions.for_domain(domain)
+    figures: dict[str, tuple[int, Interval | None]] = {}
+    for name in domain.slices:
+        rows = names == name
+        n = int(rows.sum())
+        interval = None
+        if n >= MIN_SLICE_ROWS:
+            interval = statistics.bootstrap(y[rows], predicted[rows], metric, resamples=500)
+        figures[name] = (n, interval)
+    return figures

@@ -29,6 +29,13 @@ so validity is exact, and:
   it promoted sooner than the paper's predictable plug-in bets at the same alpha: median 437
   against 563 outcomes.
 
+A domain judged by expected cost (Domain.costs) has two sizes of disagreement: d is the cost
+the challenger saved on the row, in units of the dearer error, so a row of the positive class
+gives -1, 0 or +1 and one of the negative class -small, 0 or +small (small = the cheaper
+error's cost over the dearer's: 0.2 for German credit's 1 and 5). The payoff of a bet is the
+same formula for any d in [-1, 1], so the mixture stays a nonnegative martingale and the bounds
+stay valid; the wealth then depends on five counts.
+
 `lower` is a (1 - alpha) lower confidence sequence: P(lower ever exceeds the mean) <= alpha,
 which bounds the false-promotion rate of `decide` under continuous monitoring. `upper` is the
 matching upper one; [lower, upper] is a (1 - 2 alpha) two-sided confidence sequence (the
@@ -54,22 +61,36 @@ BETS = np.geomspace(0.005, 0.95, 100)
 _BISECTIONS = 50  # the bounds to 2**-49 of the interval [-1, 1]
 
 
-def log_wealth_above(m, wins, ties, losses) -> np.ndarray:
-    """Log wealth of the mixture betting that the mean exceeds m, after these counts.
+def log_wealth_above(
+    m, wins, ties, losses, small_wins=0, small_losses=0, small: float = 0.0
+) -> np.ndarray:
+    """Log wealth of the mixture betting that the mean exceeds m, after these counts (wins
+    and losses of size 1, and of size `small`, module doc).
 
     Broadcasts over its arguments (the benchmark and the tests evaluate many streams at
-    once). With lam = c / (1 + m) a loss pays 1 - c, a tie 1 - c m / (1 + m) and a win
-    1 + c (1 - m) / (1 + m): never negative, and none increasing in m, so neither is the wealth.
+    once). With lam = c / (1 + m) an outcome d pays 1 + c (d - m) / (1 + m): a loss 1 - c, a
+    tie 1 - c m / (1 + m), a win 1 + c (1 - m) / (1 + m); never negative for d >= -1, and
+    none increasing in m, so neither is the wealth.
     """
     m = np.asarray(m, dtype=float)[..., None]
     scale = BETS / (1.0 + m)
-    # Log payoff per win, tie and loss for every stake: shape (..., len(BETS), 3).
+    # Log payoff per win, tie, loss, small win and small loss for every stake:
+    # shape (..., len(BETS), 5).
     payoffs = np.stack(
-        np.broadcast_arrays(np.log1p(scale * (1.0 - m)), np.log1p(-scale * m), np.log1p(-BETS)),
+        np.broadcast_arrays(
+            np.log1p(scale * (1.0 - m)),
+            np.log1p(-scale * m),
+            np.log1p(-BETS),
+            np.log1p(scale * (small - m)),
+            np.log1p(scale * (-small - m)),
+        ),
         axis=-1,
     )
     counts = np.stack(
-        np.broadcast_arrays(*(np.asarray(x, float) for x in (wins, ties, losses))), -1
+        np.broadcast_arrays(
+            *(np.asarray(x, float) for x in (wins, ties, losses, small_wins, small_losses))
+        ),
+        -1,
     )
     # Each gambler's log wealth is counts . log payoffs: a matrix product, not a loop.
     paths = counts @ payoffs.T if payoffs.ndim == 2 else (payoffs @ counts[..., None])[..., 0]
@@ -77,84 +98,108 @@ def log_wealth_above(m, wins, ties, losses) -> np.ndarray:
     return top[..., 0] + np.log(np.exp(paths - top).mean(axis=-1))
 
 
-def log_wealth_below(m, wins, ties, losses) -> np.ndarray:
+def log_wealth_below(
+    m, wins, ties, losses, small_wins=0, small_losses=0, small: float = 0.0
+) -> np.ndarray:
     """Log wealth of the mixture betting that the mean is below m: the mirror image (d -> -d)."""
-    return log_wealth_above(-np.asarray(m, dtype=float), losses, ties, wins)
+    return log_wealth_above(
+        -np.asarray(m, dtype=float), losses, ties, wins, small_losses, small_wins, small
+    )
 
 
-def lower_bound(wins, ties, losses, alpha: float = ALPHA) -> np.ndarray:
+def lower_bound(
+    wins, ties, losses, alpha: float = ALPHA, small_wins=0, small_losses=0, small: float = 0.0
+) -> np.ndarray:
     """The largest m the 'above m' gambler has rejected (wealth >= 1/alpha), or -1.
 
     The wealth decreases in m, so bisection finds it; the end returned is the one still
     rejected, so rounding never makes the bound less conservative. Broadcasts over counts.
     """
-    wins, ties, losses = np.broadcast_arrays(
-        *(np.asarray(x, dtype=float) for x in (wins, ties, losses))
+    counts = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (wins, ties, losses, small_wins, small_losses))
     )
     threshold = np.log(1.0 / alpha)
-    lo, hi = np.full(wins.shape, -1.0), np.full(wins.shape, 1.0)
+    lo, hi = np.full(counts[0].shape, -1.0), np.full(counts[0].shape, 1.0)
     for _ in range(_BISECTIONS):
         mid = (lo + hi) / 2
-        rejected = log_wealth_above(mid, wins, ties, losses) >= threshold
+        rejected = log_wealth_above(mid, *counts, small=small) >= threshold
         lo, hi = np.where(rejected, mid, lo), np.where(rejected, hi, mid)
     return lo
 
 
-def upper_bound(wins, ties, losses, alpha: float = ALPHA) -> np.ndarray:
+def upper_bound(
+    wins, ties, losses, alpha: float = ALPHA, small_wins=0, small_losses=0, small: float = 0.0
+) -> np.ndarray:
     """The smallest m the 'below m' gambler has rejected, or +1: the mirror of lower_bound."""
-    return -lower_bound(losses, ties, wins, alpha)
+    return -lower_bound(losses, ties, wins, alpha, small_losses, small_wins, small)
 
 
 @dataclass(frozen=True)
 class PairedEvidence:
-    """What the shadowed outcomes say about mean(challenger right - champion right).
+    """What the shadowed outcomes say about mean(challenger right - champion right), or for a
+    domain with costs mean(cost the challenger saved) in units of the dearer error.
 
-    Immutable: `update` returns new evidence. Three counts are the whole state.
+    Immutable: `update` returns new evidence. The counts are the whole state.
     """
 
     wins: int = 0  # outcomes only the challenger got right (d = +1)
     ties: int = 0  # both right or both wrong (d = 0)
     losses: int = 0  # only the champion got right (d = -1)
     alpha: float = ALPHA
+    small_wins: int = 0  # d = +small: only the challenger right, where an error costs less
+    small_losses: int = 0  # d = -small
+    small: float = 0.0  # the cheaper error's cost over the dearer's (0: accuracy)
 
     def __post_init__(self) -> None:
-        if min(self.wins, self.ties, self.losses) < 0:
+        if min(self.wins, self.ties, self.losses, self.small_wins, self.small_losses) < 0:
             raise ValueError("counts cannot be negative")
         if not 0.0 < self.alpha < 1.0:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if not 0.0 <= self.small <= 1.0:
+            raise ValueError(f"small must be in [0, 1], got {self.small}")
 
     @classmethod
-    def from_differences(cls, differences, alpha: float = ALPHA) -> PairedEvidence:
-        return cls(alpha=alpha).update(differences)
+    def from_differences(
+        cls, differences, alpha: float = ALPHA, small: float = 0.0
+    ) -> PairedEvidence:
+        return cls(alpha=alpha, small=small).update(differences)
 
     def update(self, differences) -> PairedEvidence:
         """The evidence after more outcomes: one difference or a sequence of them."""
-        d = np.atleast_1d(np.asarray(differences))
-        if d.size and not np.isin(d, (-1, 0, 1)).all():
-            raise ValueError("a paired difference is -1, 0 or +1")
+        d = np.atleast_1d(np.asarray(differences, dtype=float))
+        sizes = (-1, 0, 1) if self.small == 0 else (-1, -self.small, 0, self.small, 1)
+        if d.size and not np.isin(d, sizes).all():
+            raise ValueError(f"a paired difference is one of {sizes}")
+        small = self.small if self.small not in (0.0, 1.0) else None
         return replace(
             self,
             wins=self.wins + int((d == 1).sum()),
             ties=self.ties + int((d == 0).sum()),
             losses=self.losses + int((d == -1).sum()),
+            small_wins=self.small_wins + (int((d == small).sum()) if small else 0),
+            small_losses=self.small_losses + (int((d == -small).sum()) if small else 0),
         )
 
     @property
     def n(self) -> int:
-        return self.wins + self.ties + self.losses
+        return self.wins + self.ties + self.losses + self.small_wins + self.small_losses
 
     @property
     def mean(self) -> float:
-        """The observed accuracy difference (nan before any outcome)."""
-        return (self.wins - self.losses) / self.n if self.n else float("nan")
+        """The observed mean difference (nan before any outcome)."""
+        gained = self.wins - self.losses + self.small * (self.small_wins - self.small_losses)
+        return gained / self.n if self.n else float("nan")
+
+    def _counts(self) -> tuple:
+        return (self.wins, self.ties, self.losses, self.alpha, self.small_wins, self.small_losses)
 
     @cached_property
     def lower(self) -> float:
-        return float(lower_bound(self.wins, self.ties, self.losses, self.alpha))
+        return float(lower_bound(*self._counts(), small=self.small))
 
     @cached_property
     def upper(self) -> float:
-        return float(upper_bound(self.wins, self.ties, self.losses, self.alpha))
+        return float(upper_bound(*self._counts(), small=self.small))
 
 
 @dataclass(frozen=True)
@@ -177,17 +222,29 @@ class Decision:
     reason: str
 
 
-def decide(evidence: PairedEvidence, budget: Budget, days_shadowed: float = 0.0) -> Decision:
+def decide(
+    evidence: PairedEvidence,
+    budget: Budget,
+    days_shadowed: float = 0.0,
+    measure: str = "the accuracy difference",
+) -> Decision:
     """Promote when the lower bound is above 0, retire when the upper bound is below 0 or the
-    budget is spent first; otherwise keep shadowing. Safe to call after every outcome."""
+    budget is spent first; otherwise keep shadowing. Safe to call after every outcome.
+    `measure`: what the mean difference is, in words."""
     e = evidence
     level = f"{1 - e.alpha:.0%}"
     if e.n == 0:
         said = "no outcomes yet"
     else:
+        cheaper = ""
+        if e.small:
+            cheaper = (
+                f"; where an error costs {e.small:g} of the dearer one, {e.small_wins} only "
+                f"the challenger, {e.small_losses} only the champion"
+            )
         said = (
             f"after {e.n} outcomes ({e.wins} only the challenger got right, {e.losses} only "
-            f"the champion, {e.ties} both or neither) the accuracy difference is "
+            f"the champion, {e.ties} both or neither{cheaper}) {measure} is "
             f"{e.mean:+.3f}; bounds valid however often we look: {e.lower:+.3f} to {e.upper:+.3f}"
         )
     if e.lower > 0:

@@ -1,5 +1,5 @@
-"""Validation that anticipates shift: fold schemes, importance weights, weighted metrics,
-and the interval a model may claim. Pure functions, no Dagster.
+"""Validation that anticipates shift: fold schemes, importance weights, weighted metrics.
+Pure functions, no Dagster.
 
 Repeated random k-fold estimates accuracy on rows *like the training ones* (for a domain
 whose rows come in groups that share fate, with their groups partly known). Traffic need not
@@ -19,13 +19,13 @@ be like that; each scheme below asks what happens under one plausible difference
 `summarize` gives accuracy (and its lift over the domain's baseline rule) with a 95%
 interval (Nadeau-Bengio over repeated folds; a bootstrap over groups for the one-pass
 schemes), ROC-AUC with its interval, and the expected calibration error, all weighted when
-weights are given. `claim` turns the schemes into the interval the model states.
+weights are given. ml/claims.py turns the schemes into the interval the model states.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -160,14 +160,18 @@ class OutOfFold:
 class SchemeResult:
     accuracy: Interval
     roc_auc: Interval
-    lift_over_baseline: Interval
+    lift_over_baseline: Interval  # in the domain's decision metric, as a gain (ml/decisions.py)
     calibration_error: float
     folds: int
     rows: int  # validated rows per repeat
     effective_rows: float  # after importance weighting
+    expected_cost: Interval | None = None  # per row, for a domain that declares costs
 
     def as_dict(self) -> dict[str, Any]:
+        cost = self.expected_cost
+        costs = {} if cost is None else {"expected_cost": cost.as_dict()}
         return {
+            **costs,
             "accuracy": self.accuracy.as_dict(),
             "roc_auc": self.roc_auc.as_dict(),
             "lift_over_baseline": self.lift_over_baseline.as_dict(),
@@ -219,29 +223,47 @@ def _accuracy(labels, decisions, weights) -> float:
     return float(np.average(labels == decisions, weights=weights))
 
 
+def _costs(costs: Any, labels: np.ndarray, decisions: np.ndarray) -> np.ndarray:
+    """What each row's decision cost (`costs`: a Domain.costs)."""
+    from titanic_assets.ml.decisions import DecisionMetric
+
+    return DecisionMetric(costs).per_row(labels, decisions)
+
+
 def summarize(
     oof: OutOfFold,
     labels: np.ndarray,
     baseline: np.ndarray,
     groups: np.ndarray,
     weights: np.ndarray | None = None,
+    costs: Any = None,
 ) -> SchemeResult:
-    """A candidate's figures under one scheme (see the module doc)."""
+    """A candidate's figures under one scheme (see the module doc). With `costs` (a domain's
+    Domain.costs) also its expected cost per row, and its lift over the baseline is the
+    cost it saves (else the accuracy it adds)."""
     labels = np.asarray(labels, dtype=int)
     w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
     repeats = sorted(oof.probabilities)
+    expected_cost = None
     if len(repeats) > 1:
         share = 1 / (len(oof.folds) // len(repeats))
-        acc, lift, auc = [], [], []
+        acc, lift, auc, cost = [], [], [], []
         for fold in oof.folds:
             t = fold.test
             decided = oof.decisions[fold.repeat][t]
             acc.append(_accuracy(labels[t], decided, w[t]))
-            lift.append(acc[-1] - _accuracy(labels[t], baseline[t], w[t]))
+            if costs is None:
+                lift.append(acc[-1] - _accuracy(labels[t], baseline[t], w[t]))
+            else:
+                cost.append(np.average(_costs(costs, labels[t], decided), weights=w[t]))
+                ruled = np.average(_costs(costs, labels[t], baseline[t]), weights=w[t])
+                lift.append(ruled - cost[-1])
             auc.append(float(_aucs(w[None, t], labels[t], oof.probabilities[fold.repeat][t])[0]))
         accuracy = statistics.repeated_cv_interval(np.array(acc), share)
         lift_interval = statistics.repeated_cv_interval(np.array(lift), share)
         roc_auc = statistics.repeated_cv_interval(np.array(auc), share)
+        if costs is not None:
+            expected_cost = statistics.repeated_cv_interval(np.array(cost), share)
     else:
         t = np.concatenate([fold.test for fold in oof.folds])
         y, g, wt = labels[t], groups[t], w[t]
@@ -250,10 +272,21 @@ def summarize(
         resampled = _group_resamples(g) * wt
         accuracies = _accuracies(resampled, y, decided)
         accuracy = Interval(_accuracy(y, decided, wt), *_percentiles(accuracies))
-        lift_interval = Interval(
-            accuracy.estimate - _accuracy(y, rule, wt),
-            *_percentiles(accuracies - _accuracies(resampled, y, rule)),
-        )
+        if costs is None:
+            lift_interval = Interval(
+                accuracy.estimate - _accuracy(y, rule, wt),
+                *_percentiles(accuracies - _accuracies(resampled, y, rule)),
+            )
+        else:
+            spent, ruled = _costs(costs, y, decided), _costs(costs, y, rule)
+            per_resample = resampled @ spent / resampled.sum(axis=1)
+            ruled_resample = resampled @ ruled / resampled.sum(axis=1)
+            estimate = float(np.average(spent, weights=wt))
+            expected_cost = Interval(estimate, *_percentiles(per_resample))
+            lift_interval = Interval(
+                float(np.average(ruled, weights=wt)) - estimate,
+                *_percentiles(ruled_resample - per_resample),
+            )
         roc_auc = Interval(
             float(_aucs(wt[None, :], y, p)[0]), *_percentiles(_aucs(resampled, y, p))
         )
@@ -271,106 +304,8 @@ def summarize(
         folds=len(oof.folds),
         rows=validated,
         effective_rows=round(effective_size(w[seen]), 1),
+        expected_cost=expected_cost,
     )
-
-
-# A re-weighted scheme worth fewer unweighted rows than this is not claimed: traffic
-# concentrated on a few kinds of row leaves weights on a handful of labelled rows,
-# and their weighted accuracy and ROC-AUC (one class may carry almost no weight) say how
-# alike those rows are, not how the model does.
-MIN_EFFECTIVE_ROWS = 100
-
-
-@dataclass(frozen=True)
-class Claim:
-    """What the model states about its accuracy on traffic, and why.
-
-    `accuracy`: headline = the worst plausible-shift scheme's estimate; interval from the
-    lowest lower bound of those schemes to random cross-validation's upper bound. Traffic
-    lies somewhere between "the same population, families partly known" (random folds)
-    and "new families, or a port not seen" (shift schemes); the data cannot say where, so
-    the claim spans both. `roc_auc` and `lift_over_baseline` likewise (worst scheme).
-    `set_aside`: shift schemes not claimed and why (a traffic-weighted scheme whose
-    effective rows are fewer than MIN_EFFECTIVE_ROWS): the claim then falls back to the
-    unweighted shift schemes, and says it does not speak for that traffic's mix."""
-
-    accuracy: Interval
-    roc_auc: Interval
-    lift_over_baseline: Interval
-    headline_scheme: str
-    schemes: tuple[str, ...]
-    set_aside: dict[str, str] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "accuracy": self.accuracy.as_dict(),
-            "roc_auc": self.roc_auc.as_dict(),
-            "lift_over_baseline": self.lift_over_baseline.as_dict(),
-            "headline_scheme": self.headline_scheme,
-            "schemes": list(self.schemes),
-            "set_aside": dict(self.set_aside),
-            "rule": "headline: the worst shift scheme's estimate; interval: the lowest "
-            "lower bound of the shift schemes to random cross-validation's upper bound; a "
-            f"traffic-weighted scheme only with at least {MIN_EFFECTIVE_ROWS} effective rows",
-        }
-
-
-def _claimable(name: str, result: SchemeResult) -> str | None:
-    """Why a shift scheme cannot be claimed, or None when it can."""
-    if result.effective_rows < MIN_EFFECTIVE_ROWS:
-        return (
-            f"{result.effective_rows:.0f} effective rows < {MIN_EFFECTIVE_ROWS}: the traffic "
-            "is concentrated on rows few labelled rows resemble; not claimed for it"
-        )
-    figures = (result.accuracy, result.roc_auc, result.lift_over_baseline)
-    if any(np.isnan([v.estimate, v.low, v.high]).any() for v in figures):
-        return "undefined on these rows (one outcome carries no weight)"
-    return None
-
-
-def claim(
-    results: dict[str, SchemeResult],
-    claimed: Sequence[str] = (),
-    random_scheme: str = "random 5x5",
-) -> Claim:
-    """The claim from the shift schemes (SHIFT_SCHEMES and the domain's `claimed` ones)."""
-    schemes = (*SHIFT_SCHEMES, *claimed)
-    set_aside = {
-        name: reason
-        for name in schemes
-        if name in results and (reason := _claimable(name, results[name])) is not None
-    }
-    shift = [name for name in schemes if name in results and name not in set_aside]
-    worst = min(shift, key=lambda name: results[name].accuracy.estimate)
-    random = results[random_scheme]
-
-    def span(metric: str) -> Interval:
-        values = [getattr(results[name], metric) for name in shift]
-        return Interval(
-            min(v.estimate for v in values),
-            min(v.low for v in values),
-            max(getattr(random, metric).high, max(v.high for v in values)),
-        )
-
-    return Claim(
-        accuracy=span("accuracy"),
-        roc_auc=span("roc_auc"),
-        lift_over_baseline=span("lift_over_baseline"),
-        headline_scheme=worst,
-        schemes=tuple(shift),
-        set_aside=set_aside,
-    )
-
-
-def batch_interval(claimed: Interval, n: int) -> Interval:
-    """Where a batch of n rows' measured accuracy should fall under the claim: on
-    each side, the claim's own reach and the batch's binomial noise (1.96 standard errors)
-    added in quadrature."""
-    p = claimed.estimate
-    noise = 1.96**2 * p * (1 - p) / max(n, 1)
-    low = p - float(np.sqrt((p - claimed.low) ** 2 + noise))
-    high = p + float(np.sqrt((claimed.high - p) ** 2 + noise))
-    return Interval(p, max(0.0, low), min(1.0, high))
 
 
 def _inner_raw(fit: Any, X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, seed: int):
@@ -383,6 +318,15 @@ def _inner_raw(fit: Any, X: pd.DataFrame, y: np.ndarray, rows: np.ndarray, seed:
         model = fit(X.iloc[rows[train]].reset_index(drop=True), y[rows[train]])
         out[test] = model.predict_proba(X.iloc[rows[test]].reset_index(drop=True))
     return out, y[rows]
+
+
+def decided_at(oof: OutOfFold, threshold: float) -> OutOfFold:
+    """The same out-of-fold probabilities decided at another threshold."""
+    decided = {
+        r: np.where(np.isnan(p), np.nan, (p >= threshold).astype(np.float64))
+        for r, p in oof.probabilities.items()
+    }
+    return OutOfFold(oof.folds, oof.probabilities, decided, oof.raw)
 
 
 def run_folds(

@@ -14,7 +14,7 @@ import dagster as dg
 from titanic_assets.defs.resources import LandingArea, PredictionLog
 from titanic_assets.loop import Loop
 from titanic_assets.loop.contract_checks import contract_check
-from titanic_assets.loop.metadata import table_metadata
+from titanic_assets.loop.metadata import materialize_result, table_metadata
 
 
 def build(loop: Loop) -> list:
@@ -34,7 +34,7 @@ def build(loop: Loop) -> list:
         if table is None:
             columns = ("id", domain.label, "source")
             table = pd.DataFrame({name: pd.Series(dtype=str) for name in columns})
-        return dg.MaterializeResult(
+        return materialize_result(
             value=table,
             metadata={
                 **table_metadata(table, landed_outcomes_contract(domain)),
@@ -85,7 +85,7 @@ def build(loop: Loop) -> list:
             + labelled["model_version"].astype(str),
         )[list(contract.columns)].reset_index(drop=True)
         unmatched = sorted(set(landed_outcomes["id"]) - set(labelled["prediction_id"]))
-        return dg.MaterializeResult(
+        return materialize_result(
             value=table,
             metadata={
                 **table_metadata(table, contract),

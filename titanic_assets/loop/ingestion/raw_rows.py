@@ -5,7 +5,7 @@ import dagster as dg
 from titanic_assets.defs.resources import LandingArea
 from titanic_assets.loop import Loop
 from titanic_assets.loop.contract_checks import contract_check
-from titanic_assets.loop.metadata import table_metadata
+from titanic_assets.loop.metadata import materialize_result, table_metadata
 
 
 def build(loop: Loop) -> list:
@@ -29,7 +29,7 @@ def build(loop: Loop) -> list:
         table = with_row_ids(loop.domain, landing.read_rows(loop.domain.missing_values))
         version = table_version(table)
         files = table["source"].value_counts().sort_index()
-        return dg.MaterializeResult(
+        return materialize_result(
             value=table,
             data_version=dg.DataVersion(version),
             metadata={

@@ -16,6 +16,7 @@ import dagster as dg
 from titanic_assets.core.registry import RegisteredModel
 from titanic_assets.defs.resources import LandingArea, MonitoringPolicy, PredictionLog
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import check_result, materialize_result
 from titanic_assets.loop.monitoring.check_results import DRIFT_CHECK
 
 
@@ -150,7 +151,7 @@ def build(loop: Loop) -> list:
             metadata["probability_distribution"] = dg.MetadataValue.md(
                 _output_plot(loop, model, sample)
             )
-        return dg.MaterializeResult(
+        return materialize_result(
             value=TrafficDrift(
                 model=model, start=since.start, end=since.end, report=report, window_rows=since.rows
             ),
@@ -186,7 +187,7 @@ def build(loop: Loop) -> list:
             "model_data_version": model.data_version,
         }
         if not report.drift_detected:
-            return dg.AssetCheckResult(passed=True, description=report.summary, metadata=metadata)
+            return check_result(passed=True, description=report.summary, metadata=metadata)
         evidence = new_evidence(
             model,
             loop.landing(landing_area),
@@ -194,7 +195,7 @@ def build(loop: Loop) -> list:
             monitoring_policy.retrain_min_new_rows,
             loop.domain,
         )
-        return dg.AssetCheckResult(
+        return check_result(
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
             description=f"{report.summary}; {evidence.in_words}",

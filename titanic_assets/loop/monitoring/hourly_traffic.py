@@ -17,6 +17,7 @@ import dagster as dg
 from titanic_assets.core.log_files import HOUR_FORMAT
 from titanic_assets.defs.resources import LandingArea, MonitoringPolicy, PredictionLog
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import materialize_result
 
 # The current hour is a partition too (end_offset=1): traffic is monitored as it lands.
 HOURLY = dg.HourlyPartitionsDefinition(start_date="2026-01-01-00:00", end_offset=1)
@@ -69,7 +70,7 @@ def build(loop: Loop) -> list:
         if hour < compaction.oldest_open_hour(
             prediction_log.keep_days
         ) and compaction.read_summaries(place, [hour]):
-            return dg.MaterializeResult(
+            return materialize_result(
                 metadata={
                     "closed": f"{hour} is older than the keep period ({prediction_log.keep_days} "
                     "days) and compacted: its landed predictions are gone, its labelled rows are "
@@ -130,7 +131,7 @@ def build(loop: Loop) -> list:
             metadata["preview"] = markdown_table(latest)
         if result.skipped:
             context.log.warning(f"skipped unreadable landed lines: {result.skipped}")
-        return dg.MaterializeResult(metadata=metadata)
+        return materialize_result(metadata=metadata)
 
     hourly_traffic_job = dg.define_asset_job(
         loop.named("hourly_traffic_job"),

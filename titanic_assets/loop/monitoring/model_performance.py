@@ -14,6 +14,7 @@ import dagster as dg
 
 from titanic_assets.defs.resources import LandingArea, MonitoringPolicy, PredictionLog
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import check_result, materialize_result
 from titanic_assets.loop.monitoring.check_results import PERFORMANCE_CHECK
 from titanic_assets.loop.monitoring.retraining import retraining_in_words
 
@@ -29,7 +30,7 @@ def _promised(model: Any) -> dict[str, float]:
         if k in ("accuracy", "roc_auc", "brier")
     }
     claim = metrics.get("claim", {})
-    for name in ("accuracy", "roc_auc"):
+    for name in ("accuracy", "roc_auc", "expected_cost"):
         if name in claim:
             promised[name] = float(claim[name]["estimate"])
     return promised
@@ -70,13 +71,36 @@ def build(loop: Loop) -> list:
         probabilities = labelled["probability"].to_numpy(dtype=float)
         realized = performance.realized(labels, probabilities, model.threshold)
         promised = _promised(model)
-        estimate = performance.estimated_accuracy_from_sums(
+        costs = None
+        if loop.domain.costs is not None:  # judged by expected cost (ml/decisions.py)
+            from titanic_assets.ml import decisions
+
+            metric = decisions.for_domain(loop.domain)
+            costs = metric.per_row(labels, probabilities >= model.threshold)
+            realized["expected_cost"] = performance.expected_cost(costs) if len(costs) else None
+        cbpe = performance.estimated_accuracy_from_sums(
             since.expected_correct, since.expected_correct_variance, since.rows
         )
+        # The estimate shown: CBPE corrected by the labelled rows once there are enough of
+        # them (ml/performance.py), plain CBPE before.
+        estimate, method = cbpe, "CBPE (no outcomes to correct it with yet)"
+        if len(labelled) >= performance.MIN_LABELLED:
+            right = (probabilities >= model.threshold) == labels.astype(bool)
+            estimate = performance.corrected_estimate(
+                right,
+                probabilities,
+                model.threshold,
+                since.expected_correct,
+                since.expected_correct_variance,
+                since.rows,
+            )
+            method = f"CBPE corrected by the {len(labelled)} labelled rows (difference estimator)"
         metadata: dict[str, Any] = {
             "serving_model": model.tag,
             "predictions": since.rows,
             "outcomes_received": len(labelled),
+            "estimated_accuracy_method": method,
+            "cbpe_accuracy": dg.MetadataValue.float(cbpe.estimate),
             "estimated_accuracy": dg.MetadataValue.float(estimate.estimate),
             "estimated_accuracy_low": dg.MetadataValue.float(estimate.low),
             "estimated_accuracy_high": dg.MetadataValue.float(estimate.high),
@@ -97,9 +121,7 @@ def build(loop: Loop) -> list:
                 "metric": name,
                 "realized [95% CI]": str(interval) if interval is not None else "-",
                 "promised (claimed)": f"{promised[name]:.3f}" if name in promised else "-",
-                "estimated (CBPE) [95% if calibrated]": str(estimate)
-                if name == "accuracy"
-                else "-",
+                "estimated [95%]": str(estimate) if name == "accuracy" else "-",
             }
             for name, interval in realized.items()
         ]
@@ -144,12 +166,21 @@ def build(loop: Loop) -> list:
             metadata["reliability_plot"] = dg.MetadataValue.md(
                 plots.reliability_plot(labels, probabilities, "labelled traffic")
             )
-        return dg.MaterializeResult(
+        return materialize_result(
             value={
                 "model_version": model.version,
                 "labelled": len(labelled),
                 "correct": int(((probabilities >= model.threshold) == labels.astype(bool)).sum()),
                 "promised_accuracy": promised.get("accuracy"),
+                **(
+                    {}
+                    if costs is None
+                    else {
+                        "cost": float(costs.sum()),
+                        "cost_squares": float((costs**2).sum()),
+                        "promised_expected_cost": promised.get("expected_cost"),
+                    }
+                ),
             },
             metadata=metadata,
         )
@@ -168,32 +199,16 @@ def build(loop: Loop) -> list:
         On failure the metadata says whether there is new labelled data to retrain on."""
         from titanic_assets.core import registry
         from titanic_assets.loop.monitoring.evidence import new_evidence
-        from titanic_assets.ml import performance
 
         n, correct = model_performance["labelled"], model_performance["correct"]
         promised = model_performance["promised_accuracy"]
+        if "cost" in model_performance:  # a domain judged by expected cost
+            promised = model_performance["promised_expected_cost"]
         if promised is None:
-            return dg.AssetCheckResult(
-                passed=True, description="The serving model has no promised accuracy to test."
+            return check_result(
+                passed=True, description="The serving model has no promised figure to test."
             )
-        p_value = performance.worse_than_promised(correct, n, promised)
-        worse = p_value < performance.ALPHA
-        description = (
-            f"{correct}/{n} correct (decides from {performance.MIN_LABELLED} rows) vs "
-            f"{promised:.3f} promised: p = {p_value:.4f} "
-            f"({'significantly worse' if worse else 'not significant'})"
-        )
-        metadata = {
-            "rule": (
-                "one-sided exact binomial test of accuracy >= promised, fail at "
-                f"p < {performance.ALPHA}, from {performance.MIN_LABELLED} labelled rows"
-            ),
-            "labelled_rows": n,
-            "correct": correct,
-            "promised_accuracy": promised,
-            "p_value": p_value,
-            "outcomes_to_catch_10pt_drop": performance.outcomes_needed(promised),
-        }
+        p_value, worse, description, metadata = _judge(model_performance, n, correct, promised)
         model = registry.get(f"{loop.store.serving}:{model_performance['model_version']}")
         if worse and model is not None:
             evidence = new_evidence(
@@ -205,7 +220,7 @@ def build(loop: Loop) -> list:
             )
             description = f"{description}; {evidence.in_words}"
             metadata.update(evidence.metadata())
-        return dg.AssetCheckResult(
+        return check_result(
             passed=not worse,
             severity=dg.AssetCheckSeverity.ERROR,
             description=description,
@@ -213,3 +228,46 @@ def build(loop: Loop) -> list:
         )
 
     return [model_performance, realized_accuracy_not_worse_than_promised]
+
+
+def _judge(model_performance: dict, n: int, correct: int, promised: float) -> tuple:
+    """The realized check's test, on the domain's decision metric: accuracy (exact binomial)
+    or expected cost (one-sided t-test of the mean cost per row)."""
+    from titanic_assets.ml import performance
+
+    decides = f"decides from {performance.MIN_LABELLED} rows"
+    if "cost" in model_performance:
+        cost = model_performance["cost"]
+        p_value = performance.costlier_than_promised(
+            cost, model_performance["cost_squares"], n, promised
+        )
+        worse = p_value < performance.ALPHA
+        mean = cost / n if n else float("nan")
+        description = (
+            f"expected cost {mean:.3f} per row over {n} outcomes ({decides}) vs "
+            f"{promised:.3f} promised: p = {p_value:.4f} "
+            f"({'significantly costlier' if worse else 'not significant'})"
+        )
+        rule = "one-sided t-test of expected cost <= promised"
+        extra = {"realized_expected_cost": mean, "promised_expected_cost": promised}
+    else:
+        p_value = performance.worse_than_promised(correct, n, promised)
+        worse = p_value < performance.ALPHA
+        description = (
+            f"{correct}/{n} correct ({decides}) vs {promised:.3f} promised: p = {p_value:.4f} "
+            f"({'significantly worse' if worse else 'not significant'})"
+        )
+        rule = "one-sided exact binomial test of accuracy >= promised"
+        extra = {
+            "promised_accuracy": promised,
+            "outcomes_to_catch_10pt_drop": performance.outcomes_needed(promised),
+        }
+    metadata = {
+        "rule": f"{rule}, fail at p < {performance.ALPHA}, from {performance.MIN_LABELLED} "
+        "labelled rows",
+        "labelled_rows": n,
+        "correct": correct,
+        "p_value": p_value,
+        **extra,
+    }
+    return p_value, worse, description, metadata

@@ -3,7 +3,8 @@
 A candidate the promotion policy kept (or one an operator named: commands/challenger.py)
 shadows the serving model: the service scores every row with both and logs both answers
 under one prediction id (bento/service.py). As outcomes come back, each shadowed row gives
-d = (challenger right) - (serving model right), and `challenger_evaluation`
+d = (challenger right) - (serving model right) (for a domain judged by expected cost: the cost
+the challenger saved on it, in units of the dearer error), and `challenger_evaluation`
 decides with a confidence sequence for mean(d) (ml/sequential.py), valid however often it
 looks, so evaluating after every new hour of outcomes never inflates the false-promotion
 rate:
@@ -60,13 +61,21 @@ def build(loop: Loop) -> list:
             return dg.MaterializeResult(metadata={"challenger": "none", "decision": said})
 
         now = datetime.now(UTC)
-        paired = _shadowed_outcomes(loop.log(prediction_log), serving.version, record, now)
-        evidence = sequential.PairedEvidence.from_differences(paired["d"].to_numpy())
+        costs = loop.domain.costs
+        paired = _shadowed_outcomes(loop, loop.log(prediction_log), serving.version, record, now)
+        small = 0.0
+        if costs is not None:
+            dearer = max(costs.false_positive, costs.false_negative)
+            small = min(costs.false_positive, costs.false_negative) / dearer
+        evidence = sequential.PairedEvidence.from_differences(paired["d"].to_numpy(), small=small)
         budget = sequential.Budget(
             monitoring_policy.shadow_max_outcomes, monitoring_policy.shadow_max_days
         )
         days = (now - record.since).total_seconds() / 86_400
-        decision = sequential.decide(evidence, budget, round(days, 2))
+        measure = "the accuracy difference"
+        if costs is not None:
+            measure = f"the cost saved per {loop.domain.words.row} (in units of the dearer error)"
+        decision = sequential.decide(evidence, budget, round(days, 2), measure)
         guard: Any = None
         if decision.action == "promote":
             guard = _trusted_guard(loop, serving, registry.load(record.candidate))
@@ -94,6 +103,7 @@ def build(loop: Loop) -> list:
                 "difference": dg.MetadataValue.float(evidence.mean if evidence.n else 0.0),
                 "difference_lower_bound": dg.MetadataValue.float(evidence.lower),
                 "difference_upper_bound": dg.MetadataValue.float(evidence.upper),
+                **_costs(paired, costs),
                 "budget": f"{budget.max_outcomes} outcomes or {budget.max_days:g} days",
                 **_path(paired),
                 **_guard_metadata(guard),
@@ -104,10 +114,12 @@ def build(loop: Loop) -> list:
 
 
 def _shadowed_outcomes(
-    prediction_log: PredictionLog, serving_version: str, record: Any, now: datetime
+    loop: Loop, prediction_log: PredictionLog, serving_version: str, record: Any, now: datetime
 ) -> Any:
     """The serving model's labelled rows since the challenger began shadowing that the
-    challenger scored too, in the order their outcomes arrived, with who was right."""
+    challenger scored too, in the order their outcomes arrived, with who was right (and for
+    a domain with costs, what each decision cost and d the cost the challenger saved, in
+    units of the dearer error)."""
     from titanic_assets.core.traffic_windows import labelled_rows, traffic_window
 
     window = traffic_window(
@@ -126,8 +138,20 @@ def _shadowed_outcomes(
     outcome = rows["outcome"].astype(bool)
     champion = (rows["predicted"].astype(bool) == outcome).astype(int)
     challenger = (rows["challenger_predicted"].astype(bool) == outcome).astype(int)
+    rows = rows.assign(champion_right=champion, challenger_right=challenger)
+    costs = loop.domain.costs
+    if costs is None:
+        return rows.assign(d=challenger - champion).reset_index(drop=True)
+    from titanic_assets.ml import decisions
+
+    metric = decisions.for_domain(loop.domain)
+    champion_cost = metric.per_row(outcome, rows["predicted"].astype(bool))
+    challenger_cost = metric.per_row(outcome, rows["challenger_predicted"].astype(bool))
+    dearer = max(costs.false_positive, costs.false_negative)
     return rows.assign(
-        champion_right=champion, challenger_right=challenger, d=challenger - champion
+        champion_cost=champion_cost,
+        challenger_cost=challenger_cost,
+        d=(champion_cost - challenger_cost) / dearer,
     ).reset_index(drop=True)
 
 
@@ -135,6 +159,16 @@ def _empty_pairs() -> Any:
     import pandas as pd
 
     return pd.DataFrame({"champion_right": [], "challenger_right": [], "d": []}, dtype=int)
+
+
+def _costs(paired: Any, costs: Any) -> dict[str, Any]:
+    """Both models' expected cost per row on the shadowed outcomes (a domain with costs)."""
+    if costs is None:
+        return {}
+    return {
+        "serving_expected_cost": dg.MetadataValue.float(_accuracy(paired, "champion_cost")),
+        "challenger_expected_cost": dg.MetadataValue.float(_accuracy(paired, "challenger_cost")),
+    }
 
 
 def _accuracy(paired: Any, column: str) -> float:
@@ -147,7 +181,7 @@ def _trusted_guard(loop: Loop, serving: Any, challenger: Any) -> Any:
     import numpy as np
 
     from titanic_assets.core.outcomes import is_feedback
-    from titanic_assets.ml import promotion
+    from titanic_assets.ml import decisions, promotion
     from titanic_assets.ml.modeling import labels_of
 
     domain, key = loop.domain, loop.domain.key
@@ -167,6 +201,7 @@ def _trusted_guard(loop: Loop, serving: Any, challenger: Any) -> Any:
         candidate_threshold=challenger.threshold,
         slices=promotion.slice_names(domain.slices, rows),
         declared=declared,
+        metric=decisions.for_domain(domain),
     )
 
 
@@ -205,15 +240,19 @@ def _path(paired: Any) -> dict[str, Any]:
     at = np.unique(np.linspace(1, n, min(n, CHECKPOINTS)).astype(int))
     d = paired["d"].to_numpy()
     wins, losses = np.cumsum(d == 1)[at - 1], np.cumsum(d == -1)[at - 1]
-    ties = at - wins - losses
+    small = float(np.abs(d[(d != 0) & (np.abs(d) != 1)]).max(initial=0.0))
+    small_wins = np.cumsum((d == small) & (small > 0))[at - 1]
+    small_losses = np.cumsum((d == -small) & (small > 0))[at - 1]
+    ties = at - wins - losses - small_wins - small_losses
+    counts = (wins, ties, losses, sequential.ALPHA, small_wins, small_losses)
     table = pd.DataFrame(
         {
             "outcomes": at,
             "serving accuracy": np.cumsum(paired["champion_right"])[at - 1] / at,
             "challenger accuracy": np.cumsum(paired["challenger_right"])[at - 1] / at,
-            "difference": (wins - losses) / at,
-            "lower bound": sequential.lower_bound(wins, ties, losses),
-            "upper bound": sequential.upper_bound(wins, ties, losses),
+            "difference": np.cumsum(d)[at - 1] / at,
+            "lower bound": sequential.lower_bound(*counts, small=small),
+            "upper bound": sequential.upper_bound(*counts, small=small),
         }
     )
     return {

@@ -4,7 +4,7 @@ import dagster as dg
 
 from titanic_assets.loop import Loop
 from titanic_assets.loop.contract_checks import contract_check
-from titanic_assets.loop.metadata import table_metadata
+from titanic_assets.loop.metadata import materialize_result, table_metadata
 
 
 def build(loop: Loop) -> list:
@@ -25,7 +25,7 @@ def build(loop: Loop) -> list:
         from titanic_assets.ml.schemas import feature_contract
 
         table = build_feature_table(loop.domain, labelled_rows)
-        return dg.MaterializeResult(
+        return materialize_result(
             value=table,
             metadata={
                 **table_metadata(table, feature_contract(loop.domain)),

@@ -4,7 +4,7 @@ import dagster as dg
 
 from titanic_assets.loop import Loop
 from titanic_assets.loop.contract_checks import contract_check
-from titanic_assets.loop.metadata import table_metadata
+from titanic_assets.loop.metadata import materialize_result, table_metadata
 
 
 def build(loop: Loop) -> list:
@@ -44,7 +44,7 @@ def build(loop: Loop) -> list:
             )
             for item in report.imputations
         }
-        return dg.MaterializeResult(
+        return materialize_result(
             value=table,
             data_version=dg.DataVersion(version),
             metadata={

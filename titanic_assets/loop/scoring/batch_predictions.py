@@ -7,6 +7,7 @@ import dagster as dg
 
 from titanic_assets.defs.resources import LandingArea
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import materialize_result
 
 PREDICTIONS_FOLDER = "predictions"
 REJECTS_FOLDER = "rejects"
@@ -34,7 +35,7 @@ def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
         group_name="scoring",
-        kinds={"lightgbm", "pandas", "csv"},
+        kinds={"lightgbm" if loop.domain.family == "lightgbm" else "numpy", "pandas", "csv"},
         deps=[loop.key("serving_model")],
     )
     def batch_predictions(
@@ -100,7 +101,7 @@ def build(loop: Loop) -> list:
 
         preview = pd.concat(previews) if previews else pd.DataFrame()
         positive_rate = total.predicted / total.scored if total.scored else 0.0
-        return dg.MaterializeResult(
+        return materialize_result(
             metadata={
                 "dagster/row_count": total.scored,
                 "dagster/column_schema": dg.TableSchema(

@@ -6,6 +6,7 @@ import dagster as dg
 
 from titanic_assets.core.contract import InputField
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import materialize_result
 
 
 def reference_summary(reference: Any, inputs: tuple[InputField, ...]) -> dict[str, Any]:
@@ -58,7 +59,7 @@ def build(loop: Loop) -> list:
 
         from titanic_assets.core import registry
         from titanic_assets.loop.serving.provenance import code_version
-        from titanic_assets.ml import promotion
+        from titanic_assets.ml import decisions, promotion
         from titanic_assets.ml.modeling import labels_of
 
         domain, store, key = loop.domain, loop.store, loop.domain.key
@@ -91,6 +92,7 @@ def build(loop: Loop) -> list:
                 champion_threshold=serving.threshold,
                 candidate_threshold=trained_model.threshold,
                 traffic=traffic,
+                metric=decisions.for_domain(domain),
             )
 
         by_id = labelled_rows.set_index(key)
@@ -104,6 +106,7 @@ def build(loop: Loop) -> list:
         versions = {"data_version": trained_model.data_version, "code_version": code_version()}
         metadata = {
             "threshold": float(trained_model.threshold),
+            "decision": _decision(domain, model_evaluation.claim),
             "input_schema": {c: str(t) for c, t in reference[inputs].dtypes.items()},
             "raw_inputs": inputs,
             "domain": domain.name,
@@ -150,7 +153,7 @@ def build(loop: Loop) -> list:
         )
         context.log.info(f"Saved {tag}: {decision.reason}")
         challenger = _update_challenger(store, tag, decision)
-        return dg.MaterializeResult(
+        return materialize_result(
             metadata={
                 "bentoml_tag": tag,
                 "model_version": tag.split(":", 1)[1],
@@ -168,6 +171,11 @@ def build(loop: Loop) -> list:
                 "threshold": float(trained_model.threshold),
                 "model_family": trained_model.pipeline.family,
                 "claimed_accuracy": str(model_evaluation.claim.accuracy),
+                **(
+                    {"claimed_expected_cost": str(model_evaluation.claim.expected_cost)}
+                    if model_evaluation.claim.expected_cost is not None
+                    else {}
+                ),
                 **{f"held_out/{k}": v for k, v in held_out.items()},
                 "reference_rows": len(reference),
                 **versions,
@@ -195,6 +203,19 @@ def _update_challenger(store: Any, tag: str, decision: Any) -> str:
         )
         return f"none ({current.candidate} retired: {tag} was promoted)"
     return "none"
+
+
+def _decision(domain: Any, claim: Any) -> dict[str, Any]:
+    """What the model is judged by, and for a domain with costs what it costs (claimed)."""
+    decision: dict[str, Any] = {"metric": domain.decision_metric}
+    if domain.costs is not None:
+        decision["costs"] = {
+            "false_positive": domain.costs.false_positive,
+            "false_negative": domain.costs.false_negative,
+            "source": domain.costs.source,
+        }
+        decision["expected_cost"] = claim.expected_cost.as_dict()
+    return decision
 
 
 def _now() -> str:

@@ -4,6 +4,7 @@ import dagster as dg
 
 from titanic_assets.defs.resources import PredictionLog
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import check_result, materialize_result
 
 # The gate judges intervals, not a point on one split, and only what a better model can
 # change: the model must beat the domain's baseline rule significantly (the 95% interval of
@@ -56,7 +57,7 @@ def build(loop: Loop) -> list:
         rows). Also the held-out split with its bootstrap interval, the trivial baselines on
         the same rows, calibration with its noise floor.
         """
-        from titanic_assets.ml import modeling, plots, validation
+        from titanic_assets.ml import claims, modeling, plots
 
         domain = loop.domain
         traffic = loop.log(prediction_log).recent(TRAFFIC_ROWS)
@@ -65,13 +66,15 @@ def build(loop: Loop) -> list:
         cv = trained_model.cross_validation
         baseline = modeling.baseline_name(domain)
         claim = evaluation.claim
-        batch = validation.batch_interval(claim.accuracy, BATCH)
+        batch = claims.batch_interval(claim.accuracy, BATCH)
         scores = evaluation.metrics
         (tn, fp), (fn, tp) = evaluation.confusion
         intervals = {f"held_out/{k}_interval": str(v) for k, v in evaluation.intervals.items()}
-        return dg.MaterializeResult(
+        return materialize_result(
             value=evaluation,
             metadata={
+                "decision_metric": domain.decision_metric,
+                **_expected_cost(domain, claim, cv),
                 "expected_accuracy": dg.MetadataValue.float(claim.accuracy.estimate),
                 "expected_accuracy_low": dg.MetadataValue.float(claim.accuracy.low),
                 "expected_accuracy_high": dg.MetadataValue.float(claim.accuracy.high),
@@ -148,6 +151,8 @@ def build(loop: Loop) -> list:
                 "feature_importance": dg.MetadataValue.md(
                     plots.feature_importance(evaluation.feature_importance)
                 ),
+                # The fairness view: the decision metric on each slice the domain declares.
+                "slices": dg.MetadataValue.md(evaluation.slice_table(domain.decision_metric)),
             },
         )
 
@@ -168,7 +173,8 @@ def build(loop: Loop) -> list:
         shortfalls = []
         if cv.lift_over_baseline.low <= 0:
             shortfalls.append(
-                f"not significantly better than the {baseline_words} rule: lift "
+                f"not significantly better than the {baseline_words} rule: "
+                f"{loop.domain.decision_metric.replace('_', ' ')} gained "
                 f"{cv.lift_over_baseline}"
             )
         if cv.roc_auc.low < min_roc_auc:
@@ -177,7 +183,7 @@ def build(loop: Loop) -> list:
             shortfalls.append(
                 f"ROC-AUC on new groups ({NEW_GROUPS}) {new_groups} < {min_new_group_roc_auc}"
             )
-        return dg.AssetCheckResult(
+        return check_result(
             passed=not shortfalls,
             severity=dg.AssetCheckSeverity.ERROR,
             description="; ".join(shortfalls)
@@ -196,3 +202,23 @@ def build(loop: Loop) -> list:
         )
 
     return [model_evaluation, model_quality_gate]
+
+
+def _expected_cost(domain, claim, cv) -> dict:
+    """A costed domain's claim: expected cost per row with its interval, and the costs."""
+    if domain.costs is None:
+        return {}
+    costs = domain.costs
+    return {
+        "expected_cost": dg.MetadataValue.float(claim.expected_cost.estimate),
+        "expected_cost_low": dg.MetadataValue.float(claim.expected_cost.low),
+        "expected_cost_high": dg.MetadataValue.float(claim.expected_cost.high),
+        "random_cv/expected_cost": str(cv.expected_cost),
+        "costs": dg.MetadataValue.md(
+            f"A false positive costs {costs.false_positive:g}, a false negative "
+            f"{costs.false_negative:g} ({costs.source}). Expected cost per "
+            f"{domain.words.row} claimed: {claim.expected_cost} (95%; the worst shift "
+            f"scheme's estimate, from the lowest lower bound to the highest upper bound), at "
+            f"the threshold with the least out-of-fold cost, {cv.threshold:.3f}."
+        ),
+    }

@@ -5,6 +5,7 @@ import time
 import dagster as dg
 
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import materialize_result
 
 
 def build(loop: Loop) -> list:
@@ -12,12 +13,13 @@ def build(loop: Loop) -> list:
         key_prefix=loop.prefix,
         ins=loop.ins("labelled_rows"),
         group_name="training",
-        kinds={"lightgbm", "scikitlearn"},
+        kinds={"scikitlearn"} | ({"lightgbm"} if loop.domain.family == "lightgbm" else set()),
         # The feature table's contract gates training; the model starts from raw columns.
         deps=[loop.key("feature_table")],
     )
     def trained_model(labelled_rows) -> dg.MaterializeResult:
-        """LightGBM on the domain's design, from raw inputs, with a Platt calibration fitted
+        """The domain's model family (LightGBM by default, or an L2 logistic regression,
+        Domain.family) on the domain's design, from raw inputs, with a Platt calibration fitted
         on the random folds' out-of-fold probabilities (labelled traffic in the training
         split included). What the design learns from labelled rows, it learns from every
         labelled row; a labelled row is never scored with its own label.
@@ -34,7 +36,7 @@ def build(loop: Loop) -> list:
         model = modeling.train_model(loop.domain, labelled_rows)
         cv = model.cross_validation
         baseline = modeling.baseline_name(loop.domain)
-        return dg.MaterializeResult(
+        return materialize_result(
             value=model,
             metadata={
                 "cv_accuracy": dg.MetadataValue.float(cv.accuracy.estimate),
