@@ -2,13 +2,13 @@
 (Statlog German credit), each a shipped domain and instance beside Titanic.
 
 For each model its graph is materialized headless, as `make materialize MODEL=<name>` runs
-it, in its own throwaway environment (both side by side): the contract checks pass on the
-shipped data (Adult's `?` read as missing, not invalid), the quality gate lets a model
-through and its held-out figures are sensible, and its service (one per model for the
-module) answers in its own words: /predict, /predict_batch, /explain, /model_info with its
-threshold, and /predict_csv with the shipped file's own columns (the label present and
-ignored, no id column): a line per row, in order, numbered from 1, with the probability of
-the positive class and the decision, a bad row's reason in its place.
+it, in its own throwaway environment: the contract checks pass on the shipped data (Adult's
+`?` read as missing, not invalid), the quality gate lets a model through and its held-out
+figures are sensible, and its service (one per model for the module) answers in its own
+words: /predict, /predict_batch, /explain, /model_info with its threshold, and /predict_csv
+with the shipped file's own columns (the label present and ignored, no id column): a line
+per row, in order, numbered from 1, with the probability of the positive class and the
+decision, a bad row's reason in its place.
 
 Bad input, for each model over HTTP: a required field missing, a word where a number
 belongs or a value outside the contract is a 4xx naming the field (/predict, /predict_batch)
@@ -70,41 +70,35 @@ def _adult_sample(people: pd.DataFrame) -> pd.DataFrame:
 MODELS = ("adult_income", "german_credit")
 
 
+def _materialize(model: str, work: Path) -> dict[str, str]:
+    env = environment(work)
+    run = subprocess.run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "titanic_assets.definitions",
+         "--select", f"key:{model}/* and not key:{model}/hourly_traffic"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return env
+
+
 @pytest.fixture(scope="module")
-def materialized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict]]:
-    """Both models' graphs materialized headless, as `make materialize MODEL=<name>` runs
-    them, side by side (their runs overlap), each in its own throwaway environment: Adult's
-    on a sample of its people, `?`s included (its own landing folder holding them), credit's
-    on its shipped 800 applicants. Per model: its working directory and environment."""
-    works = {model: tmp_path_factory.mktemp(model) for model in MODELS}
+def adult_income(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Adult's graph on a sample of its people, `?`s included, in a throwaway environment."""
+    work = tmp_path_factory.mktemp("adult_income")
     people = pd.read_csv(load_domain("adult_income").data, dtype=str, keep_default_na=False)
     sample = _adult_sample(people)
     assert (sample == "?").any(axis=1).sum() > 100  # people with a missing workclass etc.
-    landing = works["adult_income"] / "landing" / read_instance("adult_income").landing
+    landing = work / "landing" / read_instance("adult_income").landing
     landing.mkdir(parents=True)
     sample.to_csv(landing / "adult.csv", index=False)
-    envs, runs = {}, {}
-    for model, work in works.items():
-        envs[model] = environment(work)
-        with (work / "materialize.log").open("w") as log:
-            runs[model] = subprocess.Popen(
-                [str(BIN / "dagster"), "asset", "materialize", "-m", "titanic_assets.definitions",
-                 "--select", f"key:{model}/* and not key:{model}/hourly_traffic"],
-                cwd=ROOT, env=envs[model], stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-    for model, run in runs.items():
-        assert run.wait(900) == 0, (works[model] / "materialize.log").read_text()[-3000:]
-    return {model: (works[model], envs[model]) for model in MODELS}
+    return work, _materialize("adult_income", work)
 
 
 @pytest.fixture(scope="module")
-def adult_income(materialized) -> tuple[Path, dict[str, str]]:
-    return materialized["adult_income"]
-
-
-@pytest.fixture(scope="module")
-def german_credit(materialized) -> tuple[Path, dict[str, str]]:
-    return materialized["german_credit"]
+def german_credit(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """German credit's graph on its shipped 800 applicants, in a throwaway environment."""
+    work = tmp_path_factory.mktemp("german_credit")
+    return work, _materialize("german_credit", work)
 
 
 TOKEN = "more-domains-feedback-token-0123456789"  # the services take outcomes with it only
