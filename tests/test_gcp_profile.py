@@ -1,6 +1,7 @@
 """The gcp profile against a real GCS emulator: batches read from a bucket prefix, asset values
 pickled into the bucket, every check passing, with the resources definitions.py builds; and
-the exported serving model picked up from the bucket by a service with its own model store."""
+the exported serving model and its challenger picked up from the bucket by replicas with
+model stores of their own, which shadow with it until it is retired."""
 
 import dataclasses
 import os
@@ -22,7 +23,6 @@ from titanic_assets.definitions import defs as load_definitions
 from titanic_assets.defs.resources import RESOURCES_BY_PROFILE, GCSLandingArea
 from titanic_assets.testing import (
     environment,
-    model_service,
     model_services,
     poll,
     running,
@@ -196,46 +196,6 @@ def test_landing_file_reads_back_byte_for_byte(gcp_run: GcpRun) -> None:
     landing: GCSLandingArea = gcp_run.resources["landing_area"].under(MODEL)
     with landing.open(f"{LANDING_PREFIX}/{MODEL}/titanic.csv") as handle:
         assert handle.read() == SHIPPED_PASSENGERS.read_bytes()
-
-
-def test_a_service_with_its_own_store_serves_the_model_exported_to_the_bucket(
-    gcp_run: GcpRun, emulator: str, tmp_path: Path
-) -> None:
-    exported = pickle.loads(gcp_run.objects[f"{IO_PREFIX}/{MODEL}/serving_model_archive"])
-    assert isinstance(exported, ModelArchive)
-    assert exported.tag == value(gcp_run, "serving_model_archive").tag
-    version = exported.tag.split(":", 1)[1]
-    env = {
-        "STORAGE_EMULATOR_HOST": emulator,
-        "TITANIC_GCS_BUCKET": BUCKET,
-        "TITANIC_GCS_IO_PREFIX": IO_PREFIX,
-        "TITANIC_MODEL_POLL_SECONDS": "1",
-        "BENTOML_HOME": str(tmp_path / "bentoml"),  # not the store the pipeline wrote to
-    }
-    sync = [sys.executable, "-m", "titanic_assets.commands.model_sync"]
-    with (
-        model_service(tmp_path, env) as url,
-        running(sync, tmp_path / "model_sync.log", environment(tmp_path, env)),
-    ):
-        info = poll(
-            "the service to serve the exported model",
-            lambda: (
-                (answer := httpx.get(f"{url}/model_info")).is_success
-                and (answer.json() or {}).get("tag") == exported.tag
-                and answer.json()
-            ),
-        )
-        assert info["model_version"] == version
-        passenger = pd.read_csv(SHIPPED_PASSENGERS).iloc[0]
-        body = {
-            "Pclass": int(passenger["Pclass"]), "Sex": passenger["Sex"],
-            "Age": float(passenger["Age"]), "SibSp": int(passenger["SibSp"]),
-            "Parch": int(passenger["Parch"]), "Fare": float(passenger["Fare"]),
-            "Embarked": passenger["Embarked"], "Name": passenger["Name"], "Cabin": None,
-        }  # fmt: skip
-        prediction = httpx.post(f"{url}/predict", json=body)
-        assert prediction.status_code == 200, prediction.text
-        assert prediction.json()["model_version"] == version
 
 
 def test_two_replicas_ship_every_prediction_to_the_bucket_exactly_once(
@@ -423,8 +383,9 @@ def test_gcp_replicas_shadow_the_challenger_carried_with_the_archive_until_it_is
     gcp_run: GcpRun, emulator: str, tmp_path: Path
 ) -> None:
     """A challenger named in the pipeline's store travels with the archive: two replicas,
-    each with its own store and its own model_sync, shadow with it and log both answers to
-    the bucket, and challenger_evaluation judges their rows together. A half-written
+    each with its own store and its own model_sync, serve the exported serving model, shadow
+    with the challenger and log both answers to the bucket, and challenger_evaluation judges
+    their rows together. A half-written
     challenger archive is skipped (a warning, a metric) while both keep answering and
     shadowing; once the challenger is retired, neither shadows within a sync interval."""
     import contextlib
@@ -443,6 +404,9 @@ def test_gcp_replicas_shadow_the_challenger_carried_with_the_archive_until_it_is
     store.record_challenger(candidate, registry.SHADOWING, "test: shadow on every replica")
     exported = export_archive_again(gcp_run)
     assert exported.challenger.tag == candidate and exported.record["status"] == "shadowing"
+    gcs = gcp_run.resources["gcs"].get_client().bucket(BUCKET)
+    stored = pickle.loads(gcs.blob(archive_object(IO_PREFIX, MODEL)).download_as_bytes())
+    assert isinstance(stored, ModelArchive) and stored == exported  # what the replicas read
 
     log_url = f"gs://{BUCKET}/shadow-log"
     env = {
@@ -469,6 +433,9 @@ def test_gcp_replicas_shadow_the_challenger_carried_with_the_archive_until_it_is
             "both replicas to shadow with the challenger",
             lambda: all(challenger_version(url) == version for url in replicas),
         )
+        # Each serves the exported serving model, imported into its own store.
+        for url in replicas:
+            assert httpx.get(f"{url}/model_info").json()["tag"] == exported.tag
 
         # Each replica answers half the passengers; their outcomes come back to it.
         for half, url in enumerate(replicas):
@@ -516,7 +483,6 @@ def test_gcp_replicas_shadow_the_challenger_carried_with_the_archive_until_it_is
         )
         record = {**exported.record, "candidate": half_written, "since": "a half-written one"}
         bad = dataclasses.replace(exported, challenger=truncated, record=record)
-        gcs = gcp_run.resources["gcs"].get_client().bucket(BUCKET)
         gcs.blob(archive_object(IO_PREFIX, MODEL)).upload_from_string(pickle.dumps(bad))
         metric = 'titanic_model_sync_skipped_total{part="challenger"} 1.0'
         poll(
@@ -528,6 +494,7 @@ def test_gcp_replicas_shadow_the_challenger_carried_with_the_archive_until_it_is
             assert challenger_version(url) == version
             answer = httpx.post(f"{url}/predict", json=passenger_body(passengers.iloc[0]))
             assert answer.status_code == 200, answer.text
+            assert answer.json()["model_version"] == exported.tag.split(":", 1)[1]
         assert "Skipped the challenger" in (works[0] / "model_sync.log").read_text()
 
         # Retired in the pipeline's store: the next export stops the shadowing everywhere.
@@ -544,9 +511,10 @@ def test_gcp_replicas_shadow_the_challenger_carried_with_the_archive_until_it_is
 def test_an_unreadable_archive_or_a_challenger_that_does_not_load_is_skipped(
     gcp_run: GcpRun, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Bad input to the sync: the object is no archive, or the challenger it carries does not
-    load, or its record names a model it does not carry. Each is skipped with a warning and
-    counted; the store keeps its serving model and its challenger record."""
+    """Bad input to the sync: the object is no archive, its serving model is half-written, the
+    challenger it carries does not load, or its record names a model it does not carry. Each
+    is skipped with a warning and counted; the store keeps its serving model and its
+    challenger record."""
     import bentoml
     from prometheus_client import REGISTRY
 
@@ -573,10 +541,15 @@ def test_an_unreadable_archive_or_a_challenger_that_does_not_load_is_skipped(
     client = gcp_run.resources["gcs"].get_client()
     source = BucketModelSource(BUCKET, "bad-input", MODEL, client=client)
     blob = client.bucket(BUCKET).blob(archive_object("bad-input", MODEL))
-    before = {part: skipped(part) for part in ("archive", "challenger")}
+    before = {part: skipped(part) for part in ("archive", "serving", "challenger")}
 
     blob.upload_from_string(pickle.dumps(bundle)[:-100])  # cut short
     assert source.pull() == []
+    half_serving = f"{STORE}:halfwritten"
+    cut = dataclasses.replace(bundle, tag=half_serving, archive=bundle.archive[:2000], record=None)
+    blob.upload_from_string(pickle.dumps(cut))
+    assert source.pull() == []
+    assert registry.get(half_serving) is None
     carried = dataclasses.replace(bundle, challenger=broken, record=described)
     blob.upload_from_string(pickle.dumps(carried))
     assert source.pull() == []
@@ -586,6 +559,7 @@ def test_an_unreadable_archive_or_a_challenger_that_does_not_load_is_skipped(
     assert source.pull() == []
 
     assert skipped("archive") == before["archive"] + 1
+    assert skipped("serving") == before["serving"] + 1
     assert skipped("challenger") == before["challenger"] + 2
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert sum("Skipped the challenger" in w and unloadable in w for w in warnings) == 2

@@ -151,11 +151,13 @@ def skip(part: str, why: str) -> None:
 def import_bundle(bundle: ModelArchive) -> list[str]:
     """Import the serving model of an `export_bundle` archive and copy its challenger record
     into the local store, once per record; what changed, in words."""
-    changed = []
+    changed, had = [], bool(registry.entry_state(bundle.tag))
     try:
         if import_archive(bundle):
             changed.append(f"serving model {bundle.tag}")
     except Exception as error:
+        if not had:  # nothing half-imported left: the slot would try it at every change
+            _delete(bundle.tag)
         skip("serving", f"{bundle.tag} could not be imported ({error})")
     record = getattr(bundle, "record", None)  # None in an archive pickled before records
     if record is not None:
@@ -175,15 +177,15 @@ def _import_challenger(
         return None
     candidate, status = record["candidate"], record["status"]
     if status == registry.SHADOWING:
-        imported = False
+        had = bool(registry.entry_state(candidate))
         try:
             if archive is not None and archive.tag == candidate:
-                imported = import_archive(archive)
-            elif registry.get(candidate) is None:
+                import_archive(archive)
+            elif not had:
                 raise LookupError("the archive does not carry it")
             registry.load(candidate)
         except Exception as error:
-            if imported:  # so that a whole archive of the same tag is imported later
+            if not had:  # nothing half-imported left: a whole archive of it imports later
                 _delete(candidate)
             skip("challenger", f"{candidate} could not be brought in ({error})")
             return None
@@ -196,5 +198,7 @@ def _delete(tag: str) -> None:
 
     try:
         bentoml.models.delete(tag)
+    except bentoml.exceptions.NotFound:
+        pass
     except Exception:
         logger.exception("Could not remove %s from the store", tag)
