@@ -4,6 +4,7 @@ other machines; exported again whenever either changes in the store."""
 import dagster as dg
 
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import materialize_result
 
 SYNC_SECONDS = 30  # how often the sensor looks at the store (metadata lookups only)
 
@@ -31,7 +32,7 @@ def build(loop: Loop) -> list:
         except LookupError as error:
             raise dg.Failure(str(error)) from error
         record = model.record or {}
-        return dg.MaterializeResult(
+        return materialize_result(
             value=model,
             metadata={
                 "bentoml_tag": model.tag,
