@@ -17,12 +17,14 @@ JOBS = [
     "hourly_traffic_job",
     "monitoring_windows",
     "batch_scoring",
+    "export_serving_model_archive",
 ]
 SENSORS = [
     "hourly_traffic_on_landing",
     "monitoring_windows_on_new_hours",
     "retrain_on_new_evidence",
     "batch_scoring_on_new_files",
+    "serving_model_archive_on_store_change",
 ]
 
 

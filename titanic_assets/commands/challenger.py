@@ -8,8 +8,9 @@ A candidate the promotion policy kept becomes the challenger by itself (the serv
 asset); this is for an operator who wants another one (any candidate version of the model,
 `bentoml models list <serving name>_candidate`) or none. The model is TITANIC_MODEL's
 (titanic by default) or --model's. The record goes in the model store (core/registry.py), so
-every service worker swaps to it at its next poll, and the challenger_evaluation asset
-judges it from the outcomes of what it shadowed since.
+every service worker swaps to it at its next poll (a replica on another machine once the
+archive sensor exported it and its model_sync brought it in: core/model_sync.py), and the
+challenger_evaluation asset judges it from the outcomes of what it shadowed since.
 Promotion stays monitoring's decision; it changes what serves, so an operator cannot force
 it here (the rollback job serves any version on purpose).
 """

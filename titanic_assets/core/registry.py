@@ -382,9 +382,12 @@ class ModelStore:
         record = self.challenger_record()
         return record.candidate if record is not None and record.shadowing else None
 
-    def record_challenger(self, candidate: str, status: str, reason: str) -> ChallengerRecord:
+    def record_challenger(
+        self, candidate: str, status: str, reason: str, synced_from: str | None = None
+    ) -> ChallengerRecord:
         """Record that `candidate` (a full tag or a candidate version) now shadows, or was
-        promoted or retired, and why; returns the record."""
+        promoted or retired, and why; returns the record. `synced_from`: on a serving
+        machine, when the pipeline's store made the record this copies (core/model_sync.py)."""
         import bentoml
 
         if status not in (SHADOWING, PROMOTED, RETIRED):
@@ -402,6 +405,8 @@ class ModelStore:
             "champion": self.promoted_tag() or "none",
             "threshold": 0.0,  # every store entry has one (see `get`); a record scores nothing
         }
+        if synced_from is not None:
+            metadata["synced_from"] = synced_from
         with bentoml.models.create(self.challenger, labels={"stage": status}, metadata=metadata):
             pass
         record = self.challenger_record()

@@ -28,6 +28,7 @@ import dagster as dg
 
 from titanic_assets.defs.resources import MonitoringPolicy, PredictionLog
 from titanic_assets.loop import Loop
+from titanic_assets.loop.metadata import materialize_result
 from titanic_assets.loop.serving.rollback import serve_again
 
 CHECKPOINTS = 40  # points on the plots and rows of the path table, at most
@@ -58,7 +59,7 @@ def build(loop: Loop) -> list:
             said = "no challenger shadows the serving model"
             if record is not None and not record.shadowing:
                 said += f"; the last one, {record.candidate}, was {record.status}: {record.reason}"
-            return dg.MaterializeResult(metadata={"challenger": "none", "decision": said})
+            return materialize_result(metadata={"challenger": "none", "decision": said})
 
         now = datetime.now(UTC)
         costs = loop.domain.costs
@@ -85,7 +86,7 @@ def build(loop: Loop) -> list:
                 )
         acted = _act(context, loop, record, decision)
         context.log.info(f"{record.candidate}: {decision.action}: {decision.reason}")
-        return dg.MaterializeResult(
+        return materialize_result(
             metadata={
                 "challenger": record.candidate,
                 "serving_model": serving.tag,
