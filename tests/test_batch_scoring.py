@@ -144,7 +144,8 @@ def test_batch_predictions_scores_valid_rows_and_rejects_the_rest_with_reasons(
     assert metadata["rows_rejected"] == len(BROKEN)
     assert metadata["rejection_reasons"] == {reason: 1 for _, reason in BROKEN.values()}
     survived = pd.concat([clean["survived"], mixed["survived"].astype(int)])
-    assert metadata["predicted_positive_rate"] == pytest.approx(survived.mean())
+    rate = metadata["predicted_positive_rate"]  # rounded for reading (loop/metadata.py)
+    assert rate == pytest.approx(survived.mean(), abs=5e-4)
     assert metadata["output_files"]["mixed.csv"]["rejects"] == str(inbox / "rejects" / "mixed.csv")
     assert metadata["model_version"] == serving.version
 
