@@ -260,7 +260,7 @@ def test_drift_without_new_labelled_data_fails_the_check_and_requests_nothing(
     assert evaluation.metadata["new_outcomes_still_needed"].value == needed
     assert f"no retrain; {needed} more outcomes are needed" in evaluation.description
     report = metadata(result, "titanic/drift_report")
-    assert report["share_drifted"] == pytest.approx(2 / len(TITANIC.monitored))
+    assert report["share_drifted"] == pytest.approx(2 / len(TITANIC.monitored), abs=5e-4)
     assert {"plot_Age", "plot_Embarked", "probability_distribution"} <= set(report)
 
     skipped = tick(RETRAIN_ON_NEW_EVIDENCE, monitored)
