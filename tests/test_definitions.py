@@ -69,7 +69,7 @@ def test_every_asset_is_described_and_grouped() -> None:
     for assets_def in defs.assets:
         for key in assets_def.keys:
             assert assets_def.descriptions_by_key.get(key), key
-            assert assets_def.group_names_by_key[key] != "default", key
+            assert assets_def.group_names_by_key[key].startswith(f"{key.path[0]}_"), key
 
 
 # `dg check defs` on the project (and on bad instances): tests/test_domains.py.

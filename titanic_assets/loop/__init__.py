@@ -5,7 +5,8 @@ jobs and sensors for one model.
 
 `Loop` is what a stage knows of the model it builds for: its instance (name, store name,
 folders), its domain, and how its keys, jobs and sensors are named, so two models never
-collide and the UI groups each under its prefix (`titanic/serving_model`).
+collide and the UI shows each apart: keys under its prefix (`titanic/serving_model`), groups
+by model and stage (`titanic_serving`).
 
 Heavy libraries (pandas, scikit-learn, LightGBM, Pandera, matplotlib) are imported inside
 the asset bodies, not at module level, so the code location loads quickly.
@@ -51,7 +52,8 @@ class Loop:
         return {asset: dg.AssetIn(key=self.key(asset)) for asset in assets}
 
     def named(self, thing: str) -> str:
-        """A job's or sensor's name for this model (they share one namespace)."""
+        """A job's, sensor's or asset group's name for this model (each a namespace the
+        models share): the UI lists each model's stages as its own groups."""
         return f"{self.instance.name}_{thing}"
 
     @cached_property

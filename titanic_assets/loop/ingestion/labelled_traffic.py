@@ -20,7 +20,7 @@ from titanic_assets.loop.metadata import materialize_result, table_metadata
 def build(loop: Loop) -> list:
     domain = loop.domain
 
-    @dg.asset(key_prefix=loop.prefix, group_name="ingestion", kinds={"pandas", "csv"})
+    @dg.asset(key_prefix=loop.prefix, group_name=loop.named("ingestion"), kinds={"pandas", "csv"})
     def landed_outcomes(labels_landing: LandingArea) -> dg.MaterializeResult:
         """Every outcomes file in the model's labels landing area, concatenated, untouched:
         one row per prediction id (`id`, as the service returned it) and its label, as text.
@@ -46,7 +46,7 @@ def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
         ins=loop.ins("landed_outcomes"),
-        group_name="ingestion",
+        group_name=loop.named("ingestion"),
         kinds={"pandas"},
     )
     def labelled_traffic(landed_outcomes, prediction_log: PredictionLog) -> dg.MaterializeResult:

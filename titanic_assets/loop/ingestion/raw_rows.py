@@ -9,7 +9,7 @@ from titanic_assets.loop.metadata import materialize_result, table_metadata
 
 
 def build(loop: Loop) -> list:
-    @dg.asset(key_prefix=loop.prefix, group_name="ingestion", kinds={"pandas", "csv"})
+    @dg.asset(key_prefix=loop.prefix, group_name=loop.named("ingestion"), kinds={"pandas", "csv"})
     def raw_rows(
         context: dg.AssetExecutionContext, landing_area: LandingArea
     ) -> dg.MaterializeResult:

@@ -61,7 +61,7 @@ def _output_plot(loop: Loop, model: RegisteredModel, sample: Any) -> str:
 def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
-        group_name="monitoring",
+        group_name=loop.named("monitoring"),
         kinds={"scipy", "matplotlib"},
         deps=[loop.key("serving_model"), loop.key("hourly_traffic")],
     )

@@ -43,7 +43,7 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
 def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
-        group_name="monitoring",
+        group_name=loop.named("monitoring"),
         partitions_def=HOURLY,
         kinds={"duckdb", "parquet"},
     )

@@ -39,7 +39,7 @@ def _promised(model: Any) -> dict[str, float]:
 def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
-        group_name="monitoring",
+        group_name=loop.named("monitoring"),
         kinds={"duckdb", "pandas"},
         deps=[loop.key("serving_model"), loop.key("hourly_traffic")],
     )

@@ -37,7 +37,7 @@ CHECKPOINTS = 40  # points on the plots and rows of the path table, at most
 def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
-        group_name="monitoring",
+        group_name=loop.named("monitoring"),
         kinds={"duckdb", "bentoml"},
         deps=[loop.key("serving_model"), loop.key("hourly_traffic")],
     )

@@ -11,7 +11,7 @@ def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
         ins=loop.ins("labelled_rows"),
-        group_name="preparation",
+        group_name=loop.named("preparation"),
         kinds={"pandas", "numpy"},
     )
     def feature_table(labelled_rows) -> dg.MaterializeResult:

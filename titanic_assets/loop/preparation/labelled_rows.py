@@ -11,7 +11,7 @@ def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
         ins=loop.ins("raw_rows", "labelled_traffic"),
-        group_name="preparation",
+        group_name=loop.named("preparation"),
         kinds={"pandas"},
     )
     def labelled_rows(raw_rows, labelled_traffic) -> dg.MaterializeResult:

@@ -34,7 +34,7 @@ def build(loop: Loop) -> list:
 
     @dg.asset(
         key_prefix=loop.prefix,
-        group_name="scoring",
+        group_name=loop.named("scoring"),
         kinds={"lightgbm" if loop.domain.family == "lightgbm" else "numpy", "pandas", "csv"},
         deps=[loop.key("serving_model")],
     )

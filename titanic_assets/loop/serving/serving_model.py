@@ -38,7 +38,7 @@ def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
         ins=loop.ins("trained_model", "model_evaluation", "labelled_rows"),
-        group_name="serving",
+        group_name=loop.named("serving"),
         kinds={"bentoml"},
     )
     def serving_model(

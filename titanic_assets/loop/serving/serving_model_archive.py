@@ -12,7 +12,7 @@ SYNC_SECONDS = 30  # how often the sensor looks at the store (metadata lookups o
 def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
-        group_name="serving",
+        group_name=loop.named("serving"),
         kinds={"bentoml"},
         deps=[loop.key("serving_model")],
     )

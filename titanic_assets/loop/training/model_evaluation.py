@@ -37,7 +37,7 @@ def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
         ins=loop.ins("trained_model", "labelled_rows"),
-        group_name="training",
+        group_name=loop.named("training"),
         kinds={"scikitlearn"},
     )
     def model_evaluation(

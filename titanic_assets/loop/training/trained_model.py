@@ -12,7 +12,7 @@ def build(loop: Loop) -> list:
     @dg.asset(
         key_prefix=loop.prefix,
         ins=loop.ins("labelled_rows"),
-        group_name="training",
+        group_name=loop.named("training"),
         kinds={"scikitlearn"} | ({"lightgbm"} if loop.domain.family == "lightgbm" else set()),
         # The feature table's contract gates training; the model starts from raw columns.
         deps=[loop.key("feature_table")],
