@@ -45,8 +45,8 @@ REPEATS = 5
 GROUP_RESAMPLES = 1000
 # Folds' fits at a time: one per core this process may use (each LightGBM fit keeps to one
 # thread and releases the GIL, so threads suffice, and each fit's figures are the same as
-# fitted one after another). TITANIC_FIT_THREADS overrides (1: one at a time).
-FIT_THREADS = int(os.environ.get("TITANIC_FIT_THREADS", 0)) or len(os.sched_getaffinity(0))
+# fitted one after another).
+FIT_THREADS = len(os.sched_getaffinity(0))
 # The schemes a claim's interval spans: what traffic may plausibly look like.
 SHIFT_SCHEMES = ("group 5x5", "group 5x5, traffic-weighted")  # and the domain's claimed
 
