@@ -41,7 +41,7 @@ lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 
-bench: install  ## Performance figures for the README (the service benchmark needs wrk)
+bench: install  ## The benchmarks (the service benchmark needs wrk); stamped results in benchmarks/results/
 	$(UV) run --frozen python benchmarks/pipeline.py
 	$(UV) run --frozen python benchmarks/service.py
 	$(UV) run --frozen python benchmarks/prediction_path.py
@@ -50,6 +50,7 @@ bench: install  ## Performance figures for the README (the service benchmark nee
 	$(UV) run --frozen python benchmarks/promotion.py
 	$(UV) run --frozen python benchmarks/loop.py
 	$(UV) run --frozen python benchmarks/monitoring_scale.py
+	$(UV) run --frozen python benchmarks/estimation.py
 
 .PHONY: docs
 docs: install  ## The documentation site on http://127.0.0.1:8000, rebuilt on every change
