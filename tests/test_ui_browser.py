@@ -100,6 +100,8 @@ def test_operator_materializes_everything_from_the_ui_and_reads_checks_and_metri
         page.goto(f"{url}/locations/titanic_assets.definitions/jobs/{MODEL_TRAINING_JOB}")
         page.get_by_role("button", name="Materialize all").click()
         # The job's default config is complete, so no launchpad: the run starts at once.
+        page.wait_for_timeout(3_000)
+        page.screenshot(path=ARTIFACTS / "model_training_launched.png")  # what the click did
         run = poll(
             "the model_training run to finish", lambda: finished(url, MODEL_TRAINING_JOB), 240
         )

@@ -12,7 +12,7 @@ def build(loop: Loop) -> list:
         dg.define_asset_job(
             loop.named(MODEL_TRAINING_JOB),
             selection=dg.AssetSelection.key_prefixes(loop.prefix)
-            - dg.AssetSelection.groups("monitoring", "scoring"),
+            - dg.AssetSelection.groups(loop.named("monitoring"), loop.named("scoring")),
             description="Rematerialize the chain from the raw rows to the evaluated, "
             "registered and (if the promotion policy agrees) served model.",
         )
