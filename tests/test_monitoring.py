@@ -352,7 +352,7 @@ def test_drift_with_a_new_labelled_batch_retrains_once_and_never_again_on_the_sa
             [*defs.assets, *defs.asset_checks],
             # The Titanic model's training job, as the sensor requests it.
             selection=dg.AssetSelection.key_prefixes(["titanic"])
-            - dg.AssetSelection.groups("monitoring", "scoring"),
+            - dg.AssetSelection.groups("titanic_monitoring", "titanic_scoring"),
             instance=monitored.instance,
             resources=monitored.resources(),
             tags=request.tags,
