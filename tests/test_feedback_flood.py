@@ -41,7 +41,10 @@ from titanic_assets.testing import (
 
 FLOOD_TOKEN = "flooding-client-token-0123456789"
 FLOODED = 300
-RETRAIN = unpartitioned("titanic") - dg.AssetSelection.groups("monitoring", "scoring")
+# The Titanic model's training job: its graph without its monitoring and scoring groups.
+RETRAIN = unpartitioned("titanic") - dg.AssetSelection.groups(
+    "titanic_monitoring", "titanic_scoring"
+)
 TRAINING_DATA = dg.AssetSelection.assets(dg.AssetKey(["titanic", "labelled_rows"])).upstream()
 STORE = ModelStore(SERVING_NAME)
 
