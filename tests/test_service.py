@@ -608,7 +608,7 @@ def test_a_model_still_being_copied_into_the_store_is_served_once_whole(
     serving, and serves the new model once the copy is whole (it did not give up on it)."""
     serving = server.get("/model_info").json()["model_version"]
     staging = tmp_path / "staging"
-    tag = save_model(staging, trained, 0.43, tmp_path / "model.pkl")
+    tag = save_model(staging, trained, trained.threshold, tmp_path / "model.pkl")
     name, version = tag.split(":")
     entry, target = staging / "models" / name / version, server.store / "models" / name / version
     shutil.copytree(entry, target, ignore=shutil.ignore_patterns(registry.PIPELINE_FILE))
