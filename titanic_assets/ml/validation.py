@@ -202,12 +202,15 @@ def _accuracies(weights: np.ndarray, labels: np.ndarray, decisions: np.ndarray) 
 
 def _aucs(weights: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Weighted ROC-AUC per row of `weights` (ties count half): per distinct score, the
-    weight of positives times the weight of negatives scored lower."""
-    _, level = np.unique(scores, return_inverse=True)
-    onehot = np.zeros((len(scores), level.max() + 1))
-    onehot[np.arange(len(scores)), level] = 1.0
-    positive = (weights * (labels == 1)) @ onehot
-    negative = (weights * (labels == 0)) @ onehot
+    weight of positives times the weight of negatives scored lower. The weights of each
+    distinct score are summed over the rows sorted by score (not a rows x scores one-hot
+    product: 1,000 resamples of Adult's 24,000 one-pass rows took 30 s and 1 GB that way)."""
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])  # each distinct score
+    sorted_weights = weights[:, order]
+    positive = np.add.reduceat(sorted_weights * (labels[order] == 1), starts, axis=1)
+    negative = np.add.reduceat(sorted_weights * (labels[order] == 0), starts, axis=1)
     below = np.cumsum(negative, axis=1) - negative
     pairs = positive.sum(axis=1) * negative.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
