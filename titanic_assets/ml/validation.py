@@ -8,7 +8,8 @@ be like that; each scheme below asks what happens under one plausible difference
 - `random_folds`: 5 x 5 repeated stratified k-fold.
 - `group_folds`: 5 x 5 StratifiedGroupKFold over the domain's groups (Domain.groups, e.g.
   families travelling together): no validation row has a group-mate in training. A domain
-  without groups has every row its own group.
+  without groups has every row its own group: its group folds are random folds, and
+  modeling.validate_under_shift reuses the random scheme's (no second 25 fits).
 - `leave_one_out_by(X, column)`: one fold per value of an input the domain names
   (Domain.leave_one_out): train on the others, validate on it, a population the model has
   not seen. Claimed when the domain says so (Domain.shift_claimed, e.g. a port of embarkation
@@ -24,7 +25,9 @@ weights are given. `claim` turns the schemes into the interval the model states.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +43,10 @@ SEED = 20260401
 FOLDS = 5
 REPEATS = 5
 GROUP_RESAMPLES = 1000
+# Folds' fits at a time: one per core this process may use (each LightGBM fit keeps to one
+# thread and releases the GIL, so threads suffice, and each fit's figures are the same as
+# fitted one after another). TITANIC_FIT_THREADS overrides (1: one at a time).
+FIT_THREADS = int(os.environ.get("TITANIC_FIT_THREADS", 0)) or len(os.sched_getaffinity(0))
 # The schemes a claim's interval spans: what traffic may plausibly look like.
 SHIFT_SCHEMES = ("group 5x5", "group 5x5, traffic-weighted")  # and the domain's claimed
 
@@ -446,6 +453,11 @@ def decided_at(oof: OutOfFold, threshold: float) -> OutOfFold:
     return OutOfFold(oof.folds, oof.probabilities, decided, oof.raw)
 
 
+def _fits() -> ThreadPoolExecutor:
+    """Where run_folds' fits run: FIT_THREADS of them side by side."""
+    return ThreadPoolExecutor(FIT_THREADS, thread_name_prefix="fold")
+
+
 def run_folds(
     fit: Any,
     X: pd.DataFrame,
@@ -468,35 +480,53 @@ def run_folds(
     25 folds gave the same figures at six times the fits, 12 s for LightGBM's 5 x 5); in
     one-pass schemes (a value of an input left out), whose folds' models differ too much to
     share one map, on inner 5-fold out-of-fold probabilities of the fold's training rows.
-    A model with `decide` (a rule) decides by it, else p >= threshold."""
+    A model with `decide` (a rule) decides by it, else p >= threshold.
+
+    The folds' fits (and the one-pass schemes' inner ones) run FIT_THREADS at a time: each is
+    seeded and independent of the others, so the outputs are those of fitting in order."""
     y = np.asarray(y, dtype=int)
     repeats = sorted({fold.repeat for fold in folds})
     raw = {r: np.full(len(y), np.nan) for r in repeats}
     decisions = {r: np.full(len(y), np.nan) for r in repeats}
     rng = np.random.default_rng(seed)
-    for fold in folds:
+    # The halves are drawn fold by fold, in order, whatever order the fits finish in.
+    halves = [rng.random(len(fold.test)) < 0.5 if feedback else None for fold in folds]
+
+    def scored(i: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """Fold i's model's outputs: (validation rows, probabilities, decisions) per part."""
+        fold = folds[i]
         model = fit(X.iloc[fold.train].reset_index(drop=True), y[fold.train])
-        parts = [np.ones(len(fold.test), bool)]
-        if feedback:
-            half = rng.random(len(fold.test)) < 0.5
-            parts = [half, ~half]
+        half = halves[i]
+        parts = [np.ones(len(fold.test), bool)] if half is None else [half, ~half]
+        outputs = []
         for part in parts:
-            if feedback:
+            if half is not None:
                 known = np.r_[fold.train, fold.test[~part]]
                 model.set_evidence(X.iloc[known].reset_index(drop=True), y[known])
             rows = X.iloc[fold.test[part]].reset_index(drop=True)
-            raw[fold.repeat][fold.test[part]] = model.predict_proba(rows)
-            if hasattr(model, "decide"):
-                decisions[fold.repeat][fold.test[part]] = model.decide(rows)
+            decided = model.decide(rows) if hasattr(model, "decide") else None
+            outputs.append((fold.test[part], model.predict_proba(rows), decided))
+        return outputs
+
+    one_pass = calibrate is not None and len(repeats) == 1
+    with _fits() as pool:
+        fitted = [pool.submit(scored, i) for i in range(len(folds))]
+        inner = [pool.submit(_inner_raw, fit, X, y, f.train, seed) for f in folds if one_pass]
+        for fold, outputs in zip(folds, fitted, strict=True):
+            for rows, probability, decided in outputs.result():
+                raw[fold.repeat][rows] = probability
+                if decided is not None:
+                    decisions[fold.repeat][rows] = decided
+        inner = [future.result() for future in inner]
     probabilities = {r: v.copy() for r, v in raw.items()}
     if calibrate is not None:
-        for fold in folds:
+        for i, fold in enumerate(folds):
             if len(repeats) > 1:
                 others = ~np.isnan(raw[fold.repeat])
                 others[fold.test] = False
                 inputs, labels = raw[fold.repeat][others], y[others]
             else:
-                inputs, labels = _inner_raw(fit, X, y, fold.train, seed)
+                inputs, labels = inner[i]
             mapping = calibrate(inputs, labels)
             probabilities[fold.repeat][fold.test] = mapping(raw[fold.repeat][fold.test])
     for r in repeats:
