@@ -290,13 +290,14 @@ def validate_under_shift(
     domain: Domain, model: TrainedModel, table: pd.DataFrame, traffic: pd.DataFrame | None = None
 ) -> ShiftValidation:
     """The model refitted under each shift scheme on the training split (the random scheme
-    is the training run's), and the claim they give."""
+    is the training run's), and the claim they give. A domain without groups (each row its
+    own) has random folds for group folds: the training run's serve as both."""
     X, y = _rows(domain, table, model.train_ids)
     groups = _groups(domain, X)
     rule = baseline_rule(domain, X, y)
     fit, calibrate = fitting.lightgbm(domain), fitting.calibrator()
     folds = {
-        "group 5x5": validation.group_folds(y, groups),
+        **({} if domain.groups is None else {"group 5x5": validation.group_folds(y, groups)}),
         **{
             name: validation.leave_one_out_by(X, column)
             for name, column in domain.leave_one_out.items()
@@ -306,7 +307,8 @@ def validate_under_shift(
         k: validation.run_folds(fit, X, y, f, model.threshold, calibrate) for k, f in folds.items()
     }
     oof["random 5x5"] = model.random_folds
-    order = ["random 5x5", *folds]
+    oof.setdefault("group 5x5", model.random_folds)
+    order = ["random 5x5", "group 5x5", *(k for k in folds if k != "group 5x5")]
     costs = domain.costs
     schemes = {k: validation.summarize(oof[k], y, rule, groups, costs=costs) for k in order}
     traffic_rows = 0 if traffic is None else len(traffic)
