@@ -2,9 +2,9 @@
 
 A Flask app that loads the same pickled model (core/models.py: the domain's design and the
 booster, uncalibrated) and scores one pandas DataFrame per request, no input validation, no
-logging. Request and answer fields are the Titanic service's (the domain's words). Served by
-gunicorn:
-    TITANIC_PIPELINE=model/pipeline.pkl TITANIC_THRESHOLD=0.5 \
+logging. Request and answer fields are the service's of the model TITANIC_MODEL names
+(default titanic; the domain's words). Served by gunicorn:
+    TITANIC_MODEL=titanic TITANIC_PIPELINE=model/pipeline.pkl TITANIC_THRESHOLD=0.5 \
         gunicorn -w 2 -b 127.0.0.1:3002 benchmarks.flask_baseline:app
 """
 
@@ -16,7 +16,8 @@ from flask import Flask, jsonify, request
 
 from titanic_assets.core.domain import load_domain
 
-WORDS = load_domain("titanic").words  # the batch body's key, the decision's field
+# The batch body's key, the decision's field.
+WORDS = load_domain(os.environ.get("TITANIC_MODEL", "titanic")).words
 with open(os.environ["TITANIC_PIPELINE"], "rb") as handle:
     pipeline = pickle.load(handle)
 threshold = float(os.environ["TITANIC_THRESHOLD"])

@@ -1,10 +1,11 @@
 """Service figures for the README: the BentoML service against a Flask baseline, under wrk.
 
-Trains the model once, registers it in a temporary BentoML store, then for each server in
+For one model (`--model`, default titanic; every request's body is its domain's example
+row). Trains the model once, registers it in a temporary BentoML store, then for each server in
 turn (the real `bentoml serve` service, and benchmarks/flask_baseline.py under gunicorn, both
 with 2 worker processes on loopback): time from start to ready, single-prediction
 throughput and p50/p99 latency at concurrency 1, 8 and 32, error counts, rows/s for
-1,000-passenger batches, and resident memory per process. A few seconds per level. Between
+1,000-row batches, and resident memory per process. A few seconds per level. Between
 the two, the constant-answer services of benchmarks/constant_service.py at the same levels:
 the framework's own cost, alone and behind the service's plumbing.
 
@@ -12,12 +13,15 @@ The shadow section (`--only shadow` runs it alone) measures what a challenger co
 `bentoml serve` (2 workers, models polled every second) alternately with and without a
 candidate shadowing the serving model, in interleaved rounds (off, on, on, off, ...: this
 machine's throughput drifts between runs, so only figures taken side by side compare). Each
-round: /predict at concurrency 32, 1,000-passenger batches, and the CPU seconds the service's
+round: /predict at concurrency 32, 1,000-row batches, and the CPU seconds the service's
 processes spent per request. The prediction log lines of every round are read back: each one
 of a shadowed round must carry the challenger's answers, none of an unshadowed one.
 
+The figures are written stamped (benchmarks/stamp.py) to
+benchmarks/results/service-<model>.json (service-servers-<model>.json, ... for one section).
+
 Needs wrk (`apt-get install wrk`). Run with `uv run python benchmarks/service.py`
-(`--only servers` or `--only shadow` for one section).
+(`--model adult_income`; `--only servers` or `--only shadow` for one section).
 """
 
 from __future__ import annotations
@@ -35,13 +39,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from titanic_assets.domains.titanic import DOMAIN
-from titanic_assets.domains.titanic.examples import PASSENGER
+from benchmarks.stamp import Stamp
+from titanic_assets.core.domain import Domain, load_domain
+from titanic_assets.core.instances import instance_names
 from titanic_assets.testing import BIN, environment, free_port, model_log, poll, running
 
-MODEL = "titanic"  # the configured model served (TITANIC_MODEL), its store and log folder
-ROWS = DOMAIN.words.rows  # the batch body's key
+# The model measured (`--model`, select()): the configured model served (TITANIC_MODEL), its
+# store and log folder; its domain; the domain's example row, the body of every request;
+# the batch body's key.
+MODEL = "titanic"
+DOMAIN: Domain = load_domain(MODEL)
+EXAMPLE = DOMAIN.example
+ROWS = DOMAIN.words.rows
 
 WORKERS = 2
 SECONDS = 5
@@ -69,6 +80,24 @@ f:close()
 """
 
 
+def select(model: str) -> None:
+    """Measure `model`: its domain, its example row, its batch key."""
+    global MODEL, DOMAIN, EXAMPLE, ROWS
+    MODEL, DOMAIN = model, load_domain(model)
+    EXAMPLE, ROWS = DOMAIN.example, DOMAIN.words.rows
+
+
+def labelled_rows(domain: Domain) -> Any:
+    """The domain's shipped rows as the pipeline cleans them (read as the landing area
+    reads a file: its missing values, row ids for a domain without an id column)."""
+    import pandas as pd
+
+    from titanic_assets.ml.cleaning import clean_rows, with_row_ids
+
+    raw = pd.read_csv(domain.data, na_values=list(domain.missing_values))
+    return clean_rows(domain, with_row_ids(domain, raw.assign(source=domain.data.name)))[0]
+
+
 def store():
     """The served model's names in the BentoML model store (registry.ModelStore)."""
     from titanic_assets.core.instances import read_instance
@@ -94,22 +123,19 @@ def train_candidate() -> str:
 
 
 def _train_and_save(name: str, fraction: float) -> tuple[str, float]:
-    """Train on `fraction` of the shipped passengers and save under `name`; tag, threshold."""
-    import pandas as pd
-
+    """Train on `fraction` of the shipped rows and save under `name`; tag, threshold."""
     from titanic_assets.core import registry
     from titanic_assets.ml import modeling
-    from titanic_assets.ml.cleaning import clean_rows
 
-    passengers, _ = clean_rows(DOMAIN, pd.read_csv(DOMAIN.data).assign(source="x"))
+    rows = labelled_rows(DOMAIN)
     if fraction < 1:
-        passengers = passengers.sample(frac=fraction, random_state=7)
-    model = modeling.train_model(DOMAIN, passengers)
-    evaluation = modeling.evaluate(DOMAIN, model, passengers)
+        rows = rows.sample(frac=fraction, random_state=7)
+    model = modeling.train_model(DOMAIN, rows)
+    evaluation = modeling.evaluate(DOMAIN, model, rows)
     tag = registry.save(
         name,
         pipeline=model.pipeline,
-        reference=passengers[list(DOMAIN.input_names)],
+        reference=rows[list(DOMAIN.input_names)],
         reference_summary={},
         metadata={
             "threshold": model.threshold,
@@ -196,8 +222,8 @@ def memory_mib(process: subprocess.Popen) -> list[float]:
 
 def measure(name: str, process, ready_seconds: float, url: str, work: Path) -> dict:
     single, batch = work / f"{name}-single.json", work / f"{name}-batch.json"
-    single.write_text(json.dumps(PASSENGER))
-    batch.write_text(json.dumps({ROWS: [PASSENGER] * BATCH}))
+    single.write_text(json.dumps(EXAMPLE))
+    batch.write_text(json.dumps({ROWS: [EXAMPLE] * BATCH}))
     wrk(f"{url}/predict", single, 8, seconds=2)  # warm-up
     figures = {"ready_seconds": round(ready_seconds, 2)}
     for connections in CONCURRENCY:
@@ -214,13 +240,14 @@ def measure(name: str, process, ready_seconds: float, url: str, work: Path) -> d
 
 def measure_single(url: str, work: Path) -> dict:
     single = work / "constant-single.json"
-    single.write_text(json.dumps(PASSENGER))
+    single.write_text(json.dumps(EXAMPLE))
     wrk(f"{url}/predict", single, 8, seconds=2)  # warm-up
     return {f"c{c}": wrk(f"{url}/predict", single, c) for c in CONCURRENCY}
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=instance_names(), default=MODEL, help="the model served")
     parser.add_argument(
         "--only", choices=("servers", "shadow"), help="one section (default: both, servers first)"
     )
@@ -230,14 +257,23 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
-    work = Path(tempfile.mkdtemp(prefix="titanic-service-bench-"))
+    select(args.model)
+    run = Stamp("service" if args.only is None else f"service-{args.only}", MODEL)
+    work = Path(tempfile.mkdtemp(prefix=f"{MODEL}-service-bench-"))
     os.environ.update(environment(work))  # the models are registered in work's store
     pipeline_file, threshold = train_and_register(work)
+    figures: dict[str, Any] = {"example": EXAMPLE, "workers": WORKERS, "seconds": SECONDS}
     if args.only in (None, "servers"):
-        report(compare_servers(work, pipeline_file, threshold))
+        figures["servers"] = compare_servers(work, pipeline_file, threshold)
+        report(figures["servers"])
     correct = True
     if args.only in (None, "shadow"):
-        correct = report_shadow(measure_shadow(work, train_candidate(), args.rounds))
+        figures["shadow"] = measure_shadow(work, train_candidate(), args.rounds)
+        correct = report_shadow(figures["shadow"])
+    from titanic_assets.core import registry
+
+    family = registry.load(store().promoted_tag()).family
+    print(f"stamped: {run.save(figures, family=family)}")
     if not correct:
         sys.exit(
             "The prediction log did not match the shadow state of every round (above); "
@@ -268,7 +304,12 @@ def compare_servers(work: Path, pipeline_file: Path, threshold: float) -> dict:
             results[name] = measure_single(url, work)
 
     env = environment(
-        work, {"TITANIC_PIPELINE": str(pipeline_file), "TITANIC_THRESHOLD": str(threshold)}
+        work,
+        {
+            "TITANIC_PIPELINE": str(pipeline_file),
+            "TITANIC_THRESHOLD": str(threshold),
+            "TITANIC_MODEL": MODEL,
+        },
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -295,7 +336,7 @@ def report(results: dict) -> None:
             for c in CONCURRENCY
         ],
         (
-            f"{BATCH}-passenger batches: rows/s (errors)",
+            f"{BATCH}-row batches: rows/s (errors)",
             lambda r: f"{r['batch_rows_per_second']:,} ({r['batch_errors']})",
         ),
         ("memory per process (MiB, main first)", lambda r: ", ".join(map(str, r["memory_mib"]))),
@@ -348,8 +389,8 @@ def measure_shadow(work: Path, candidate: str, rounds: int) -> dict:
         },
     )
     single, batch = work / "shadow-single.json", work / "shadow-batch.json"
-    single.write_text(json.dumps(PASSENGER))
-    batch.write_text(json.dumps({ROWS: [PASSENGER] * BATCH}))
+    single.write_text(json.dumps(EXAMPLE))
+    batch.write_text(json.dumps({ROWS: [EXAMPLE] * BATCH}))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(BIN / "bentoml"), "serve", "bento.service:ModelService",
@@ -447,7 +488,7 @@ def service_cpu_seconds(root) -> float:
 def shadow_round(
     root, url: str, single: Path, batch: Path, log: LogTail, challenger: str | None
 ) -> dict:
-    """/predict at SHADOW_CONNECTIONS, then 1,000-passenger batches, each with the service's
+    """/predict at SHADOW_CONNECTIONS, then 1,000-row batches, each with the service's
     CPU time per request (per row); then the round's prediction log lines checked against
     `challenger` (the tag that should shadow, None: none).
 
@@ -516,7 +557,7 @@ class LogTail:
 
 
 def check_log(lines: dict[str, list[dict]], challenger: str | None) -> dict:
-    """Whether every line carries the challenger's answers, one per passenger, from
+    """Whether every line carries the challenger's answers, one per row, from
     `challenger`'s version (when one should shadow), or none does (when none should)."""
     version = challenger.split(":", 1)[1] if challenger else None
     wrong: dict[str, list[float]] = {}  # worker: the wrong lines' times
@@ -570,7 +611,7 @@ def report_shadow(results: dict) -> bool:
     print(
         f"\nShadow scoring, commit {results['commit']}; challenger {results['candidate']}; "
         f"{len(off)} rounds of each kind, /predict at concurrency {SHADOW_CONNECTIONS} "
-        f"for {SECONDS} s, then {BATCH:,}-passenger batches for {SHADOW_BATCH_SECONDS} s; "
+        f"for {SECONDS} s, then {BATCH:,}-row batches for {SHADOW_BATCH_SECONDS} s; "
         f"{WORKERS} workers; with no traffic, the service used {results['idle_cpu_percent']}% "
         "of a CPU.\n"
     )
@@ -583,7 +624,7 @@ def report_shadow(results: dict) -> bool:
         ("p50 ms, median", "p50_ms", 2),
         ("p99 ms, median", "p99_ms", 2),
         ("service CPU µs per request, median", "cpu_us_per_request", 0),
-        (f"{BATCH:,}-passenger batches: rows/s, median", "batch_rows_per_second", 0),
+        (f"{BATCH:,}-row batches: rows/s, median", "batch_rows_per_second", 0),
         ("service CPU µs per batch row, median", "cpu_us_per_batch_row", 1),
     ):
         a, b = median(off, key), median(on, key)
