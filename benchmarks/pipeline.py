@@ -8,9 +8,10 @@ time against rows.
   (testing.environment: its own Dagster instance, BentoML store and landing area, seeded
   with the domain's shipped data), on this checkout's code. Wall time of the whole command,
   start-up included; peak memory sampled every 0.2 s over the command's process tree: the
-  sum of every process's resident memory (what the machine must hold) and the largest one.
-  Then each step's own time, from the run's step statistics (model_training,
-  model_evaluation, ...).
+  sum of every process's resident memory (what the machine must hold) and the largest one;
+  the CPU seconds of the whole tree (user + system: what a shared machine's load cannot
+  inflate much, unlike wall time). Then each step's own wall time, from the run's step
+  statistics (trained_model, model_evaluation, ...).
 - Training alone: ml.modeling.train_model on the cleaned shipped rows (5 x 5 repeated CV,
   calibration, the final fit), wall and CPU seconds (CPU counts every thread's: the folds'
   fits run one per core, ml/validation.FIT_THREADS).
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -123,8 +125,11 @@ def _tree_rss(root) -> tuple[int, int]:
 
 
 def materialize(model: str) -> dict:
-    """`make materialize MODEL=<model>`'s command in a throwaway environment: wall seconds,
-    peak memory (the process tree's sum and its largest process, MB), each step's seconds."""
+    """`make materialize MODEL=<model>`'s command in a throwaway environment: wall and CPU
+    seconds, peak memory (the process tree's sum and its largest process, MB), each step's
+    seconds."""
+    import resource
+
     import psutil
 
     bin_folder = Path(sys.executable).parent
@@ -132,24 +137,35 @@ def materialize(model: str) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"pipeline-{model}-") as folder:
         work = Path(folder)
         log = work / "dg.log"
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         with log.open("wb") as out:
             started = time.perf_counter()
             process = subprocess.Popen(
                 [str(bin_folder / "dg"), "launch", "--assets", selection],
                 cwd=ROOT, env=environment(work), stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
             )  # fmt: skip
-            root = psutil.Process(process.pid)
-            peak_sum = peak_one = 0
-            while process.poll() is None:
-                total, largest = _tree_rss(root)
-                peak_sum, peak_one = max(peak_sum, total), max(peak_one, largest)
-                time.sleep(SAMPLE_EVERY)
-            seconds = time.perf_counter() - started
+            try:
+                root = psutil.Process(process.pid)
+                peak_sum = peak_one = 0
+                while process.poll() is None:
+                    total, largest = _tree_rss(root)
+                    peak_sum, peak_one = max(peak_sum, total), max(peak_one, largest)
+                    time.sleep(SAMPLE_EVERY)
+                seconds = time.perf_counter() - started
+            finally:  # interrupted: nothing of the run outlives the benchmark
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+        # Every process of the tree has been waited for by its parent: their CPU is counted.
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         if process.returncode != 0:
             raise RuntimeError(f"dg launch failed for {model}:\n{log.read_text()[-3000:]}")
         steps = step_seconds(work / "dagster_home")
     return {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "peak_mb": peak_sum / 2**20,
         "peak_process_mb": peak_one / 2**20,
         "steps": steps,
@@ -245,6 +261,7 @@ def main() -> None:
         runs = [materialize(model) for _ in range(repeats)]
         trainings = [measure(TRAIN, model, "1") for _ in range(repeats)]
         seconds = [r["seconds"] for r in runs]
+        cpu = [r["cpu_seconds"] for r in runs]
         peaks = [r["peak_mb"] for r in runs]
         largest = [r["peak_process_mb"] for r in runs]
         train_seconds = [t["seconds"] for t in trainings]
@@ -255,6 +272,7 @@ def main() -> None:
         print(f"\n== {model} (load average at start {run.load_at_start})")
         print(f"code location load:        {spread(loads)} s")
         print(f"full materialization:      {spread(seconds)} s  (make materialize MODEL={model})")
+        print(f"  CPU, all processes:      {spread(cpu)} s")
         print(f"  peak memory, all processes: {spread(peaks, 0)} MB")
         print(f"  peak memory, largest one:   {spread(largest, 0)} MB")
         for name in step_names[:4]:
@@ -268,6 +286,7 @@ def main() -> None:
         figures = {
             "code_location_load_seconds": summary(loads),
             "materialization_seconds": summary(seconds),
+            "materialization_cpu_seconds": summary(cpu),
             "materialization_peak_mb": summary(peaks),
             "materialization_peak_largest_process_mb": summary(largest),
             "materialization_step_seconds": steps,
