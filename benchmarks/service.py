@@ -551,6 +551,8 @@ class LogTail:
             # Every request's line is written and flushed before it is answered, and wrk
             # has finished: no line is half-written.
             self.offsets[path] = self.offsets.get(path, 0) + len(data)
+            if not data:  # e.g. the servers section's workers, in the same folder: not this one's
+                continue
             worker = re.search(r"-(\d+)(?:-p\d+)?\.jsonl$", path.name).group(1)
             lines.setdefault(worker, []).extend(json.loads(line) for line in data.splitlines())
         return lines
