@@ -6,12 +6,12 @@ quoted in the README can be traced to its run and told apart from a stale one.
     ...                                       # measure
     run.save(figures, family="lightgbm")      # at the end: writes the file, returns its path
 
-The stamp: the benchmark, the model and its family, the commit (and whether the checkout
-had uncommitted changes to tracked files outside benchmarks/results/), the UTC date at the
-start and the end, the cores (the machine's, and those this process may use), the load
-average (1, 5, 15 minutes) at the start and at the end (on a shared machine, a figure taken
-under a load of 4 on 2 cores is not one taken on an idle one), Python's version, the
-command line, then the figures as the benchmark gives them.
+The stamp: the benchmark, the model and its family, the commit as the run starts (and
+whether the checkout had uncommitted changes to tracked files outside benchmarks/results/),
+the UTC date at the start and the end, the cores (the machine's, and those this process may
+use), the load average (1, 5, 15 minutes) at the start and at the end (on a shared machine,
+a figure taken under a load of 4 on 2 cores is not one taken on an idle one), Python's
+version, the command line, then the figures as the benchmark gives them.
 
 Hand-written, about fifty lines of standard library: pyperf records this kind of metadata,
 but it is not in the locked environment (a new dependency, and a lock change, for a stamp),
@@ -53,16 +53,18 @@ class Stamp:
     def __init__(self, benchmark: str, model: str) -> None:
         self.benchmark, self.model = benchmark, model
         self.started, self.load_at_start = _now(), _load()
+        # The code measured: the checkout as the run starts (a commit made meanwhile is not).
+        self.commit = _git("rev-parse", "HEAD")
+        self.changed = bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 ":(exclude)benchmarks/results"))  # fmt: skip
 
     def save(self, figures: dict[str, Any], family: str, folder: Path = RESULTS) -> Path:
-        changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".",
-                       ":(exclude)benchmarks/results")  # fmt: skip
         stamped = {
             "benchmark": self.benchmark,
             "model": self.model,
             "model_family": family,
-            "commit": _git("rev-parse", "HEAD"),
-            "uncommitted_changes": bool(changed),
+            "commit": self.commit,
+            "uncommitted_changes": self.changed,
             "started": self.started,
             "finished": _now(),
             "cores": os.cpu_count(),
