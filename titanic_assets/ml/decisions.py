@@ -30,6 +30,15 @@ class DecisionMetric:
     def name(self) -> str:
         return "accuracy" if self.costs is None else "expected_cost"
 
+    @property
+    def cheaper_share(self) -> float:
+        """The cheaper wrong decision's cost over the dearer's (0 for accuracy): the smaller
+        size of a disagreement the shadow decision weighs (ml/sequential.py)."""
+        if self.costs is None:
+            return 0.0
+        costs = (self.costs.false_positive, self.costs.false_negative)
+        return min(costs) / max(costs)
+
     def per_row(self, labels: np.ndarray, decisions: np.ndarray) -> np.ndarray:
         """1 for a right decision and 0 for a wrong one (accuracy); what each decision
         cost (expected cost)."""

@@ -61,13 +61,12 @@ def build(loop: Loop) -> list:
                 said += f"; the last one, {record.candidate}, was {record.status}: {record.reason}"
             return materialize_result(metadata={"challenger": "none", "decision": said})
 
+        from titanic_assets.ml import decisions
+
         now = datetime.now(UTC)
         costs = loop.domain.costs
         paired = _shadowed_outcomes(loop, loop.log(prediction_log), serving.version, record, now)
-        small = 0.0
-        if costs is not None:
-            dearer = max(costs.false_positive, costs.false_negative)
-            small = min(costs.false_positive, costs.false_negative) / dearer
+        small = decisions.for_domain(loop.domain).cheaper_share
         evidence = sequential.PairedEvidence.from_differences(paired["d"].to_numpy(), small=small)
         budget = sequential.Budget(
             monitoring_policy.shadow_max_outcomes, monitoring_policy.shadow_max_days
@@ -106,7 +105,7 @@ def build(loop: Loop) -> list:
                 "difference_upper_bound": dg.MetadataValue.float(evidence.upper),
                 **_costs(paired, costs),
                 "budget": f"{budget.max_outcomes} outcomes or {budget.max_days:g} days",
-                **_path(paired),
+                **_path(paired, small),
                 **_guard_metadata(guard),
             }
         )
@@ -228,8 +227,9 @@ def _act(context: dg.AssetExecutionContext, loop: Loop, record: Any, decision: A
     return f"{record.candidate} promoted: serving as {tag} (was {before})"
 
 
-def _path(paired: Any) -> dict[str, Any]:
-    """Both accuracies and the bounds as outcomes came back: plots and a table."""
+def _path(paired: Any, small: float) -> dict[str, Any]:
+    """Both accuracies and the bounds as outcomes came back: plots and a table (`small`: the
+    cheaper disagreement's size, 0 for accuracy)."""
     import numpy as np
     import pandas as pd
 
@@ -241,7 +241,6 @@ def _path(paired: Any) -> dict[str, Any]:
     at = np.unique(np.linspace(1, n, min(n, CHECKPOINTS)).astype(int))
     d = paired["d"].to_numpy()
     wins, losses = np.cumsum(d == 1)[at - 1], np.cumsum(d == -1)[at - 1]
-    small = float(np.abs(d[(d != 0) & (np.abs(d) != 1)]).max(initial=0.0))
     small_wins = np.cumsum((d == small) & (small > 0))[at - 1]
     small_losses = np.cumsum((d == -small) & (small > 0))[at - 1]
     ties = at - wins - losses - small_wins - small_losses
