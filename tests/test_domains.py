@@ -139,3 +139,35 @@ def test_a_model_on_the_input_design_survives_the_io_manager_s_pickle() -> None:
     columns = rows[list(titanic.input_names)]
     np.testing.assert_array_equal(again.predict_proba(columns), model.predict_proba(columns))
     assert again.feature_names == ("Pclass", "Sex", "Age", "SibSp", "Parch", "Fare", "Embarked")
+
+
+def _fare_per_family_member(columns):
+    import numpy as np
+
+    fare = np.asarray(columns["Fare"], dtype=np.float64)
+    family = np.asarray(columns["SibSp"], dtype=np.float64) + np.asarray(columns["Parch"]) + 1
+    return fare / family
+
+
+def test_derived_features_are_built_the_same_for_a_table_and_a_request_and_refused_unpickled():
+    """A derived feature (core/designs.InputDesign's `derived`) is a column of the matrix for
+    a DataFrame and for a request's lists alike, missing reads as NaN; a lambda (which the
+    saved model could not carry) and a name taken by an input are refused when the design is
+    built, naming the feature."""
+    import numpy as np
+    import pandas as pd
+
+    from titanic_assets.core.designs import InputDesign
+
+    titanic = load_domain("titanic")
+    design = InputDesign(titanic.inputs, derived={"fare_each": _fare_per_family_member})
+    assert design.feature_names[-1] == "fare_each"
+    rows = pd.read_csv(titanic.data).head(5)[list(titanic.input_names)]
+    table = design.matrix(rows)
+    np.testing.assert_allclose(table[:, -1], rows.Fare / (rows.SibSp + rows.Parch + 1))
+    request = {name: [None] for name in titanic.input_names} | {"SibSp": [0], "Parch": [0]}
+    assert np.isnan(design.matrix(request)[0, -1])  # no fare: NaN, not an error
+    with pytest.raises(ValueError, match="fare_each must be a module-level function"):
+        InputDesign(titanic.inputs, derived={"fare_each": lambda columns: columns["Fare"]})
+    with pytest.raises(ValueError, match=r"\['Fare'\] are named as inputs"):
+        InputDesign(titanic.inputs, derived={"Fare": _fare_per_family_member})

@@ -50,9 +50,16 @@ esac
 """
 
 
+def page_steps(page: Path = PAGE) -> list[tuple[str, str]]:
+    """The page's steps, in order: each ```shell block, run as written (path ""), and each
+    ```python block with a title, the file of that path written as shown."""
+    pattern = r'^```(?:shell|python title="([^"]+)")\n(.*?)^```'
+    return re.findall(pattern, page.read_text(), flags=re.S | re.M)
+
+
 def shell_blocks(page: Path = PAGE) -> list[str]:
-    """The page's ```shell blocks, in order: the steps a user runs as written."""
-    return re.findall(r"^```shell\n(.*?)^```", page.read_text(), flags=re.S | re.M)
+    """The page's ```shell blocks, in order: the commands a user runs as written."""
+    return [text for path, text in page_steps(page) if not path]
 
 
 def readings(n: int = 500, seed: int = 7) -> pd.DataFrame:
@@ -116,9 +123,11 @@ def page(tmp_path_factory: pytest.TempPathFactory):
     url = f"http://127.0.0.1:{port}"
     outputs: dict[str, str] = {}  # each block's, by its command's first words
     with contextlib.ExitStack() as stack:
-        for block in shell_blocks():
+        for path, block in page_steps():
             block = block.replace(PORT_ON_PAGE, str(port))
-            if block.startswith(SERVES):
+            if path:
+                (root / path).write_text(block)
+            elif block.startswith(SERVES):
                 log = work / "service.log"
                 stack.enter_context(running(["bash", "-ec", block], log, env, root))
                 try:
@@ -201,7 +210,8 @@ def test_the_service_answers_the_page_s_request_in_the_model_s_own_words(page) -
         assert "season" in bad.text
         info = client.get("/model_info").json()
         assert info["raw_inputs"] == ["temperature", "humidity", "season", "station"]
-        assert info["features"] == info["raw_inputs"]  # InputDesign: the inputs as they are
+        # The inputs as they are, and the page's feature of your own.
+        assert info["features"] == [*info["raw_inputs"], "dew_point_spread"]
         csv = "temperature,humidity,season,station\n9.0,93.0,winter,Hill\n9.0,93.0,monsoon,Hill\n"
         scored = client.post("/predict_csv", content=csv, headers={"content-type": "text/csv"})
         [valid, rejected] = pd.read_csv(io.StringIO(scored.text)).to_dict("records")
@@ -212,6 +222,7 @@ def test_the_service_answers_the_page_s_request_in_the_model_s_own_words(page) -
         assert bento_client.predict(READING)["probability"] == answer["probability"]
         explained = bento_client.explain(READING)
         assert set(explained["contributions"]) == set(info["features"])
+        assert explained["contributions"]["dew_point_spread"] != 0.0  # the model reads it
 
 
 # The scaffold's refusals, and its domain anywhere importable: in process, no project copy.
