@@ -242,6 +242,27 @@ def test_the_model_serves_every_endpoint_in_its_own_words(model, services) -> No
 
 
 @pytest.mark.parametrize("model", ["adult_income", "german_credit"])
+def test_bentomls_own_client_calls_every_endpoint_in_the_model_s_words(model, services) -> None:
+    """`bentoml.SyncHTTPClient` types its calls from this model's /schema.json: a batch under
+    the domain's key reaches the service as sent, and a misspelt field is named."""
+    import bentoml
+
+    served = services[model]
+    domain, example = served.domain, served.domain.example
+    expected = served.post("/predict", example).json()["probability"]
+    url = str(served.client.base_url)
+    with bentoml.SyncHTTPClient(url, server_ready_timeout=30) as client:
+        assert client.predict(example)["probability"] == expected
+        batch = client.predict_batch(**{domain.words.rows: [example, example]})
+        assert [p["probability"] for p in batch["predictions"]] == [expected] * 2
+        explained = client.explain(example)
+        assert explained["probability"] == pytest.approx(expected)
+        with pytest.raises(bentoml.exceptions.InvalidArgument, match="extra_forbidden"):
+            client.predict_batch(**{domain.words.rows: [example | {"misspelt": 1}]})
+        assert client.client.get("/model_info").json()["raw_inputs"] == list(domain.input_names)
+
+
+@pytest.mark.parametrize("model", ["adult_income", "german_credit"])
 def test_predict_csv_answers_the_shipped_files_rows_in_order(model, services) -> None:
     """The shipped file's own columns (the label present and ignored, no id column): a line
     per row, in order, numbered from 1, with the probability of the positive class and the
