@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from titanic_assets.ml.statistics import Interval
+from titanic_assets.ml.statistics import Interval, intervals_present
 from titanic_assets.ml.validation import SHIFT_SCHEMES, SchemeResult
 
 # A re-weighted scheme worth fewer unweighted rows than this is not claimed: traffic
@@ -48,10 +48,8 @@ class Claim:
     expected_cost: Interval | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        cost = self.expected_cost
-        costs = {} if cost is None else {"expected_cost": cost.as_dict()}
         return {
-            **costs,
+            **intervals_present(expected_cost=self.expected_cost),
             "accuracy": self.accuracy.as_dict(),
             "roc_auc": self.roc_auc.as_dict(),
             "lift_over_baseline": self.lift_over_baseline.as_dict(),

@@ -30,7 +30,7 @@ from sklearn import metrics
 
 from titanic_assets.core.domain import Domain
 from titanic_assets.ml import claims, decisions, fitting, statistics, validation
-from titanic_assets.ml.statistics import Interval
+from titanic_assets.ml.statistics import Interval, intervals_present
 
 SEED = 20260401
 TEST_PERCENT = 20
@@ -119,10 +119,8 @@ class CrossValidation:
     expected_cost: Interval | None = None  # per row, for a domain with costs
 
     def as_dict(self) -> dict[str, Any]:
-        cost = self.expected_cost
-        costs = {} if cost is None else {"expected_cost": cost.as_dict()}
         return {
-            **costs,
+            **intervals_present(expected_cost=self.expected_cost),
             "threshold": self.threshold,
             "accuracy": self.accuracy.as_dict(),
             "roc_auc": self.roc_auc.as_dict(),

@@ -35,6 +35,12 @@ class Interval:
         return {"estimate": self.estimate, "low": self.low, "high": self.high}
 
 
+def intervals_present(**intervals: Interval | None) -> dict[str, dict[str, float]]:
+    """The intervals given, as dicts by name, leaving out those absent (e.g. the expected
+    cost of a domain without costs)."""
+    return {name: i.as_dict() for name, i in intervals.items() if i is not None}
+
+
 def repeated_cv_interval(scores: np.ndarray, test_fraction: float) -> Interval:
     """95% interval of the mean of k-fold scores repeated r times (Nadeau and Bengio, 2003):
     variance (1/n + n_test/n_train) * s^2, Student's t with n - 1 degrees of freedom."""

@@ -37,7 +37,7 @@ from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFol
 
 from titanic_assets.core.contract import InputField
 from titanic_assets.ml import statistics
-from titanic_assets.ml.statistics import Interval
+from titanic_assets.ml.statistics import Interval, intervals_present
 
 SEED = 20260401
 FOLDS = 5
@@ -175,10 +175,8 @@ class SchemeResult:
     expected_cost: Interval | None = None  # per row, for a domain that declares costs
 
     def as_dict(self) -> dict[str, Any]:
-        cost = self.expected_cost
-        costs = {} if cost is None else {"expected_cost": cost.as_dict()}
         return {
-            **costs,
+            **intervals_present(expected_cost=self.expected_cost),
             "accuracy": self.accuracy.as_dict(),
             "roc_auc": self.roc_auc.as_dict(),
             "lift_over_baseline": self.lift_over_baseline.as_dict(),
