@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -34,7 +34,34 @@ def sigmoid(score: Any) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(score, dtype=np.float64)))
 
 
-class BoostedModel:
+class ModelOnDesign:
+    """What both families share: the domain's design in front of a raw score."""
+
+    design: Design
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(self.design.feature_names)
+
+    def matrix(
+        self, columns: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
+    ) -> np.ndarray:
+        return self.design.matrix(columns, exclude)
+
+    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
+        return sigmoid(self.raw_score(self.matrix(columns, exclude)))
+
+    def set_evidence(
+        self, columns: Any, labels: Sequence[int], ids: Sequence[Hashable] | None = None
+    ) -> Self:
+        self.design = self.design.fitted(columns, labels, ids)
+        return self
+
+
+class BoostedModel(ModelOnDesign):
     """A LightGBM classifier on a domain's design."""
 
     family = "lightgbm"
@@ -44,17 +71,8 @@ class BoostedModel:
         self.design = design
 
     @property
-    def feature_names(self) -> tuple[str, ...]:
-        return tuple(self.design.feature_names)
-
-    @property
     def booster(self) -> Any:
         return self.classifier.booster_
-
-    def matrix(
-        self, columns: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
-    ) -> np.ndarray:
-        return self.design.matrix(columns, exclude)
 
     def raw_score(self, matrix: np.ndarray) -> np.ndarray:
         if len(matrix) == 1:  # ~6 µs instead of predict's ~100 (core/single_row.py)
@@ -75,15 +93,6 @@ class BoostedModel:
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         return self.booster.predict(matrix, pred_contrib=True, num_threads=1)
-
-    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
-        return sigmoid(self.raw_score(self.matrix(columns, exclude)))
-
-    def set_evidence(
-        self, columns: Any, labels: Sequence[int], ids: Sequence[Hashable] | None = None
-    ) -> BoostedModel:
-        self.design = self.design.fitted(columns, labels, ids)
-        return self
 
     def describe(self) -> dict[str, Any]:
         """Its hyperparameters, those that are set (model metadata takes no None)."""
@@ -176,7 +185,7 @@ class _Term:
         return np.where(missing, base + self.missing, base)
 
 
-class LinearModel:
+class LinearModel(ModelOnDesign):
     """An L2 logistic regression on a domain's design, scored on numpy and Python floats:
     the coefficients travel (folded into one term per design column), scikit-learn stays
     in fitting.
@@ -236,15 +245,6 @@ class LinearModel:
         ]
         return offset, terms
 
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return tuple(self.design.feature_names)
-
-    def matrix(
-        self, columns: Mapping[str, Sequence[Any]], exclude: Sequence[Hashable] | None = None
-    ) -> np.ndarray:
-        return self.design.matrix(columns, exclude)
-
     def _term_matrix(self, matrix: np.ndarray) -> np.ndarray:
         return np.column_stack([t.batch(matrix[:, t.column]) for t in self._terms])
 
@@ -264,15 +264,6 @@ class LinearModel:
         row's score) last."""
         bias = np.full((len(matrix), 1), self._offset + self.centre.sum())
         return np.hstack([self._term_matrix(matrix) - self.centre, bias])
-
-    def predict_proba(self, columns: Any, exclude: Sequence[Hashable] | None = None):
-        return sigmoid(self.raw_score(self.matrix(columns, exclude)))
-
-    def set_evidence(
-        self, columns: Any, labels: Sequence[int], ids: Sequence[Hashable] | None = None
-    ) -> LinearModel:
-        self.design = self.design.fitted(columns, labels, ids)
-        return self
 
     def describe(self) -> dict[str, Any]:
         return {**self.hyperparameters, "encoded_columns": len(self.coefficients)}
