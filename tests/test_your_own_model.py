@@ -260,7 +260,7 @@ def test_data_the_loop_cannot_learn_from_as_it_is_writes_nothing_and_says_why(tm
     assert not (tmp_path / "titanic_assets/domains/rain").exists()
 
 
-def test_a_scaffolded_domain_loads_outside_the_package_with_whole_number_labels(
+def test_a_scaffolded_domain_loads_outside_the_package_with_whole_number_or_true_false_labels(
     tmp_path, monkeypatch
 ) -> None:
     """0/1 labels, an id column, free text: a domain written anywhere on the path loads by
@@ -281,3 +281,9 @@ def test_a_scaffolded_domain_loads_outside_the_package_with_whole_number_labels(
     assert domain.fields["note"].max_length == max(len(n) for n in table.note)
     assert "note" not in domain.design().feature_names
     assert [m.name for m in domain.monitored] == ["temperature", "humidity", "season", "station"]
+    # True/False labels: read back by the landing area as the words, so classes are words.
+    readings(60).assign(rain_tomorrow=lambda t: t.rain_tomorrow == "yes").to_csv(
+        tmp_path / "flags.csv", index=False
+    )
+    write_domain(tmp_path, "rain_flags", tmp_path / "flags.csv", "rain_tomorrow", "True")
+    assert load_domain("rain_flags").classes == ("False", "True")

@@ -125,6 +125,13 @@ def _identifier(text: str) -> str:
 
 
 def _label_classes(labels: Any, label: str, positive: str) -> tuple[Any, Any]:
+    """(negative, positive) as the label's values: text, or whole numbers; True/False read
+    as the words "True" and "False" (how the landing area reads them back: by the contract,
+    as text)."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(labels):
+        labels = labels.astype(str)
     values = [_plain(v) for v in labels.dropna().unique()]
     if labels.isna().any():
         raise ScaffoldError(f"the label {label!r} is missing in some rows: every row needs one")
@@ -138,7 +145,7 @@ def _label_classes(labels: Any, label: str, positive: str) -> tuple[Any, Any]:
             + " or ".join(repr(str(v)) for v in values)
         )
     if any(isinstance(v, bool) or not isinstance(v, (str, int)) for v in values):
-        raise ScaffoldError(f"the label {label!r} must be text or whole numbers, e.g. yes/no, 0/1")
+        raise ScaffoldError(f"the label {label!r} must be text, whole numbers or True/False")
     negative = values[1] if values[0] == matching[0] else values[0]
     return negative, matching[0]
 
