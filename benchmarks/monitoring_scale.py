@@ -549,10 +549,10 @@ def benchmark(args, sizes: list[int], newest_rows: int, work: Path, env: dict) -
                 history += made
                 outcomes += labelled
         write_seconds = time.perf_counter() - writing
-        files = sum(1 for _ in os.scandir(log))
+        files, gib = sum(1 for _ in os.scandir(log)), du(log) / 2**30
         print(
             f"history {history:,} predictions (+{outcomes:,} outcomes) in {files:,} files, "
-            f"{du(log) / 2**30:.2f} GiB; written in {write_seconds:.0f} s"
+            f"{gib:.2f} GiB; written in {write_seconds:.0f} s"
         )
         filled = backfill(log, skip={newest_hour})
         print(
@@ -565,7 +565,7 @@ def benchmark(args, sizes: list[int], newest_rows: int, work: Path, env: dict) -
                 "predictions": history,
                 "outcomes": outcomes,
                 "files": files,
-                "GiB": round(du(log) / 2**30, 2),
+                "GiB": round(gib, 2),
                 "write seconds": round(write_seconds),
             }
         )
@@ -617,8 +617,9 @@ def report(sizes: list[int], results: dict[int, dict]) -> list[dict]:
         """A row's numbers (nan, not measured: None); an indented step named with its parent."""
         digits = None if unit in ("MiB", "count") else 3
         rounded = [None if v != v else round(v, digits) for v in values]
-        if name.startswith(" "):
-            name = f"{records[-1]['step'].split(' · ')[0]} · {name.strip()}"
+        if name.startswith(" "):  # "hourly run ...: run" then "  its process": the run's
+            parent = records[-1]["step"].split(" · ")[0].removesuffix(": run")
+            name = f"{parent} · {name.strip()}"
         sized = dict(zip(columns[1 : len(done) + 1], rounded, strict=True))
         records.append({"step": name, "unit": unit, **sized})
 
