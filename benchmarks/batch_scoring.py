@@ -8,6 +8,8 @@ trained on the shipped data as the pipeline does. Each size is scored by
 `batch_scoring.score_file` (what the batch_predictions asset runs per file) in a fresh subprocess,
 from a local file to local files, so the peak RSS belongs to that run alone; the RSS after
 imports and model loading is printed beside it, so what scoring itself adds is visible.
+The figures are written stamped (benchmarks/stamp.py) to
+benchmarks/results/batch_scoring-titanic.json.
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: the project root, for `benchmarks.stamp`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.stamp import Stamp
 
 # Peak RSS from VmHWM: it starts afresh at exec, unlike ru_maxrss, which Linux carries over
 # from the forking parent (here, one holding a million-row table).
@@ -99,8 +106,11 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=None)
     args = parser.parse_args()
     from titanic_assets.core.batch_scoring import CHUNK_ROWS
+    from titanic_assets.core.domain import load_domain
 
+    run = Stamp("batch_scoring", "titanic")
     chunk_rows = args.chunk_rows or CHUNK_ROWS
+    sizes = []
     with tempfile.TemporaryDirectory(prefix="batch-scoring-bench-") as tmp:
         work = Path(tmp)
         model = registered_model(work)
@@ -116,12 +126,27 @@ def main() -> None:
             output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             figures = json.loads(output.strip().splitlines()[-1])
             assert figures["rows"] == rows, figures
+            process = time.perf_counter() - started
             print(
                 f"{rows:>10,} {figures['rejected']:>9,} {figures['seconds']:>8.2f} "
                 f"{rows / figures['seconds']:>10,.0f} {figures['baseline_mb']:>12.0f} MB "
                 f"{figures['peak_mb']:>6.0f} MB {source.stat().st_size / 1e6:>9.1f}"
-                f"   (process {time.perf_counter() - started:.1f} s)"
+                f"   (process {process:.1f} s)"
             )
+            sizes.append(
+                {
+                    "rows": rows,
+                    "rejected": figures["rejected"],
+                    "seconds": round(figures["seconds"], 2),
+                    "rows_per_second": round(rows / figures["seconds"]),
+                    "rss_after_load_mb": round(figures["baseline_mb"]),
+                    "peak_rss_mb": round(figures["peak_mb"]),
+                    "input_mb": round(source.stat().st_size / 1e6, 1),
+                    "process_seconds": round(process, 1),
+                }
+            )
+    stamped = run.save({"chunk_rows": chunk_rows, "sizes": sizes}, load_domain("titanic").family)
+    print(f"stamped: {stamped}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
         [--skip-windows] [--skip-quality]
 
 Reference: what production uses, the serving model's training rows (the seeded training
-split of the cleaned shipped passengers, ~712 rows of raw inputs). In-distribution
+split of the cleaned shipped passengers, raw inputs; (a) prints how many). In-distribution
 traffic: samples drawn with replacement from all cleaned passengers (the population the
 training rows came from, held-out rows included).
 
@@ -17,6 +17,9 @@ training rows came from, held-out rows included).
 (c) Large windows: monitoring tests a window through a uniform sample of at most 20,000 of
     its rows (core/traffic_windows.py). Side by side on the same 60,000-row windows: the
     report over every row and over the sample, false alarms and detection of mild shifts.
+
+The figures are written stamped (benchmarks/stamp.py) to benchmarks/results/drift-titanic.json:
+rates as shares of the repetitions, the sections run (a skipped one is left out).
 """
 
 from __future__ import annotations
@@ -28,10 +31,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+if __package__ in (None, ""):  # run as a script: the project root, for `benchmarks.stamp`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.stamp import Stamp
 from titanic_assets.core.domain import load_domain
 from titanic_assets.ml import drift
 from titanic_assets.ml.cleaning import clean_rows
@@ -71,7 +79,7 @@ SCENARIOS: dict[str, Traffic] = {
 }
 
 
-def detection_quality(repetitions: int) -> None:
+def detection_quality(repetitions: int) -> dict:
     population, reference = population_and_reference()
     rng = np.random.default_rng(SEED)
     print(
@@ -82,6 +90,7 @@ def detection_quality(repetitions: int) -> None:
     print(header)
     alarms_by_feature: dict[str, int] = {}
     noise_psi: dict[int, list[float]] = {n: [] for n in SAMPLE_SIZES}
+    table = []
     for name, traffic in SCENARIOS.items():
         rates = []
         for n in SAMPLE_SIZES:
@@ -98,11 +107,28 @@ def detection_quality(repetitions: int) -> None:
             rates.append(alarms / repetitions)
         label = "false alarms" if name == "in-distribution" else "detected"
         print(f"{name:<22}" + "".join(f"{r:>10.1%}" for r in rates) + f"   ({label})")
+        table.append(_by_size({"scenario": name, "rate of": label}, rates, 3))
     print(f"false alarms by feature (all sizes): {alarms_by_feature or 'none'}")
     # PSI is not a test: on in-distribution traffic it is pure sampling noise, ~bins/n.
+    psi = []
     for label, q in (("largest PSI, median", 50), ("largest PSI, 95th pct", 95)):
         figures = [np.percentile(noise_psi[n], q) for n in SAMPLE_SIZES]
         print(f"{label:<22}" + "".join(f"{f:>10.3f}" for f in figures) + "   (in-distribution)")
+        psi.append(_by_size({"in-distribution": label}, figures, 4))
+    return {
+        "reference_rows": len(reference),
+        "repetitions": repetitions,
+        "rates": table,
+        "false_alarms_by_feature": alarms_by_feature or "none",
+        "largest_psi": psi,
+    }
+
+
+def _by_size(record: dict, values: list[float], digits: int) -> dict:
+    """A table row: `record` and one value per sample size."""
+    return record | {
+        f"n={n}": round(float(v), digits) for n, v in zip(SAMPLE_SIZES, values, strict=True)
+    }
 
 
 MILD: dict[str, Traffic] = {
@@ -112,7 +138,7 @@ MILD: dict[str, Traffic] = {
 }
 
 
-def sampled_windows(repetitions: int, rows: int = 60_000) -> None:
+def sampled_windows(repetitions: int, rows: int = 60_000) -> dict:
     from titanic_assets.core.traffic_windows import WINDOW_SAMPLE
 
     population, reference = population_and_reference()
@@ -122,6 +148,7 @@ def sampled_windows(repetitions: int, rows: int = 60_000) -> None:
         f"{repetitions} repetitions"
     )
     print(f"{'scenario':<22}{'every row':>12}{'sample':>12}")
+    table = []
     for name, traffic in MILD.items():
         full = sampled = 0
         for _ in range(repetitions):
@@ -131,6 +158,20 @@ def sampled_windows(repetitions: int, rows: int = 60_000) -> None:
             sampled += drift.drift_report(MONITORED, reference, sample).drift_detected
         label = "false alarms" if name == "in-distribution" else "detected"
         print(f"{name:<22}{full / repetitions:>12.1%}{sampled / repetitions:>12.1%}   ({label})")
+        table.append(
+            {
+                "scenario": name,
+                "rate of": label,
+                "every row": round(full / repetitions, 3),
+                "sample": round(sampled / repetitions, 3),
+            }
+        )
+    return {
+        "window_rows": rows,
+        "sample_rows": WINDOW_SAMPLE,
+        "repetitions": repetitions,
+        "rates": table,
+    }
 
 
 def _scale_child(rows: int) -> None:
@@ -163,12 +204,13 @@ def _scale_child(rows: int) -> None:
     )
 
 
-def scale() -> None:
+def scale() -> list[dict]:
     print("\n(b) scale: one report per fresh process (ru_maxrss = peak RSS of that process)")
     print(
         f"{'rows':>10} {'import s':>9} {'report s':>9} {'2 plots s':>10} "
         f"{'RSS before MB':>14} {'peak RSS MB':>12}"
     )
+    table = []
     for rows in SCALE_ROWS:
         output = subprocess.run(
             [sys.executable, __file__, "--scale-child", str(rows)],
@@ -182,6 +224,8 @@ def scale() -> None:
             f"{figures['plots_seconds']:>10.2f} {figures['peak_rss_before_mb']:>14.0f} "
             f"{figures['peak_rss_mb']:>12.0f}"
         )
+        table.append({k: round(v, 2) if isinstance(v, float) else v for k, v in figures.items()})
+    return table
 
 
 def main() -> None:
@@ -195,12 +239,15 @@ def main() -> None:
     if args.scale_child:
         _scale_child(args.scale_child)
         return
+    run = Stamp("drift", "titanic")
+    figures = {}
     if not args.skip_quality:
-        detection_quality(args.repetitions)
+        figures["detection_quality"] = detection_quality(args.repetitions)
     if not args.skip_windows:
-        sampled_windows(max(20, args.repetitions // 5))
+        figures["large_windows"] = sampled_windows(max(20, args.repetitions // 5))
     if not args.skip_scale:
-        scale()
+        figures["scale"] = scale()
+    print(f"stamped: {run.save(figures, family=DOMAIN.family)}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,11 @@ Targets (issue 19): a sensor tick <= 1 s at any history size; an hour of 1,000,0
 predictions compacted and monitored <= 20 s and <= 1 GB; the newest-hour run with 10x the
 history within 20% of its time with 1x; `make monitor` after 2,000,000 predictions
 <= 90 s and <= 1 GiB, no tick more than 5 s slower than before the traffic.
+
+The figures are written stamped (benchmarks/stamp.py) to
+benchmarks/results/monitoring_scale-titanic.json: the history written per size, the table
+printed (seconds, MiB or counts per step and size), the checks' verdicts, and the service
+phase's figures when it ran.
 """
 
 from __future__ import annotations
@@ -61,6 +66,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: the project root, for `benchmarks.stamp`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.stamp import Stamp
 from titanic_assets.testing import BIN, ROOT, environment, materialize_first_model, model_log
 
 BATCH = 200
@@ -485,8 +494,10 @@ def main() -> None:
     env["TITANIC_DRIFT_REFRESH_SECONDS"] = "0"
     os.environ.update(env)
     warnings.filterwarnings("ignore", message="Starting in dagster 1.11, get_sensor_def")
+    run = Stamp("monitoring_scale", MODEL)
     try:
-        benchmark(args, sizes, newest_rows, work, env)
+        figures = benchmark(args, sizes, newest_rows, work, env)
+        print(f"stamped: {run.save(figures, family=model_parts()[0].family)}")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -494,7 +505,7 @@ def main() -> None:
             print(f"\nkept {work}")
 
 
-def benchmark(args, sizes: list[int], newest_rows: int, work: Path, env: dict) -> None:
+def benchmark(args, sizes: list[int], newest_rows: int, work: Path, env: dict) -> dict:
     started = time.perf_counter()
     log = model_log(work, MODEL)  # the model's folder under the log root
     serving = model_parts()[1].serving
@@ -522,6 +533,7 @@ def benchmark(args, sizes: list[int], newest_rows: int, work: Path, env: dict) -
     )
     hours = history_hours(newest)
     results: dict[int, dict] = {}
+    written_history: list[dict] = []
     history = 0
     for generation, size in enumerate(sizes):
         extra = size - history
@@ -537,20 +549,44 @@ def benchmark(args, sizes: list[int], newest_rows: int, work: Path, env: dict) -
                 history += made
                 outcomes += labelled
         write_seconds = time.perf_counter() - writing
-        files = sum(1 for _ in os.scandir(log))
+        files, gib = sum(1 for _ in os.scandir(log)), du(log) / 2**30
         print(
             f"history {history:,} predictions (+{outcomes:,} outcomes) in {files:,} files, "
-            f"{du(log) / 2**30:.2f} GiB; written in {write_seconds:.0f} s"
+            f"{gib:.2f} GiB; written in {write_seconds:.0f} s"
         )
         filled = backfill(log, skip={newest_hour})
         print(
             f"backfill: {filled['hours']} hours, {filled['rows']:,} rows in "
             f"{filled['seconds']:.0f} s ({filled['rows'] / filled['seconds']:,.0f} rows/s)"
         )
+        written_history.append(
+            {
+                "history size": size,
+                "predictions": history,
+                "outcomes": outcomes,
+                "files": files,
+                "GiB": round(gib, 2),
+                "write seconds": round(write_seconds),
+            }
+        )
         results[size] = measure(args.repeat, log, env, newest_hour, filled)
-        report(sizes, results)
+        steps = report(sizes, results)
+    figures = {
+        "newest_hour_predictions": written,
+        "repeats": args.repeat,
+        "history": written_history,
+        "steps": steps,
+        "checks": {
+            f"{s / 1e6:g}M history": {
+                "hourly run success": r["hourly"]["success"],
+                "windows checks passed": json.loads(r["windows"]["checks"]),
+            }
+            for s, r in results.items()
+        },
+    }
     if args.service:
-        service(args, work, env, log, traffic)
+        figures["service"] = service(args, work, env, log, traffic)
+    return figures
 
 
 def measure(times: int, log: Path, env: dict, newest_hour: str, filled: dict) -> dict:
@@ -569,14 +605,27 @@ def measure(times: int, log: Path, env: dict, newest_hour: str, filled: dict) ->
     return figures
 
 
-def report(sizes: list[int], results: dict[int, dict]) -> None:
+def report(sizes: list[int], results: dict[int, dict]) -> list[dict]:
+    """Prints the table; returns it as records (numbers, each step's unit)."""
     done = [s for s in sizes if s in results]
     columns = ["step", *[f"{s / 1e6:g}M history" for s in done]]
     if len(done) == 2:
         columns.append(f"{done[1] / done[0]:g}x / 1x")
+    records: list[dict] = []
+
+    def record(name: str, unit: str, values: list[float]) -> None:
+        """A row's numbers (nan, not measured: None); an indented step named with its parent."""
+        digits = None if unit in ("MiB", "count") else 3
+        rounded = [None if v != v else round(v, digits) for v in values]
+        if name.startswith(" "):  # "hourly run ...: run" then "  its process": the run's
+            parent = records[-1]["step"].split(" · ")[0].removesuffix(": run")
+            name = f"{parent} · {name.strip()}"
+        sized = dict(zip(columns[1 : len(done) + 1], rounded, strict=True))
+        records.append({"step": name, "unit": unit, **sized})
 
     def row(name: str, get: Callable[[dict], float], unit: str = "s") -> list[str]:
         values = [get(results[s]) for s in done]
+        record(name, unit, values)
         cells = [fmt(v, unit) for v in values]
         if len(done) == 2:
             cells.append(f"{values[1] / values[0]:.2f}" if values[0] else "-")
@@ -584,6 +633,7 @@ def report(sizes: list[int], results: dict[int, dict]) -> None:
 
     def count(name: str, get: Callable[[dict], float]) -> list[str]:
         values = [get(results[s]) for s in done]
+        record(name, "count", values)
         return [name, *[f"{v:,.0f}" for v in values], *([""] if len(done) == 2 else [])]
 
     rows = [
@@ -620,9 +670,10 @@ def report(sizes: list[int], results: dict[int, dict]) -> None:
             f"  {s / 1e6:g}M: windows checks {results[s]['windows']['checks']}, "
             f"hourly run success {results[s]['hourly']['success']}"
         )
+    return records
 
 
-def service(args, work: Path, env: dict, log: Path, traffic: Traffic) -> None:
+def service(args, work: Path, env: dict, log: Path, traffic: Traffic) -> dict:
     sensors = Sensors(Path(env["TITANIC_PREDICTION_LOG"]))
     before = sensors.landing(args.repeat)["seconds"]
     windows_before = sensors.windows(args.repeat)["seconds"]
@@ -662,6 +713,19 @@ def service(args, work: Path, env: dict, log: Path, traffic: Traffic) -> None:
     print(f"  make monitor exit {process.returncode}; its output:")
     print("    " + "\n    ".join(output.strip().splitlines()[-12:]))
     sensors.instance.dispose()
+    return {
+        "predictions": sent["predictions"],
+        "failed_requests": sent["failed"],
+        "seconds": round(sent["seconds"], 1),
+        "make_monitor_seconds": round(monitor_seconds, 1),
+        "make_monitor_peak_mib": round(monitor_peak),
+        "make_monitor_exit": process.returncode,
+        "landing_tick_seconds": {"before": round(before, 3), "after": round(after, 3)},
+        "windows_tick_seconds": {
+            "before": round(windows_before, 3),
+            "after": round(windows_after, 3),
+        },
+    }
 
 
 if __name__ == "__main__":

@@ -28,17 +28,27 @@ champion, 5 accuracy points worse and 5 better; both models agree on 85% of pass
 champion is right on 80%. Beside it, in the same run, a fixed-n one-sided 95% paired z-test
 re-checked after every outcome (from the 30th), whose false-promotion rate continuous looking
 inflates, and the same test looked at once, at the budget's end, as it was designed to be.
+
+The figures are written stamped (benchmarks/stamp.py) to benchmarks/results/promotion-titanic.json
+(with `--only`, promotion-<section>-titanic.json): the tables printed, their shares as
+fractions.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+if __package__ in (None, ""):  # run as a script: the project root, for `benchmarks.stamp`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.stamp import Stamp
 from titanic_assets.domains.titanic import DOMAIN, candidates
 from titanic_assets.ml import modeling, promotion, sequential, statistics
 from titanic_assets.ml.cleaning import clean_rows
@@ -87,6 +97,13 @@ def flipped(passengers: pd.DataFrame, share: float, seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     flip = rng.random(len(passengers)) < share
     return passengers.assign(**{LABEL: np.where(flip, 1 - passengers[LABEL], passengers[LABEL])})
+
+
+def markdown(rows: list[dict], formats: dict[str, str]) -> str:
+    """The rows as the markdown table printed, each column named in `formats` in its format
+    (the stamp keeps the numbers)."""
+    shown = [{k: format(v, formats[k]) if k in formats else v for k, v in r.items()} for r in rows]
+    return pd.DataFrame(shown).to_markdown(index=False)
 
 
 def old_rule(passengers: pd.DataFrame, candidate_noise: float, seed: int) -> bool:
@@ -168,7 +185,7 @@ def decided(promote_at: np.ndarray, retire_at: np.ndarray, budget: int):
     return promoted, (retire_at <= budget) & (retire_at < promote_at), stop
 
 
-def shadow_section() -> None:
+def shadow_section() -> dict:
     started = time.perf_counter()
     rows = []
     for seed, (situation, p_win, p_loss, right) in enumerate(SHADOW_SITUATIONS):
@@ -184,22 +201,32 @@ def shadow_section() -> None:
                     "challenger": situation,
                     "budget": budget,
                     "right": "promote" if right else "keep champion",
-                    "sequential: promoted": f"{seq.mean():.1%}",
-                    "sequential: retired as worse": f"{seq_worse.mean():.1%}",
-                    "sequential: median outcomes": f"{np.median(seq_stop):.0f}",
-                    "fixed-n re-checked: promoted": f"{naive.mean():.1%}",
-                    "fixed-n re-checked: retired as worse": f"{naive_worse.mean():.1%}",
-                    "fixed-n re-checked: median outcomes": f"{np.median(naive_stop):.0f}",
-                    "fixed-n looked at once: promoted": f"{(z[:, budget - 1] > Z_95).mean():.1%}",
+                    "sequential: promoted": round(float(seq.mean()), 3),
+                    "sequential: retired as worse": round(float(seq_worse.mean()), 3),
+                    "sequential: median outcomes": round(float(np.median(seq_stop))),
+                    "fixed-n re-checked: promoted": round(float(naive.mean()), 3),
+                    "fixed-n re-checked: retired as worse": round(float(naive_worse.mean()), 3),
+                    "fixed-n re-checked: median outcomes": round(float(np.median(naive_stop))),
+                    "fixed-n looked at once: promoted": round(
+                        float((z[:, budget - 1] > Z_95).mean()), 3
+                    ),
                 }
             )
+    seconds = time.perf_counter() - started
     print(
         f"\nShadow evaluation, decision after every outcome: {SHADOW_STREAMS} streams per "
-        f"challenger, alpha {sequential.ALPHA}, {time.perf_counter() - started:.0f} s. "
+        f"challenger, alpha {sequential.ALPHA}, {seconds:.0f} s. "
         f"'promoted' is a false promotion for the equal and worse challengers and a correct "
         f"one for the better; median outcomes to a decision counts a spent budget as the budget."
     )
-    print(pd.DataFrame(rows).to_markdown(index=False))
+    shares = [c for c in rows[0] if c.endswith(("promoted", "retired as worse"))]
+    print(markdown(rows, dict.fromkeys(shares, ".1%")))
+    return {
+        "streams_per_challenger": SHADOW_STREAMS,
+        "alpha": sequential.ALPHA,
+        "seconds": round(seconds, 1),
+        "decisions": rows,
+    }
 
 
 def main() -> None:
@@ -207,12 +234,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=100)
     parser.add_argument("--only", choices=SECTIONS, help="run one section")
     args = parser.parse_args()
+    run = Stamp("promotion" if args.only is None else f"promotion-{args.only}", "titanic")
+    figures = {}
     if args.only in (None, "retrain"):
-        retrain_section(args.seeds)
+        figures["retrain"] = retrain_section(args.seeds)
     if args.only in (None, "margin"):
-        margin_section(args.seeds)
+        figures["margin"] = margin_section(args.seeds)
     if args.only in (None, "shadow"):
-        shadow_section()
+        figures["shadow"] = shadow_section()
+    print(f"stamped: {run.save(figures, family=DOMAIN.family)}")
 
 
 def retrains_on_trusted(passengers: pd.DataFrame, noise: float, seed: int):
@@ -264,7 +294,7 @@ def guard_rejects(found: dict[str, tuple], margin: float, slice_margin: float | 
     )
 
 
-def margin_section(seeds: int) -> None:
+def margin_section(seeds: int) -> dict:
     """How far below 0 the one-sided 95% lower bound of (candidate - champion) falls for
     two equally good retrains on the trusted held-out passengers, on the whole and per
     slice (the margin that lets 95% of them through is what the evidence supports), and
@@ -290,13 +320,13 @@ def margin_section(seeds: int) -> None:
                     "rows": group,
                     "passengers": found[0][group][0],
                     "judged": "yes" if found[0][group][3] else promotion.TOO_FEW,
-                    "median difference": f"{np.median([f[group][1] for f in found]):+.3f}",
-                    "lower bound: median": f"{np.median(lows):+.3f}",
-                    "5th percentile": f"{np.quantile(lows, 0.05):+.3f}",
-                    "1st percentile": f"{np.quantile(lows, 0.01):+.3f}",
-                    "at or below -0.05": f"{np.mean(lows <= -0.05):.0%}",
-                    f"at or below -{promotion.SLICE_MARGIN}": (
-                        f"{np.mean(lows <= -promotion.SLICE_MARGIN):.0%}"
+                    "median difference": round(float(np.median([f[group][1] for f in found])), 4),
+                    "lower bound: median": round(float(np.median(lows)), 4),
+                    "5th percentile": round(float(np.quantile(lows, 0.05)), 4),
+                    "1st percentile": round(float(np.quantile(lows, 0.01)), 4),
+                    "at or below -0.05": round(float(np.mean(lows <= -0.05)), 3),
+                    f"at or below -{promotion.SLICE_MARGIN}": round(
+                        float(np.mean(lows <= -promotion.SLICE_MARGIN)), 3
                     ),
                 }
             )
@@ -309,33 +339,49 @@ def margin_section(seeds: int) -> None:
         }
         for situation, found in runs.items():
             kept = np.mean([guard_rejects(f, *pair) for f in found])
-            row[f"{situation}: kept out"] = f"{kept:.1%}"
+            row[f"{situation}: kept out"] = round(float(kept), 3)
         sweep.append(row)
     # The rule above, at ml/promotion.py's margins, must give trusted_guard's own verdicts.
     disagree = sum(
         guard_rejects(f, *current) == f["guard"][0] for found in runs.values() for f in found
     )
+    seconds = time.perf_counter() - started
+    differ = {
+        situation: round(float(np.median([f["guard"][2] for f in found])), 3)
+        for situation, found in runs.items()
+    }
     print(
         f"\nThe trusted guard on the {rows[0]['passengers']} trusted held-out passengers: "
-        f"{seeds} seeds per situation, {time.perf_counter() - started:.0f} s (slices judged "
+        f"{seeds} seeds per situation, {seconds:.0f} s (slices judged "
         f"from {promotion.MIN_SLICE_ROWS} passengers; lower bounds at level {promotion.LEVEL} "
         f"two-sided, i.e. one-sided 95%). Champion and candidate decide differently on a "
         + ", ".join(
-            f"median {np.median([f['guard'][2] for f in found]):.1%} of them ({situation})"
-            for situation, found in runs.items()
+            f"median {share:.1%} of them ({situation})" for situation, share in differ.items()
         )
         + "."
     )
-    print(pd.DataFrame(rows).to_markdown(index=False))
+    signed = ("median difference", "lower bound: median", "5th percentile", "1st percentile")
+    shares = [c for c in rows[0] if c.startswith("at or below")]
+    print(markdown(rows, dict.fromkeys(signed, "+.3f") | dict.fromkeys(shares, ".0%")))
     print(
         f"\nKept out by the guard at each (margin, slice margin); the first row is "
         f"promotion.trusted_guard itself (its verdict and this rule disagree on {disagree} "
         f"of {2 * seeds} runs)."
     )
-    print(pd.DataFrame(sweep).to_markdown(index=False))
+    print(markdown(sweep, {f"{situation}: kept out": ".1%" for situation in runs}))
+    return {
+        "seeds": seeds,
+        "seconds": round(seconds, 1),
+        "trusted_passengers": rows[0]["passengers"],
+        "slices_judged_from": promotion.MIN_SLICE_ROWS,
+        "median_share_decided_differently": differ,
+        "lower_bounds": rows,
+        "kept_out_by_margins": sweep,
+        "verdicts_disagreeing_with_trusted_guard": disagree,
+    }
 
 
-def retrain_section(seeds: int) -> None:
+def retrain_section(seeds: int) -> dict:
     raw = pd.read_csv(DOMAIN.data).assign(source=DOMAIN.data.name)
     passengers, _ = clean_rows(DOMAIN, raw)
     started = time.perf_counter()
@@ -350,13 +396,16 @@ def retrain_section(seeds: int) -> None:
             {
                 "situation": situation,
                 "right decision": "promote" if right else "keep the champion",
-                "old rule: wrong": f"{np.mean([o != right for o in old]):.0%}",
-                "new rule: wrong": f"{np.mean([n != right for n, _ in new]):.0%}",
-                "median accuracy difference": f"{np.median([d for _, d in new]):+.3f}",
+                "old rule: wrong": round(float(np.mean([o != right for o in old])), 3),
+                "new rule: wrong": round(float(np.mean([n != right for n, _ in new])), 3),
+                "median accuracy difference": round(float(np.median([d for _, d in new])), 4),
             }
         )
-    print(f"{seeds} seeds per situation, {time.perf_counter() - started:.0f} s")
-    print(pd.DataFrame(rows).to_markdown(index=False))
+    seconds = time.perf_counter() - started
+    print(f"{seeds} seeds per situation, {seconds:.0f} s")
+    formats = {"old rule: wrong": ".0%", "new rule: wrong": ".0%"}
+    print(markdown(rows, formats | {"median accuracy difference": "+.3f"}))
+    return {"seeds": seeds, "seconds": round(seconds, 1), "decisions": rows}
 
 
 if __name__ == "__main__":
