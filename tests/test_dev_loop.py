@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from titanic_assets.testing import (
     free_port,
     poll,
     process_table,
+    stop_process_groups,
 )
 
 STOP_SECONDS = 10
@@ -145,3 +147,22 @@ def test_make_dev_serves_every_model_with_every_token_and_stops_everything_on_a_
         for pid in alive(started | descendants(make.pid)) | {make.pid}:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_worker_in_a_session_of_its_own_is_stopped_with_its_server() -> None:
+    """As BentoML starts its workers: in a new session, out of reach of a signal to the
+    server's group. A server that does not stop its worker (here it ignores SIGTERM, and is
+    killed after the grace) leaves no worker behind."""
+    server_code = (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
+        " start_new_session=True)\n"
+        "time.sleep(600)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", server_code], start_new_session=True)
+    poll("the worker to start", lambda: descendants(server.pid), 30)
+    worker = descendants(server.pid)
+    stop_process_groups(server, grace=1)
+    assert server.returncode is not None
+    assert not alive(worker), "the worker outlived its server"

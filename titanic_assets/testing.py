@@ -78,8 +78,16 @@ def poll(what: str, probe: Callable[[], T], seconds: float = 90, every: float = 
 
 def stop_process_groups(*processes: subprocess.Popen, grace: float = 20) -> None:
     """SIGTERM to each process's group, up to `grace` s for the leaders to exit, then SIGKILL
-    to whatever is left: a group outlives its leader when a child (a BentoML worker, a
-    Dagster code server) ignores or misses the signal."""
+    to whatever is left: a group outlives its leader when a child (a Dagster code server)
+    ignores or misses the signal. A BentoML worker runs in a session of its own, out of its
+    server's group: every descendant is noted before the signal, and any still running when
+    the groups are killed is killed too (its server, killed first, can no longer stop it)."""
+    import psutil
+
+    descendants = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            descendants += psutil.Process(process.pid).children(recursive=True)
     for process in processes:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -91,6 +99,9 @@ def stop_process_groups(*processes: subprocess.Popen, grace: float = 20) -> None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    for descendant in descendants:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            descendant.kill()  # (psutil checks it is still that process, not a reused pid)
 
 
 @contextlib.contextmanager
