@@ -1,10 +1,11 @@
 """A model nobody shipped, added the documented way: docs/your-own-model.md, run as written.
 
-The page's shell blocks are read from the page and run in order, in a copy of the project,
+The page's steps are read from the page and taken in order, in a copy of the project,
 on a synthetic `rain.csv` of weather readings (its own columns, string labels, no id
 column, a few missing humidities): `dg scaffold defs ... --data rain.csv` writes the domain
-from the template and the instance's defs.yaml, `make check` loads it beside the shipped
-models, `make materialize MODEL=rain` trains and promotes its first model, `make serve`
+from the template and the instance's defs.yaml, the page's features.py (a feature derived
+from two inputs) is written as shown, `make check` loads it beside the shipped models,
+`make materialize MODEL=rain` trains and promotes its first model, `make serve`
 serves it and the page's curl is answered, in the model's own words. Only what the page
 says is yours to change is changed: the port (any free one). With no engine change, the
 service then rejects bad input naming the field and the reason, scores batches and CSVs,
