@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import dagster as dg
 import httpx
+import psutil
 
 from titanic_assets.core.settings import child_environment
 
@@ -82,8 +83,6 @@ def stop_process_groups(*processes: subprocess.Popen, grace: float = 20) -> None
     ignores or misses the signal. A BentoML worker runs in a session of its own, out of its
     server's group: every descendant is noted before the signal, and any still running when
     the groups are killed is killed too (its server, killed first, can no longer stop it)."""
-    import psutil
-
     descendants = []
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
@@ -102,6 +101,19 @@ def stop_process_groups(*processes: subprocess.Popen, grace: float = 20) -> None
     for descendant in descendants:
         with contextlib.suppress(psutil.NoSuchProcess):
             descendant.kill()  # (psutil checks it is still that process, not a reused pid)
+    # A kill takes effect a moment later: wait until each is gone (or a zombie, dead but not
+    # yet reaped by whoever inherited it).
+    deadline = time.monotonic() + 5
+    while any(_running(d) for d in descendants) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _running(process: psutil.Process) -> bool:
+    """Whether it still runs (a zombie does not)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @contextlib.contextmanager
