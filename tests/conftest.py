@@ -165,6 +165,25 @@ print(registry.save(**pickle.load(open(sys.argv[1], "rb"))))
 """
 
 
+def registered(folder: Path, pipeline, calibration, tag: str = "model:1"):
+    """`pipeline` pickled into `folder` and read as the registry reads a stored model (with
+    `calibration` and threshold 0.5): what the service scores and explains with."""
+    from datetime import UTC, datetime
+
+    from titanic_assets.core import registry
+
+    (folder / registry.PIPELINE_FILE).write_bytes(pickle.dumps(pipeline))
+    return registry.RegisteredModel(
+        tag=tag,
+        version=tag.split(":")[1],
+        path=str(folder),
+        created_at=datetime.now(UTC),
+        threshold=0.5,
+        metadata={"calibration": calibration.as_dict()},
+        labels={},
+    )
+
+
 def save_model(
     store: Path, trained, threshold: float, payload: Path, name: str = SERVING_NAME
 ) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import registered
 from titanic_assets.core.domain import load_domain
 from titanic_assets.core.models import LinearModel
 from titanic_assets.ml import fitting, modeling
@@ -98,21 +99,8 @@ def test_the_store_serves_and_explains_it(credit, tmp_path) -> None:
     """Through the registry, as the service reads it: one applicant's probability is the
     same alone as in a batch, /explain's parts add up, and asking for a booster says why
     there is none."""
-    from datetime import UTC, datetime
-
-    from titanic_assets.core import registry
-
     domain, table, trained = credit
-    (tmp_path / registry.PIPELINE_FILE).write_bytes(pickle.dumps(trained.pipeline))
-    served = registry.RegisteredModel(
-        tag="german_credit:1",
-        version="1",
-        path=str(tmp_path),
-        created_at=datetime.now(UTC),
-        threshold=0.5,
-        metadata={"calibration": trained.calibration.as_dict()},
-        labels={},
-    )
+    served = registered(tmp_path, trained.pipeline, trained.calibration, "german_credit:1")
     rows = table[list(domain.input_names)].head(20)
     batch = served.probabilities(rows)
     alone = [served.probabilities(rows.iloc[[i]])[0] for i in range(len(rows))]

@@ -1,8 +1,6 @@
 """Validation under shift, group evidence and explanations: fast unit tests of the pure
 functions (ml/validation.py, domains/titanic/wcg.py, core/models.py, core/calibration.py)."""
 
-import pickle
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.isotonic import IsotonicRegression
 
-from tests.conftest import RAW_INPUTS, TITANIC
-from titanic_assets.core import registry
+from tests.conftest import RAW_INPUTS, TITANIC, registered
 from titanic_assets.core.calibration import calibration_from_dict
 from titanic_assets.domains.titanic import candidates
 from titanic_assets.domains.titanic.wcg import (
@@ -209,17 +206,8 @@ def test_explain_contributions_sum_to_the_raw_score_for_every_family(
     fitted = fit(X, y)
     # A benchmark candidate through Stored; the served one is a BoostedModel.
     model = fitted if hasattr(fitted, "matrix") else Stored(fitted)
-    (tmp_path / registry.PIPELINE_FILE).write_bytes(pickle.dumps(model))
     calibration = fit_calibration(fitted.predict_proba(X), y, "isotonic")
-    served = registry.RegisteredModel(
-        tag="t:1",
-        version="1",
-        path=str(tmp_path),
-        created_at=datetime.now(UTC),
-        threshold=0.5,
-        metadata={"calibration": calibration.as_dict()},
-        labels={},
-    )
+    served = registered(tmp_path, model, calibration, "t:1")
     rows = X.iloc[:25]
     explanations = served.explain(rows)
     probabilities = served.probabilities(rows)
